@@ -1,0 +1,187 @@
+//! Classical estimators are spatial: they interpolate one `(slot, band)` slice at a time.
+//! This module cuts measurement and query sets into slices and decides, for a query slice
+//! with no measurements of its own, which slice stands in for it:
+//! 1. the same band at the latest earlier slot (persistence, for temporal prediction), else
+//!    the same band at the nearest slot;
+//! 2. with no measurement in that band: the nearest band at the query's slot (else at the
+//!    nearest slot), shifted by the free-space frequency term `−20·log10(f_q / f_s)` — the
+//!    frequency dependence of the path loss (spectral prediction).
+
+use crate::error::{Result, RmeError};
+use crate::estimator::Estimator;
+use crate::map::{Estimate, MeasurementSet, QuerySet};
+use std::collections::BTreeMap;
+
+/// A measurement reduced to what a spatial method needs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sample {
+    pub x: f64,
+    pub y: f64,
+    pub value: f64,
+}
+
+/// What a spatial method may know about the slice it works on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SliceContext {
+    pub t_s: f64,
+    /// NaN when unknown.
+    pub freq_hz: f64,
+    pub tx_m: Option<[f64; 3]>,
+}
+
+/// A method that interpolates one slice.
+pub trait SpatialMethod {
+    fn name(&self) -> &str;
+    /// Mean (and standard deviation, where the method has one) at each query point.
+    fn estimate_slice(
+        &self,
+        ctx: &SliceContext,
+        samples: &[Sample],
+        queries: &[[f64; 2]],
+    ) -> Result<(Vec<f64>, Option<Vec<f64>>)>;
+}
+
+/// Slice key: time rounded to the microsecond, frequency to the hertz (NaN kept as its own key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Key {
+    t_us: i64,
+    f_hz: i64,
+}
+
+const NO_FREQ: i64 = i64::MIN;
+
+fn key(t_s: f64, f_hz: f64) -> Key {
+    Key {
+        t_us: (t_s * 1e6).round() as i64,
+        f_hz: if f_hz.is_finite() { f_hz.round() as i64 } else { NO_FREQ },
+    }
+}
+
+/// Any spatial method, made into an [`Estimator`] over slots and bands.
+pub struct Sliced<M: SpatialMethod>(pub M);
+
+impl<M: SpatialMethod> Sliced<M> {
+    fn source_for(slices: &BTreeMap<Key, Vec<Sample>>, want: Key) -> Option<Key> {
+        if slices.contains_key(&want) {
+            return Some(want);
+        }
+        let same_band: Vec<Key> = slices.keys().filter(|k| k.f_hz == want.f_hz).copied().collect();
+        if !same_band.is_empty() {
+            let past = same_band.iter().filter(|k| k.t_us <= want.t_us).max_by_key(|k| k.t_us);
+            return past.copied().or_else(|| same_band.iter().min_by_key(|k| (k.t_us - want.t_us).abs()).copied());
+        }
+        // Nearest band, then nearest slot (ties: earlier).
+        slices
+            .keys()
+            .min_by_key(|k| {
+                let df = if k.f_hz == NO_FREQ || want.f_hz == NO_FREQ { i64::MAX / 4 } else { (k.f_hz - want.f_hz).abs() };
+                (df, (k.t_us - want.t_us).abs(), k.t_us)
+            })
+            .copied()
+    }
+}
+
+impl<M: SpatialMethod> Estimator for Sliced<M> {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    fn estimate(&self, obs: &MeasurementSet, query: &QuerySet) -> Result<Estimate> {
+        obs.validate()?;
+        query.validate()?;
+        let mut slices: BTreeMap<Key, Vec<Sample>> = BTreeMap::new();
+        for m in &obs.points {
+            slices.entry(key(m.t_s, m.freq_hz)).or_default().push(Sample { x: m.x_m, y: m.y_m, value: m.value });
+        }
+        let mut groups: BTreeMap<Key, Vec<usize>> = BTreeMap::new();
+        for (i, q) in query.points.iter().enumerate() {
+            groups.entry(key(q.t_s, q.freq_hz)).or_default().push(i);
+        }
+        let mut mean = vec![f64::NAN; query.len()];
+        let mut std: Option<Vec<f64>> = None;
+        for (want, idx) in groups {
+            let src = Self::source_for(&slices, want)
+                .ok_or_else(|| RmeError::Empty("measurement set".into()))?;
+            let first = &query.points[idx[0]];
+            let ctx = SliceContext {
+                t_s: src.t_us as f64 * 1e-6,
+                freq_hz: if src.f_hz == NO_FREQ { f64::NAN } else { src.f_hz as f64 },
+                tx_m: obs.tx_m,
+            };
+            let pts: Vec<[f64; 2]> = idx.iter().map(|&i| [query.points[i].x_m, query.points[i].y_m]).collect();
+            let (m, s) = self.0.estimate_slice(&ctx, &slices[&src], &pts)?;
+            // Frequency correction when a band stands in for another.
+            let shift = if src.f_hz != want.f_hz && src.f_hz != NO_FREQ && first.freq_hz.is_finite() {
+                -20.0 * (first.freq_hz / ctx.freq_hz).log10()
+            } else {
+                0.0
+            };
+            for (k, &i) in idx.iter().enumerate() {
+                mean[i] = m[k] + shift;
+            }
+            if let Some(s) = s {
+                let out = std.get_or_insert_with(|| vec![f64::NAN; query.len()]);
+                for (k, &i) in idx.iter().enumerate() {
+                    out[i] = s[k];
+                }
+            }
+        }
+        Ok(Estimate { mean, std })
+    }
+}
+
+/// Indices of the `k` samples nearest to `q` (all when there are at most `k`).
+pub fn nearest(samples: &[Sample], q: [f64; 2], k: usize) -> Vec<usize> {
+    let mut d: Vec<(f64, usize)> =
+        samples.iter().enumerate().map(|(i, s)| ((s.x - q[0]).powi(2) + (s.y - q[1]).powi(2), i)).collect();
+    if k < d.len() {
+        d.select_nth_unstable_by(k, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        d.truncate(k);
+    }
+    d.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    d.into_iter().map(|(_, i)| i).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::map::{Measurement, Query};
+
+    /// Returns the mean of the slice it is given: shows which slice was chosen.
+    struct SliceMean;
+    impl SpatialMethod for SliceMean {
+        fn name(&self) -> &str {
+            "slice-mean"
+        }
+        fn estimate_slice(&self, _: &SliceContext, s: &[Sample], q: &[[f64; 2]]) -> Result<(Vec<f64>, Option<Vec<f64>>)> {
+            let m = s.iter().map(|s| s.value).sum::<f64>() / s.len() as f64;
+            Ok((vec![m; q.len()], None))
+        }
+    }
+
+    fn m(t: f64, f: f64, v: f64) -> Measurement {
+        Measurement { x_m: 0.0, y_m: 0.0, t_s: t, freq_hz: f, value: v }
+    }
+    fn q(t: f64, f: f64) -> Query {
+        Query { x_m: 1.0, y_m: 1.0, t_s: t, freq_hz: f }
+    }
+
+    #[test]
+    fn picks_same_slice_then_persistence_then_nearest_band() {
+        let obs = MeasurementSet::from_points(vec![m(0.0, 3e9, -50.0), m(1.0, 3e9, -60.0), m(0.0, 4e9, -70.0)]);
+        let qs = QuerySet { points: vec![q(1.0, 3e9), q(5.0, 3e9), q(0.0, 6e9), q(5.0, 4e9)] };
+        let e = Sliced(SliceMean).estimate(&obs, &qs).unwrap();
+        assert_eq!(e.mean[0], -60.0);
+        assert_eq!(e.mean[1], -60.0); // latest earlier slot of the band
+        // 6 GHz has no data: nearest band 4 GHz at t=0, minus 20·log10(6/4).
+        assert!((e.mean[2] - (-70.0 - 20.0 * 1.5f64.log10())).abs() < 1e-9);
+        assert_eq!(e.mean[3], -70.0);
+    }
+
+    #[test]
+    fn nearest_returns_sorted_k() {
+        let s: Vec<Sample> = (0..10).map(|i| Sample { x: i as f64, y: 0.0, value: 0.0 }).collect();
+        assert_eq!(nearest(&s, [3.2, 0.0], 3), vec![3, 4, 2]);
+        assert_eq!(nearest(&s, [0.0, 0.0], 20).len(), 10);
+    }
+}

@@ -1,0 +1,419 @@
+//! The data model: grid radio maps `[T, F, H, W]`, gridless measurement and query sets, and
+//! estimates.
+//!
+//! Conventions (FORMATS.md): positions in metres in a local frame; row index grows with `y`
+//! (row 0 is the south edge), column index with `x`; `origin_m` is the outer (south-west)
+//! corner of cell (row 0, col 0).
+
+use crate::error::{Result, RmeError};
+use serde::{Deserialize, Serialize};
+
+/// A regular 2-D grid in a local metric frame.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Grid {
+    pub rows: usize,
+    pub cols: usize,
+    pub cell_size_m: f64,
+    /// `[x, y]` of the outer corner of cell (0, 0).
+    pub origin_m: [f64; 2],
+}
+
+impl Grid {
+    pub fn new(rows: usize, cols: usize, cell_size_m: f64, origin_m: [f64; 2]) -> Result<Self> {
+        if rows == 0 || cols == 0 {
+            return Err(RmeError::invalid("grid", format!("shape {rows}x{cols} has no cells")));
+        }
+        if !(cell_size_m.is_finite() && cell_size_m > 0.0) {
+            return Err(RmeError::invalid("grid", format!("cell size {cell_size_m} m must be positive")));
+        }
+        if !origin_m.iter().all(|v| v.is_finite()) {
+            return Err(RmeError::invalid("grid", "origin is not finite"));
+        }
+        Ok(Self { rows, cols, cell_size_m, origin_m })
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Centre of cell `(row, col)`.
+    pub fn cell_center(&self, row: usize, col: usize) -> [f64; 2] {
+        [
+            self.origin_m[0] + (col as f64 + 0.5) * self.cell_size_m,
+            self.origin_m[1] + (row as f64 + 0.5) * self.cell_size_m,
+        ]
+    }
+
+    /// The cell that contains `(x, y)`, if inside.
+    pub fn cell_of(&self, x: f64, y: f64) -> Option<(usize, usize)> {
+        let c = ((x - self.origin_m[0]) / self.cell_size_m).floor();
+        let r = ((y - self.origin_m[1]) / self.cell_size_m).floor();
+        if c >= 0.0 && r >= 0.0 && (c as usize) < self.cols && (r as usize) < self.rows {
+            Some((r as usize, c as usize))
+        } else {
+            None
+        }
+    }
+
+    /// Width and height in metres.
+    pub fn extent_m(&self) -> [f64; 2] {
+        [self.cols as f64 * self.cell_size_m, self.rows as f64 * self.cell_size_m]
+    }
+
+    /// All cell centres, row-major.
+    pub fn centers(&self) -> Vec<[f64; 2]> {
+        let mut out = Vec::with_capacity(self.len());
+        for r in 0..self.rows {
+            for c in 0..self.cols {
+                out.push(self.cell_center(r, c));
+            }
+        }
+        out
+    }
+
+    /// The grid covering a set of points with the given cell size (a half-cell margin).
+    pub fn covering(points: &[[f64; 2]], cell_size_m: f64) -> Result<Self> {
+        if points.is_empty() {
+            return Err(RmeError::Empty("point set for the grid".into()));
+        }
+        let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+        for p in points {
+            x0 = x0.min(p[0]);
+            y0 = y0.min(p[1]);
+            x1 = x1.max(p[0]);
+            y1 = y1.max(p[1]);
+        }
+        if !(cell_size_m.is_finite() && cell_size_m > 0.0) {
+            return Err(RmeError::invalid("cell size", format!("{cell_size_m} m must be positive")));
+        }
+        let cols = (((x1 - x0) / cell_size_m).floor() as usize) + 1;
+        let rows = (((y1 - y0) / cell_size_m).floor() as usize) + 1;
+        if rows * cols > 16_000_000 {
+            return Err(RmeError::invalid(
+                "cell size",
+                format!("{cell_size_m} m gives a {rows}x{cols} grid, over 16 million cells"),
+            ));
+        }
+        Grid::new(rows, cols, cell_size_m, [x0 - 0.5 * cell_size_m, y0 - 0.5 * cell_size_m])
+    }
+}
+
+/// One transmitter of a simulated scene: its track (one position per slot), power and bands.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TxTrack {
+    /// `[x, y, z]` per slot, metres.
+    pub positions_m: Vec<[f64; 3]>,
+    /// Transmit power (PSD in a 1 MHz resolution bandwidth for the dynamic simulator), dBm.
+    pub power_dbm: f64,
+    /// Indices of the bands this transmitter occupies (all bands when empty).
+    #[serde(default)]
+    pub bands: Vec<usize>,
+    /// Whether it transmits in each slot (always, when empty).
+    #[serde(default)]
+    pub active: Vec<bool>,
+}
+
+impl TxTrack {
+    pub fn is_active(&self, slot: usize, band: usize) -> bool {
+        let in_band = self.bands.is_empty() || self.bands.contains(&band);
+        let on = self.active.get(slot).copied().unwrap_or(true);
+        in_band && on
+    }
+
+    pub fn position(&self, slot: usize) -> Option<[f64; 3]> {
+        self.positions_m.get(slot).or(self.positions_m.last()).copied()
+    }
+}
+
+/// The statistical model a synthetic map was drawn from (log-distance path loss plus
+/// Gudmundson shadowing). Known only for simulated data; the GP oracle uses it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PropagationTruth {
+    pub path_loss_exponent: f64,
+    /// Reference distance of the free-space term, metres.
+    pub reference_distance_m: f64,
+    pub shadowing_sigma_db: f64,
+    pub shadowing_corr_dist_m: f64,
+    /// Share of the shadowing variance common to all bands (the rest is per band).
+    pub band_common_share: f64,
+    /// Distance travelled by a transmitter over which its shadowing decorrelates (e⁻¹), m.
+    pub tx_decorrelation_m: f64,
+    /// Noise PSD in the map's unit, dBm.
+    pub noise_dbm: f64,
+}
+
+/// Received power (or path gain) on a grid over time slots and bands: values `[T, F, H, W]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RadioMap {
+    pub grid: Grid,
+    /// Start time of each slot, seconds.
+    pub slots_s: Vec<f64>,
+    /// Centre frequency of each band, Hz.
+    pub bands_hz: Vec<f64>,
+    /// Row-major `[T, F, H, W]`; NaN = no value (no coverage).
+    pub values: Vec<f32>,
+    /// `[H, W]`, 1 = building.
+    pub buildings: Option<Vec<u8>>,
+    pub tx: Vec<TxTrack>,
+    /// "power_dbm" or "path_gain_db".
+    pub quantity: String,
+    pub truth: Option<PropagationTruth>,
+    /// Identifier (from the map set, or made by the simulator).
+    pub id: String,
+}
+
+impl RadioMap {
+    /// Checks shapes and finiteness of metadata.
+    pub fn new(
+        id: impl Into<String>,
+        grid: Grid,
+        slots_s: Vec<f64>,
+        bands_hz: Vec<f64>,
+        values: Vec<f32>,
+        quantity: impl Into<String>,
+    ) -> Result<Self> {
+        let id = id.into();
+        let t = slots_s.len().max(1);
+        let f = bands_hz.len().max(1);
+        let expected = t * f * grid.len();
+        if values.len() != expected {
+            return Err(RmeError::invalid(
+                format!("map {id}"),
+                format!("{} values for shape [{t}, {f}, {}, {}] ({expected})", values.len(), grid.rows, grid.cols),
+            ));
+        }
+        let slots_s = if slots_s.is_empty() { vec![0.0] } else { slots_s };
+        let bands_hz = if bands_hz.is_empty() { vec![f64::NAN] } else { bands_hz };
+        Ok(Self {
+            grid,
+            slots_s,
+            bands_hz,
+            values,
+            buildings: None,
+            tx: Vec::new(),
+            quantity: quantity.into(),
+            truth: None,
+            id,
+        })
+    }
+
+    pub fn slots(&self) -> usize {
+        self.slots_s.len()
+    }
+    pub fn bands(&self) -> usize {
+        self.bands_hz.len()
+    }
+    /// `[T, F, H, W]`.
+    pub fn shape(&self) -> [usize; 4] {
+        [self.slots(), self.bands(), self.grid.rows, self.grid.cols]
+    }
+
+    pub fn index(&self, t: usize, f: usize, r: usize, c: usize) -> usize {
+        ((t * self.bands() + f) * self.grid.rows + r) * self.grid.cols + c
+    }
+
+    pub fn value(&self, t: usize, f: usize, r: usize, c: usize) -> f32 {
+        self.values[self.index(t, f, r, c)]
+    }
+
+    /// The `[H, W]` slice of slot `t`, band `f`.
+    pub fn slice(&self, t: usize, f: usize) -> &[f32] {
+        let n = self.grid.len();
+        let start = (t * self.bands() + f) * n;
+        &self.values[start..start + n]
+    }
+
+    pub fn is_building(&self, r: usize, c: usize) -> bool {
+        self.buildings.as_ref().is_some_and(|b| b[r * self.grid.cols + c] != 0)
+    }
+
+    /// Whether voxel (flat index) holds a usable ground-truth value: finite and not inside a
+    /// building (inside buildings ray tracers give through-wall values nobody measures).
+    pub fn is_valid_voxel(&self, flat: usize) -> bool {
+        let cell = flat % self.grid.len();
+        self.values[flat].is_finite()
+            && !self.buildings.as_ref().is_some_and(|b| b[cell] != 0)
+    }
+
+    /// Position, time and frequency of a voxel (flat index).
+    pub fn voxel_point(&self, flat: usize) -> Query {
+        let n = self.grid.len();
+        let cell = flat % n;
+        let tf = flat / n;
+        let (t, f) = (tf / self.bands(), tf % self.bands());
+        let p = self.grid.cell_center(cell / self.grid.cols, cell % self.grid.cols);
+        Query { x_m: p[0], y_m: p[1], t_s: self.slots_s[t], freq_hz: self.bands_hz[f] }
+    }
+
+    /// The measurements at the given voxels (flat indices).
+    pub fn measurements_at(&self, voxels: &[usize]) -> MeasurementSet {
+        let points = voxels
+            .iter()
+            .map(|&v| {
+                let q = self.voxel_point(v);
+                Measurement { x_m: q.x_m, y_m: q.y_m, t_s: q.t_s, freq_hz: q.freq_hz, value: self.values[v] as f64 }
+            })
+            .collect();
+        let mut set = MeasurementSet::from_points(points);
+        set.quantity = self.quantity.clone();
+        if self.tx.len() == 1 {
+            set.tx_m = self.tx[0].position(0);
+        }
+        set
+    }
+
+    /// The query points at the given voxels (flat indices).
+    pub fn queries_at(&self, voxels: &[usize]) -> QuerySet {
+        QuerySet { points: voxels.iter().map(|&v| self.voxel_point(v)).collect() }
+    }
+}
+
+/// One observation: position, time, frequency and a value (dBm or dB).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Measurement {
+    pub x_m: f64,
+    pub y_m: f64,
+    /// Seconds; 0 when the data has no time axis.
+    pub t_s: f64,
+    /// Hz; NaN when unknown (single-band data).
+    pub freq_hz: f64,
+    pub value: f64,
+}
+
+/// A gridless set of observations with the metadata estimators may use.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MeasurementSet {
+    pub points: Vec<Measurement>,
+    /// Name of the measured quantity ("power_dbm", "path_gain_db", …).
+    pub quantity: String,
+    /// Transmitter position when known (one transmitter).
+    pub tx_m: Option<[f64; 3]>,
+}
+
+impl MeasurementSet {
+    pub fn from_points(points: Vec<Measurement>) -> Self {
+        Self { points, quantity: "power_dbm".into(), tx_m: None }
+    }
+
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+
+    /// Rejects empty sets and non-finite coordinates or values, naming the first bad point.
+    pub fn validate(&self) -> Result<()> {
+        if self.points.is_empty() {
+            return Err(RmeError::Empty("measurement set".into()));
+        }
+        for (i, m) in self.points.iter().enumerate() {
+            if !(m.x_m.is_finite() && m.y_m.is_finite() && m.t_s.is_finite() && m.value.is_finite()) {
+                return Err(RmeError::invalid(
+                    "measurement set",
+                    format!("point {i} is not finite: ({}, {}, t={}, value={})", m.x_m, m.y_m, m.t_s, m.value),
+                ));
+            }
+            if m.freq_hz.is_infinite() {
+                return Err(RmeError::invalid("measurement set", format!("point {i} has an infinite frequency")));
+            }
+        }
+        if let Some(tx) = self.tx_m {
+            if !tx.iter().all(|v| v.is_finite()) {
+                return Err(RmeError::invalid("transmitter position", "not finite"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A point where an estimate is wanted.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Query {
+    pub x_m: f64,
+    pub y_m: f64,
+    pub t_s: f64,
+    pub freq_hz: f64,
+}
+
+/// A set of query points.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct QuerySet {
+    pub points: Vec<Query>,
+}
+
+impl QuerySet {
+    /// All cell centres of a grid at one time and frequency.
+    pub fn from_grid(grid: &Grid, t_s: f64, freq_hz: f64) -> Self {
+        Self {
+            points: grid
+                .centers()
+                .into_iter()
+                .map(|p| Query { x_m: p[0], y_m: p[1], t_s, freq_hz })
+                .collect(),
+        }
+    }
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+    pub fn validate(&self) -> Result<()> {
+        if self.points.is_empty() {
+            return Err(RmeError::Empty("query set".into()));
+        }
+        for (i, q) in self.points.iter().enumerate() {
+            if !(q.x_m.is_finite() && q.y_m.is_finite() && q.t_s.is_finite()) || q.freq_hz.is_infinite() {
+                return Err(RmeError::invalid("query set", format!("query {i} is not finite")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Estimated value at every query, with a standard deviation where the method has one.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Estimate {
+    pub mean: Vec<f64>,
+    pub std: Option<Vec<f64>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_centres_and_lookup_agree() {
+        let g = Grid::new(4, 5, 2.0, [-3.0, 10.0]).unwrap();
+        for r in 0..4 {
+            for c in 0..5 {
+                let p = g.cell_center(r, c);
+                assert_eq!(g.cell_of(p[0], p[1]), Some((r, c)));
+            }
+        }
+        assert_eq!(g.cell_of(-3.1, 10.5), None);
+        assert_eq!(g.cell_center(0, 0), [-2.0, 11.0]);
+    }
+
+    #[test]
+    fn map_shape_is_checked() {
+        let g = Grid::new(2, 2, 1.0, [0.0, 0.0]).unwrap();
+        assert!(RadioMap::new("m", g, vec![0.0], vec![1e9], vec![0.0; 3], "power_dbm").is_err());
+        let m = RadioMap::new("m", g, vec![0.0, 1.0], vec![1e9], vec![0.0; 8], "power_dbm").unwrap();
+        assert_eq!(m.shape(), [2, 1, 2, 2]);
+        assert_eq!(m.index(1, 0, 1, 1), 7);
+    }
+
+    #[test]
+    fn validate_rejects_nan_and_empty() {
+        assert!(MeasurementSet::default().validate().is_err());
+        let m = Measurement { x_m: 0.0, y_m: f64::NAN, t_s: 0.0, freq_hz: f64::NAN, value: 1.0 };
+        let err = MeasurementSet::from_points(vec![m]).validate().unwrap_err().to_string();
+        assert!(err.contains("point 0"), "{err}");
+    }
+}
