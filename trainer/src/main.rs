@@ -1,1 +1,136 @@
-fn main(){}
+//! `rme`: simulate radio maps, estimate maps from measurements, evaluate and benchmark.
+
+mod bench;
+mod common;
+mod estimate;
+mod eval;
+mod simulate;
+
+use anyhow::{bail, Result};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "rme", version, about = "Radio map estimation: simulate, estimate, evaluate, benchmark")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Draw samples of a dynamic spectrum preset (D1–D7) into a map set, with a PNG preview.
+    Simulate {
+        /// Preset name: D1 … D7 (FM-RME Table I).
+        #[arg(long)]
+        preset: String,
+        /// Number of samples.
+        #[arg(long, default_value_t = 1)]
+        count: usize,
+        /// Seed: the same seed gives the same bytes.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output folder (map set: index.json, maps/*.npy, preview.png).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Estimate a map from a measurement CSV with one method.
+    Estimate {
+        /// Measurement CSV (with optional JSON sidecar of the same stem).
+        #[arg(long)]
+        measurements: PathBuf,
+        /// Query CSV (x_m, y_m[, t_s][, freq_hz]).
+        #[arg(long, conflicts_with = "grid_from")]
+        query: Option<PathBuf>,
+        /// Estimate on a grid covering the points of this CSV.
+        #[arg(long)]
+        grid_from: Option<PathBuf>,
+        /// Grid cell size in metres (with --grid-from).
+        #[arg(long, default_value_t = 2.0)]
+        cell: f64,
+        /// Time of the grid, seconds (default: the first measurement's).
+        #[arg(long)]
+        t_s: Option<f64>,
+        /// Frequency of the grid, Hz (default: the first measurement's).
+        #[arg(long)]
+        freq_hz: Option<f64>,
+        /// Method: idw, ldpl, ldpl-unknown, kriging, universal-kriging.
+        #[arg(long, default_value = "kriging")]
+        method: String,
+        /// Output files: .csv (queries + estimate + std_db), .npy and .png (grid only).
+        #[arg(long, num_args = 1.., required = true)]
+        out: Vec<PathBuf>,
+    },
+    /// Evaluate estimators on a map set or on measurement files (Markdown + CSV tables).
+    Eval {
+        /// Map set folder (index.json): per-slice spatial interpolation.
+        #[arg(long, conflicts_with = "measurements")]
+        mapset: Option<PathBuf>,
+        /// Measurement CSV or folder of them: random hold-out of positions.
+        #[arg(long)]
+        measurements: Option<PathBuf>,
+        /// Comma-separated methods (idw, ldpl, ldpl-unknown, kriging, universal-kriging, oracle).
+        #[arg(long, default_value = "idw,ldpl,kriging,oracle")]
+        methods: String,
+        /// Comma-separated observed fractions.
+        #[arg(long, default_value = "0.01,0.1")]
+        fractions: String,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Evaluate only the first N maps of the set.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Random (slot, band) slices per map.
+        #[arg(long, default_value_t = 2)]
+        slices: usize,
+        /// Write the table to OUT.md and OUT.csv as well.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Benchmark the simulator and the classical estimators.
+    Bench {
+        /// Timed repetitions (after one warm-up).
+        #[arg(long, default_value_t = 5)]
+        reps: usize,
+        /// Write the table to OUT.md and OUT.csv as well.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect()
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Simulate { preset, count, seed, out } => simulate::run(&preset, count, seed, &out),
+        Command::Estimate { measurements, query, grid_from, cell, t_s, freq_hz, method, out } => {
+            estimate::run(&estimate::Args { measurements, query, grid_from, cell, t_s, freq_hz, method, out })
+        }
+        Command::Eval { mapset, measurements, methods, fractions, seed, limit, slices, out } => {
+            let methods = split_list(&methods);
+            anyhow::ensure!(!methods.is_empty(), "--methods is empty");
+            let fractions = common::parse_fractions(&fractions)?;
+            let md = match (mapset, measurements) {
+                (Some(dir), None) => eval::mapset(&eval::MapsetArgs { dir, methods, fractions, seed, limit, slices: slices.max(1), out })?,
+                (None, Some(path)) => eval::measurements(&eval::MeasurementArgs { path, methods, fractions, seed, out })?,
+                _ => bail!("give exactly one of --mapset DIR or --measurements PATH"),
+            };
+            println!("{md}");
+            Ok(())
+        }
+        Command::Bench { reps, out } => {
+            println!("{}", bench::run(reps, out.as_deref())?);
+            Ok(())
+        }
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

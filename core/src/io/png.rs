@@ -199,7 +199,7 @@ pub fn render_mosaic(
     }
     // Colour bar: top = hi.
     let bx = margin + map_w + margin;
-    let by = margin + 14;
+    let by = margin + 22;
     let bh = height - by - margin - 4;
     for y in 0..bh {
         let t = 1.0 - y as f64 / (bh - 1).max(1) as f64;

@@ -238,6 +238,18 @@ impl DynamicSimulator {
     }
 }
 
+/// Seed of sample `index` of a data set drawn with `seed` (SplitMix64 mixing), so that sample
+/// seeds of different data sets and splits do not collide in practice.
+pub fn sample_seed(seed: u64, index: u64) -> u64 {
+    fn mix(mut z: u64) -> u64 {
+        z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    mix(mix(seed) ^ index)
+}
+
 fn evolve(field: &mut [f64], innovation: &[f64], a: f64, b: f64) {
     for (v, n) in field.iter_mut().zip(innovation) {
         *v = a * *v + b * n;

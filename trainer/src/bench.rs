@@ -1,0 +1,90 @@
+//! `rme bench`: wall-clock benchmarks of the simulator and the classical estimators (median
+//! of repeated runs after one warm-up; build with `--release` for meaningful numbers).
+
+use crate::common::{write_atomic, Provenance, Table};
+use anyhow::Result;
+use rme_core::classic::{Idw, Kriging, Sliced};
+use rme_core::rng::Rng;
+use rme_core::sim::{DynamicPreset, DynamicSimulator};
+use rme_core::{Estimator, Grid, Measurement, MeasurementSet, QuerySet};
+use std::path::Path;
+use std::time::Instant;
+
+fn time<F: FnMut() -> Result<()>>(reps: usize, mut f: F) -> Result<(f64, f64)> {
+    f()?; // warm-up
+    let mut t = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let s = Instant::now();
+        f()?;
+        t.push(s.elapsed().as_secs_f64());
+    }
+    t.sort_by(f64::total_cmp);
+    Ok((t[t.len() / 2], t[0]))
+}
+
+pub fn run(reps: usize, out: Option<&Path>) -> Result<String> {
+    let reps = reps.max(1);
+    let mut rows = Vec::new();
+    let mut push = |what: &str, (median, min): (f64, f64), unit_note: &str| {
+        rows.push(vec![what.to_string(), format!("{:.1}", median * 1e3), format!("{:.1}", min * 1e3), unit_note.to_string()]);
+    };
+
+    for name in ["D1", "D7"] {
+        let p = DynamicPreset::by_name(name)?;
+        let sim = DynamicSimulator::new(p)?;
+        let mut seed = 0;
+        let r = time(reps, || {
+            seed += 1;
+            sim.simulate(seed)?;
+            Ok(())
+        })?;
+        push(&format!("simulate {name} sample"), r, &format!("[T, F, H, W] = [{}, {}, {}, {}]", p.slots, p.bands, p.grid, p.grid));
+    }
+
+    // 1 000 samples of one 128² slice of a D3 scene → every cell of the 128² grid.
+    let sim = DynamicSimulator::new(DynamicPreset::by_name("D3")?)?;
+    let map = sim.simulate(7)?;
+    let mut rng = Rng::new(1);
+    let cells = rng.choose_indices(map.grid.len(), 1000);
+    let obs = MeasurementSet::from_points(
+        cells
+            .iter()
+            .map(|&c| {
+                let p = map.grid.cell_center(c / map.grid.cols, c % map.grid.cols);
+                Measurement { x_m: p[0], y_m: p[1], t_s: 0.0, freq_hz: map.bands_hz[0], value: map.values[c] as f64 }
+            })
+            .collect(),
+    );
+    let grid: Grid = map.grid;
+    let q = QuerySet::from_grid(&grid, 0.0, map.bands_hz[0]);
+    let krig = Sliced(Kriging::ordinary());
+    let r = time(reps.min(3), || {
+        krig.estimate(&obs, &q)?;
+        Ok(())
+    })?;
+    push("ordinary kriging 1000 samples → 128² grid", r, "variogram fit + 64-neighbour local systems");
+    let idw = Sliced(Idw::default());
+    let r = time(reps, || {
+        idw.estimate(&obs, &q)?;
+        Ok(())
+    })?;
+    push("IDW 1000 samples → 128² grid", r, "16 neighbours");
+
+    let table = Table {
+        title: "rme bench".into(),
+        columns: ["benchmark", "median ms", "min ms", "notes"].map(String::from).to_vec(),
+        rows,
+        notes: vec![format!(
+            "{reps} timed runs after one warm-up (kriging: {}); build profile: {}; single thread",
+            reps.min(3),
+            if cfg!(debug_assertions) { "debug (numbers not representative)" } else { "release" }
+        )],
+    };
+    let prov = Provenance::capture(None);
+    let md = table.markdown(&prov);
+    if let Some(out) = out {
+        write_atomic(&out.with_extension("md"), md.as_bytes())?;
+        write_atomic(&out.with_extension("csv"), table.csv(&prov).as_bytes())?;
+    }
+    Ok(md)
+}

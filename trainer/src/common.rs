@@ -1,0 +1,186 @@
+//! File-system side of the CLI: reading measurement files and map sets from disk, writing
+//! outputs, and the provenance (seed, commit, machine) written into every report.
+
+use anyhow::{bail, Context, Result};
+use rme_core::io::csv::{parse_sidecar, read_measurements, CsvReport, Sidecar};
+use rme_core::io::mapset::read_mapset;
+use rme_core::{MeasurementSet, RadioMap, RmeError};
+use std::path::{Path, PathBuf};
+
+/// Reads a measurement CSV and its sidecar (`foo.csv` → `foo.json`) if present.
+pub fn load_measurements(path: &Path) -> Result<(MeasurementSet, CsvReport)> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let sidecar_path = path.with_extension("json");
+    let sidecar: Option<Sidecar> = if sidecar_path.exists() {
+        let t = std::fs::read_to_string(&sidecar_path).with_context(|| format!("reading {}", sidecar_path.display()))?;
+        Some(parse_sidecar(&t, &sidecar_path.display().to_string())?)
+    } else {
+        None
+    };
+    Ok(read_measurements(&text, &path.display().to_string(), sidecar.as_ref())?)
+}
+
+/// Reads a map set folder (its `index.json`), the first `limit` maps.
+pub fn load_mapset(dir: &Path, limit: Option<usize>) -> Result<Vec<RadioMap>> {
+    let index = dir.join("index.json");
+    let text = std::fs::read_to_string(&index).with_context(|| format!("reading {} (is this a map set folder?)", index.display()))?;
+    let mut load = |rel: &str| -> rme_core::Result<Vec<u8>> {
+        let p = dir.join(rel);
+        std::fs::read(&p).map_err(|e| RmeError::parse(p.display().to_string(), None, e.to_string()))
+    };
+    Ok(read_mapset(&text, &index.display().to_string(), limit, &mut load)?)
+}
+
+/// Writes bytes, creating parent folders; written to a temporary name first and renamed, so
+/// an interrupted run never leaves a half-written file under the final name.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let tmp = path.with_extension(format!("{}.partial", path.extension().and_then(|e| e.to_str()).unwrap_or("tmp")));
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(())
+}
+
+/// Every `.csv` under a folder (sorted), or the file itself.
+pub fn csv_files(path: &Path) -> Result<Vec<PathBuf>> {
+    if path.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    if !path.is_dir() {
+        bail!("{} is neither a CSV file nor a folder", path.display());
+    }
+    let mut v: Vec<PathBuf> = std::fs::read_dir(path)
+        .with_context(|| format!("listing {}", path.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")))
+        .collect();
+    v.sort();
+    if v.is_empty() {
+        bail!("no .csv file in {}", path.display());
+    }
+    Ok(v)
+}
+
+/// Parses a comma-separated list of numbers.
+pub fn parse_fractions(s: &str) -> Result<Vec<f64>> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|x| x.trim().parse::<f64>().with_context(|| format!("'{x}' in --fractions is not a number")))
+        .collect::<Result<_>>()?;
+    if let Some(f) = v.iter().find(|f| !(**f > 0.0 && **f < 1.0)) {
+        bail!("fraction {f} is not in (0, 1)");
+    }
+    Ok(v)
+}
+
+/// Where and from what a result was made.
+#[derive(Clone, Debug)]
+pub struct Provenance {
+    pub command: String,
+    pub seed: Option<u64>,
+    pub commit: String,
+    pub machine: String,
+    pub date_utc: String,
+}
+
+impl Provenance {
+    pub fn capture(seed: Option<u64>) -> Self {
+        let command = std::env::args().collect::<Vec<_>>().join(" ");
+        let git = |args: &[&str]| {
+            std::process::Command::new("git")
+                .args(args)
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        };
+        let commit = match git(&["rev-parse", "--short=12", "HEAD"]) {
+            Some(c) => {
+                let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+                if dirty { format!("{c}-dirty") } else { c }
+            }
+            None => "unknown".into(),
+        };
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|t| t.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+            .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let machine = format!("{cpu}, {cores} cores, {}", std::env::consts::OS);
+        let date_utc = std::process::Command::new("date")
+            .args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default();
+        Self { command, seed, commit, machine, date_utc }
+    }
+
+    pub fn header_lines(&self) -> Vec<String> {
+        let mut v = vec![format!("command: {}", self.command)];
+        if let Some(s) = self.seed {
+            v.push(format!("seed: {s}"));
+        }
+        v.push(format!("commit: {}", self.commit));
+        v.push(format!("machine: {}", self.machine));
+        v.push(format!("date: {}", self.date_utc));
+        v
+    }
+}
+
+/// A results table, written as Markdown and CSV with the provenance in the header.
+pub struct Table {
+    pub title: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    pub notes: Vec<String>,
+}
+
+impl Table {
+    pub fn markdown(&self, prov: &Provenance) -> String {
+        let mut s = format!("## {}\n\n", self.title);
+        for l in prov.header_lines() {
+            s.push_str(&format!("- {l}\n"));
+        }
+        s.push('\n');
+        s.push_str(&format!("| {} |\n", self.columns.join(" | ")));
+        s.push_str(&format!("|{}\n", self.columns.iter().map(|_| "---|").collect::<String>()));
+        for r in &self.rows {
+            s.push_str(&format!("| {} |\n", r.join(" | ")));
+        }
+        if !self.notes.is_empty() {
+            s.push('\n');
+            for n in &self.notes {
+                s.push_str(&format!("- {n}\n"));
+            }
+        }
+        s
+    }
+
+    pub fn csv(&self, prov: &Provenance) -> String {
+        let mut s = String::new();
+        for l in prov.header_lines() {
+            s.push_str(&format!("# {l}\n"));
+        }
+        s.push_str(&self.columns.join(","));
+        s.push('\n');
+        for r in &self.rows {
+            s.push_str(&r.iter().map(|c| c.replace(',', ";")).collect::<Vec<_>>().join(","));
+            s.push('\n');
+        }
+        s
+    }
+}
+
+pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
+    let pb = indicatif::ProgressBar::new(len);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} {elapsed_precise} ETA {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    pb.set_message(what.to_string());
+    pb
+}
