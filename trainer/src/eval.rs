@@ -24,6 +24,7 @@ struct Acc {
     cases: usize,
     seconds: f64,
     failure: Option<String>,
+    failures: usize,
 }
 
 impl Acc {
@@ -124,6 +125,7 @@ pub fn mapset(a: &MapsetArgs) -> Result<String> {
                             }
                         }
                         Err(why) => {
+                            cell.failures += 1;
                             cell.failure.get_or_insert(why);
                         }
                     }
@@ -133,9 +135,17 @@ pub fn mapset(a: &MapsetArgs) -> Result<String> {
     }
     pb.finish_and_clear();
     let mut rows = Vec::new();
+    let mut failure_notes = Vec::new();
     for (mi, m) in a.methods.iter().enumerate() {
         for (fi, f) in a.fractions.iter().enumerate() {
             let c = acc.remove(&(mi, fi)).unwrap_or_default();
+            if c.failures > 0 && c.n > 0 {
+                failure_notes.push(format!(
+                    "{m} at {f}: {} slices failed and are not in the row (first: {})",
+                    c.failures,
+                    c.failure.clone().unwrap_or_default()
+                ));
+            }
             let cases = c.cases.to_string();
             let cells = c.cells();
             rows.push(vec![m.clone(), format!("{f}"), cells[0].clone(), cells[1].clone(), cells[2].clone(), cells[3].clone(), cases, cells[4].clone()]);
@@ -150,7 +160,10 @@ pub fn mapset(a: &MapsetArgs) -> Result<String> {
             format!("{} maps, up to {} (slot, band) slices each; errors in {unit}, pooled over all predicted cells", maps.len(), a.slices),
             "observed cells: a random fraction of the slice's valid cells (finite, outside buildings), at least 5; predicted: all other valid cells".into(),
             "SSIM (11x11 Gaussian window, σ 1.5) and PSNR on the slice image with observed cells at their true value; data range = the slice's true max − min".into(),
-        ],
+        ]
+        .into_iter()
+        .chain(failure_notes)
+        .collect(),
     };
     finish(&table, a.seed, a.out.as_deref())
 }

@@ -130,6 +130,10 @@ pub fn empirical(samples: &[Sample], bins: usize) -> Result<Vec<VariogramBin>> {
         .collect())
 }
 
+/// Smallest nugget, as a share of the sill, allowed with the Gaussian model (the usual
+/// remedy for its ill-conditioned kriging systems).
+pub const GAUSSIAN_MIN_NUGGET: f64 = 0.01;
+
 /// Weighted least-squares fit of each model (weights `N_j / h_j²`, gstat's default) with
 /// non-negative nugget and sill; the range by a log-spaced search, `(c₀, c)` in closed form.
 /// Returns the model with the smallest weighted residual.
@@ -143,9 +147,17 @@ pub fn fit(bins: &[VariogramBin]) -> Result<Variogram> {
     let mut best: Option<(f64, Variogram)> = None;
     for model in VariogramModel::ALL {
         for s in 0..80 {
-            let a = (hmin / 3.0) * ((6.0 * hmax / hmin * 3.0).ln() * s as f64 / 79.0).exp();
+            // Ranges from a third of the shortest lag to twice the longest: a range far beyond
+            // the data is a trend, not a correlation, and makes kriging extrapolate wildly.
+            let a = (hmin / 3.0) * ((2.0 * hmax / (hmin / 3.0)).ln() * s as f64 / 79.0).exp();
             let g: Vec<f64> = bins.iter().map(|b| model.shape(b.lag, a)).collect();
-            let (nugget, sill_part) = nonneg_line_fit(&w, &g, bins);
+            let (mut nugget, mut sill_part) = nonneg_line_fit(&w, &g, bins);
+            if model == VariogramModel::Gaussian && nugget < GAUSSIAN_MIN_NUGGET * (nugget + sill_part) {
+                // The Gaussian model without nugget gives near-singular kriging systems.
+                let total = nugget + sill_part;
+                nugget = GAUSSIAN_MIN_NUGGET * total;
+                sill_part = total - nugget;
+            }
             let sse: f64 = bins
                 .iter()
                 .zip(&g)
