@@ -81,7 +81,7 @@ fn write_grid_output(out: &Path, g: &Grid, mean: &[f64], std: Option<&[f64]>, qu
         }
     } else {
         let scale = (512 / g.rows.max(g.cols)).clamp(1, 8);
-        let opts = RenderOptions { scale, range: None, unit: unit.into() };
+        let opts = RenderOptions { scale, unit: unit.into(), ..Default::default() };
         write_atomic(out, &render_map(mean, g.rows, g.cols, None, &opts)?)?;
         write_atomic(&out.with_extension("pgw"), world_file(g, scale).as_bytes())?;
         if let Some(s) = std {

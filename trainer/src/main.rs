@@ -2,6 +2,7 @@
 
 mod bench;
 mod common;
+mod demo;
 mod estimate;
 mod eval;
 mod simulate;
@@ -87,6 +88,26 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Render a simulated scene, sampled measurements and every classical estimate, for the
+    /// static demo page.
+    Demo {
+        #[arg(long, default_value = "D7")]
+        preset: String,
+        #[arg(long, default_value_t = 3)]
+        seed: u64,
+        #[arg(long, default_value_t = 0)]
+        slot: usize,
+        #[arg(long, default_value_t = 0)]
+        band: usize,
+        /// Measurements drawn at random cells of the slice.
+        #[arg(long, default_value_t = 200)]
+        samples: usize,
+        #[arg(long, default_value = "idw,ldpl-unknown,kriging,oracle")]
+        methods: String,
+        /// Output folder (images and results.json).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Benchmark the simulator and the classical estimators.
     Bench {
         /// Timed repetitions (after one warm-up).
@@ -119,6 +140,9 @@ fn run(cli: Cli) -> Result<()> {
             };
             println!("{md}");
             Ok(())
+        }
+        Command::Demo { preset, seed, slot, band, samples, methods, out } => {
+            demo::run(&demo::Args { preset, seed, slot, band, samples, methods: split_list(&methods) }, &out)
         }
         Command::Bench { reps, out } => {
             println!("{}", bench::run(reps, out.as_deref())?);

@@ -120,11 +120,14 @@ pub struct RenderOptions {
     pub range: Option<(f64, f64)>,
     /// Unit written above the colour bar ("dBm", "dB").
     pub unit: String,
+    /// Cells `(row, col)` to mark (measurement positions), drawn as white squares with a
+    /// dark centre on the first tile.
+    pub markers: Vec<(usize, usize)>,
 }
 
 impl Default for RenderOptions {
     fn default() -> Self {
-        Self { scale: 4, range: None, unit: "dBm".into() }
+        Self { scale: 4, range: None, unit: "dBm".into(), markers: Vec::new() }
     }
 }
 
@@ -194,6 +197,20 @@ pub fn render_mosaic(
                         cv.put(ox + c * s + dx, py + dy, color);
                     }
                 }
+            }
+        }
+    }
+    for &(r, c) in &opts.markers {
+        if r >= rows || c >= cols {
+            continue;
+        }
+        let (cx, cy) = (margin + c * s + s / 2, margin + (rows - 1 - r) * s + s / 2);
+        let half = (s / 2).max(2);
+        for dy in 0..=2 * half {
+            for dx in 0..=2 * half {
+                let (x, y) = ((cx + dx).saturating_sub(half), (cy + dy).saturating_sub(half));
+                let inner = dx.abs_diff(half) < half && dy.abs_diff(half) < half;
+                cv.put(x, y, if inner { INK } else { BACKGROUND });
             }
         }
     }

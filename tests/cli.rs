@@ -1,0 +1,160 @@
+//! End-to-end tests of the `rme` binary: simulate → eval, the shared real and ray-traced data,
+//! estimate outputs, reproducibility, and bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn rme(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rme")).args(args).output().expect("the rme binary runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = rme(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "rme {args:?} failed: {stderr}");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// `../shared/data` beside the checkout (CI and developers have it).
+fn shared_data() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
+    assert!(p.is_dir(), "{} is missing: the tests read the shared real and ray-traced data", p.display());
+    p
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The RMSE column of a method's row at a fraction in an eval table.
+fn rmse(table: &str, method: &str, fraction: &str) -> f64 {
+    let row = table
+        .lines()
+        .find(|l| l.starts_with(&format!("| {method} | {fraction} |")))
+        .unwrap_or_else(|| panic!("no row for {method} at {fraction} in\n{table}"));
+    let cells: Vec<&str> = row.split('|').map(|c| c.trim()).collect();
+    cells[3].parse().unwrap_or_else(|_| panic!("RMSE of {method} is not a number: {row}"))
+}
+
+#[test]
+fn simulated_d7_is_read_back_by_eval_and_the_oracle_is_best() {
+    let dir = scratch("d7");
+    let d = dir.to_str().unwrap();
+    ok(&["simulate", "--preset", "D7", "--count", "1", "--seed", "3", "--out", d]);
+    assert!(dir.join("preview.png").is_file());
+    let table = ok(&[
+        "eval", "--mapset", d, "--methods", "idw,kriging,oracle", "--fractions", "0.1", "--seed", "1", "--slices", "1",
+        "--out", dir.join("table").to_str().unwrap(),
+    ]);
+    let (idw, krig, oracle) = (rmse(&table, "idw", "0.1"), rmse(&table, "kriging", "0.1"), rmse(&table, "oracle", "0.1"));
+    assert!(idw > 0.0 && krig > 0.0 && oracle > 0.0);
+    // Fixed seeds: the oracle (true mean and covariance) must beat the data-only methods.
+    assert!(oracle < krig && oracle < idw, "oracle {oracle}, kriging {krig}, idw {idw}");
+    let csv = std::fs::read_to_string(dir.join("table.csv")).unwrap();
+    assert!(csv.contains("# seed: 1") && csv.contains("# commit:") && csv.contains("# machine:"));
+}
+
+#[test]
+fn same_seed_gives_identical_files() {
+    let (a, b) = (scratch("same-a"), scratch("same-b"));
+    for d in [&a, &b] {
+        ok(&["simulate", "--preset", "D1", "--count", "2", "--seed", "9", "--out", d.to_str().unwrap()]);
+    }
+    for rel in ["index.json", "maps/D1_seed9_00000.npy", "maps/D1_seed9_00001.npy", "preview.png"] {
+        assert_eq!(std::fs::read(a.join(rel)).unwrap(), std::fs::read(b.join(rel)).unwrap(), "{rel} differs");
+    }
+    let c = scratch("same-c");
+    ok(&["simulate", "--preset", "D1", "--count", "1", "--seed", "10", "--out", c.to_str().unwrap()]);
+    assert_ne!(std::fs::read(a.join("maps/D1_seed9_00000.npy")).unwrap(), std::fs::read(c.join("maps/D1_seed10_00000.npy")).unwrap());
+}
+
+#[test]
+fn eval_reads_the_ray_traced_sionna_maps() {
+    let sionna = shared_data().join("sionna-dev");
+    let table = ok(&[
+        "eval", "--mapset", sionna.to_str().unwrap(), "--methods", "idw,universal-kriging,oracle", "--fractions", "0.1",
+        "--limit", "2", "--seed", "2",
+    ]);
+    let uk = rmse(&table, "universal-kriging", "0.1");
+    assert!(uk > 0.5 && uk < 20.0, "universal kriging RMSE {uk} dB on ray-traced maps");
+    // No simulator model in ray-traced data: the oracle row says why instead of failing.
+    assert!(table.contains("| oracle | 0.1 | n/a"), "{table}");
+}
+
+#[test]
+fn eval_runs_on_real_measurements() {
+    let file = shared_data().join("real-dev/usrp-918mhz-000.csv");
+    let table = ok(&["eval", "--measurements", file.to_str().unwrap(), "--methods", "idw,ldpl,kriging", "--fractions", "0.1", "--seed", "1"]);
+    for m in ["idw", "ldpl", "kriging"] {
+        let row = table.lines().find(|l| l.contains(&format!("| {m} | 0.1 |"))).unwrap_or_else(|| panic!("{table}"));
+        let rmse: f64 = row.split('|').map(|c| c.trim()).nth(6).unwrap().parse().unwrap();
+        assert!(rmse > 0.1 && rmse < 20.0, "{m}: {rmse}");
+    }
+    // The reader's report of repeated positions reaches the table's notes.
+    assert!(table.contains("averaged"), "{table}");
+}
+
+#[test]
+fn estimate_writes_csv_npy_png_and_world_file() {
+    let dir = scratch("estimate");
+    let file = shared_data().join("real-dev/usrp-918mhz-003.csv");
+    let f = file.to_str().unwrap();
+    let out = |n: &str| dir.join(n).to_str().unwrap().to_string();
+    ok(&["estimate", "--measurements", f, "--grid-from", f, "--cell", "2", "--method", "kriging", "--out", &out("est.csv"), &out("est.npy"), &out("est.png")]);
+    let csv = std::fs::read_to_string(dir.join("est.csv")).unwrap();
+    assert!(csv.starts_with("x_m,y_m,freq_hz,power_db,std_db\n"), "{}", &csv[..80.min(csv.len())]);
+    let npy = std::fs::read(dir.join("est.npy")).unwrap();
+    assert!(npy.starts_with(b"\x93NUMPY"));
+    assert!(std::fs::read(dir.join("est.png")).unwrap().starts_with(b"\x89PNG"));
+    assert!(dir.join("est_std.png").is_file() && dir.join("est.pgw").is_file() && dir.join("est_std.npy").is_file());
+    // Query file path.
+    std::fs::write(dir.join("q.csv"), "x_m,y_m\n10,10\n20,30\n").unwrap();
+    ok(&["estimate", "--measurements", f, "--query", &out("q.csv"), "--method", "idw", "--out", &out("q_est.csv")]);
+    assert_eq!(std::fs::read_to_string(dir.join("q_est.csv")).unwrap().lines().count(), 3);
+}
+
+#[test]
+fn bad_input_gives_a_clear_error_and_no_panic() {
+    let dir = scratch("bad");
+    let cases: [(&str, &str, &[&str]); 4] = [
+        ("nan.csv", "x_m,y_m,power_dbm\n0,0,-50\n1,1,nan\n2,2,-52\n", &["line 3"]),
+        ("cols.csv", "x,y,power\n0,0,-50\n", &["missing column 'x_m'"]),
+        ("empty.csv", "", &["empty"]),
+        ("two.csv", "x_m,y_m,power_dbm\n0,0,-50\n1,1,-51\n", &["at least"]),
+    ];
+    for (name, text, expected) in cases {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        let out = rme(&["estimate", "--measurements", p.to_str().unwrap(), "--grid-from", p.to_str().unwrap(), "--out", dir.join("o.csv").to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {err}");
+        assert!(!err.contains("panicked"), "{name} panicked: {err}");
+        for e in expected {
+            assert!(err.contains(e), "{name}: expected '{e}' in: {err}");
+        }
+    }
+    // A truncated map array in a map set.
+    let set = scratch("bad-set");
+    ok(&["simulate", "--preset", "D1", "--count", "1", "--seed", "1", "--out", set.to_str().unwrap()]);
+    let npy = set.join("maps/D1_seed1_00000.npy");
+    let bytes = std::fs::read(&npy).unwrap();
+    std::fs::write(&npy, &bytes[..bytes.len() / 2]).unwrap();
+    let out = rme(&["eval", "--mapset", set.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("truncated") && err.contains("D1_seed1_00000.npy"), "{err}");
+    // Unknown preset and method.
+    let out = rme(&["simulate", "--preset", "D9", "--out", dir.join("x").to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("D9"));
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for sub in ["simulate", "estimate", "eval", "bench", "demo"] {
+        let text = ok(&[sub, "--help"]);
+        assert!(text.contains("Usage: rme"), "{sub}: {text}");
+    }
+}

@@ -1,0 +1,149 @@
+//! `rme demo`: a simulated scene, a few measurements and every classical estimate of it, as
+//! images and a `results.json` that the static demo page (`index.html`) shows. The browser
+//! build of the same models replaces this static page in the web issue.
+
+use crate::common::write_atomic;
+use anyhow::{ensure, Result};
+use rme_core::io::csv::write_estimate;
+use rme_core::io::png::{finite_range, render_map, RenderOptions};
+use rme_core::metrics::{mae, rmse};
+use rme_core::rng::Rng;
+use rme_core::sim::{DynamicPreset, DynamicSimulator};
+use rme_core::{classical_by_name, QuerySet};
+use serde::Serialize;
+use std::path::Path;
+use std::time::Instant;
+
+#[derive(Serialize)]
+struct MethodResult {
+    name: String,
+    rmse_db: Option<f64>,
+    mae_db: Option<f64>,
+    ms: Option<f64>,
+    estimate_png: Option<String>,
+    error_png: Option<String>,
+    std_png: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Results {
+    preset: String,
+    seed: u64,
+    slot: usize,
+    band: usize,
+    freq_hz: f64,
+    t_s: f64,
+    grid: [usize; 2],
+    cell_size_m: f64,
+    observed: usize,
+    predicted: usize,
+    truth_png: String,
+    measurements_csv: String,
+    methods: Vec<MethodResult>,
+    command: String,
+}
+
+pub struct Args {
+    pub preset: String,
+    pub seed: u64,
+    pub slot: usize,
+    pub band: usize,
+    pub samples: usize,
+    pub methods: Vec<String>,
+}
+
+pub fn run(a: &Args, out: &Path) -> Result<()> {
+    let p = DynamicPreset::by_name(&a.preset)?;
+    ensure!(a.slot < p.slots && a.band < p.bands, "{}: slot {} / band {} out of range ({} slots, {} bands)", p.name, a.slot, a.band, p.slots, p.bands);
+    let map = DynamicSimulator::new(p)?.simulate(a.seed)?;
+    let n = map.grid.len();
+    ensure!(a.samples >= 5 && a.samples < n, "--samples must be in 5..{n}");
+    let base = (a.slot * map.bands() + a.band) * n;
+    let mut rng = Rng::new(a.seed ^ 0xDE30);
+    let mut cells = rng.choose_indices(n, a.samples);
+    cells.sort_unstable();
+    let visible: Vec<usize> = cells.iter().map(|c| base + c).collect();
+    let obs = map.measurements_at(&visible);
+    let all: Vec<usize> = (base..base + n).collect();
+    let query: QuerySet = map.queries_at(&all);
+    let truth: Vec<f64> = map.slice(a.slot, a.band).iter().map(|&v| v as f64).collect();
+    let hidden: Vec<usize> = (0..n).filter(|c| cells.binary_search(c).is_err()).collect();
+    let range = finite_range(truth.iter());
+    let (rows, cols) = (map.grid.rows, map.grid.cols);
+    let scale = (384 / rows.max(cols)).clamp(1, 8);
+    let markers: Vec<(usize, usize)> = cells.iter().map(|c| (c / cols, c % cols)).collect();
+    let opts = RenderOptions { scale, range, unit: "dBm".into(), markers };
+    write_atomic(&out.join("truth.png"), &render_map(&truth, rows, cols, None, &opts)?)?;
+    write_atomic(&out.join("measurements.csv"), write_estimate(&map.queries_at(&visible), &rme_core::Estimate { mean: obs.points.iter().map(|m| m.value).collect(), std: None }, "power_dbm").as_bytes())?;
+
+    let plain = RenderOptions { markers: vec![], ..opts.clone() };
+    let mut methods = Vec::new();
+    for m in &a.methods {
+        let result = (|| -> Result<MethodResult> {
+            let est = classical_by_name(m, Some(&map))?;
+            let t0 = Instant::now();
+            let e = est.estimate(&obs, &query)?;
+            let ms = t0.elapsed().as_secs_f64() * 1e3;
+            let h_est: Vec<f64> = hidden.iter().map(|&c| e.mean[c]).collect();
+            let h_true: Vec<f64> = hidden.iter().map(|&c| truth[c]).collect();
+            let err: Vec<f64> = e.mean.iter().zip(&truth).map(|(a, b)| (a - b).abs()).collect();
+            write_atomic(&out.join(format!("estimate_{m}.png")), &render_map(&e.mean, rows, cols, None, &plain)?)?;
+            let err_opts = RenderOptions { range: Some((0.0, 20.0)), unit: "dB".into(), ..plain.clone() };
+            write_atomic(&out.join(format!("error_{m}.png")), &render_map(&err, rows, cols, None, &err_opts)?)?;
+            let std_png = match &e.std {
+                Some(s) => {
+                    let o = RenderOptions { range: finite_range(s.iter()), unit: "dB".into(), ..plain.clone() };
+                    write_atomic(&out.join(format!("std_{m}.png")), &render_map(s, rows, cols, None, &o)?)?;
+                    Some(format!("std_{m}.png"))
+                }
+                None => None,
+            };
+            Ok(MethodResult {
+                name: m.clone(),
+                rmse_db: Some(rmse(&h_est, &h_true)?),
+                mae_db: Some(mae(&h_est, &h_true)?),
+                ms: Some(ms),
+                estimate_png: Some(format!("estimate_{m}.png")),
+                error_png: Some(format!("error_{m}.png")),
+                std_png,
+                error: None,
+            })
+        })();
+        methods.push(result.unwrap_or_else(|e| MethodResult {
+            name: m.clone(),
+            rmse_db: None,
+            mae_db: None,
+            ms: None,
+            estimate_png: None,
+            error_png: None,
+            std_png: None,
+            error: Some(format!("{e:#}")),
+        }));
+    }
+    let results = Results {
+        preset: p.name.into(),
+        seed: a.seed,
+        slot: a.slot,
+        band: a.band,
+        freq_hz: map.bands_hz[a.band],
+        t_s: map.slots_s[a.slot],
+        grid: [rows, cols],
+        cell_size_m: map.grid.cell_size_m,
+        observed: cells.len(),
+        predicted: hidden.len(),
+        truth_png: "truth.png".into(),
+        measurements_csv: "measurements.csv".into(),
+        methods,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+    };
+    write_atomic(&out.join("results.json"), serde_json::to_string_pretty(&results)?.as_bytes())?;
+    for m in &results.methods {
+        match (m.rmse_db, &m.error) {
+            (Some(r), _) => eprintln!("{:>18}: RMSE {r:.2} dB on {} unobserved cells", m.name, results.predicted),
+            (None, Some(e)) => eprintln!("{:>18}: {e}", m.name),
+            _ => {}
+        }
+    }
+    Ok(())
+}
