@@ -91,7 +91,8 @@ pub fn run(a: &Args, out: &Path) -> Result<()> {
             write_atomic(&out.join(format!("estimate_{m}.png")), &render_map(&e.mean, rows, cols, None, &plain)?)?;
             let err_opts = RenderOptions { range: Some((0.0, 20.0)), unit: "dB".into(), ..plain.clone() };
             write_atomic(&out.join(format!("error_{m}.png")), &render_map(&err, rows, cols, None, &err_opts)?)?;
-            let std_png = match &e.std {
+            // A constant σ (LDPL's residual RMS) makes an empty picture: the table says it.
+            let std_png = match e.std.as_ref().filter(|s| s.iter().any(|v| (v - s[0]).abs() > 1e-9)) {
                 Some(s) => {
                     let o = RenderOptions { range: finite_range(s.iter()), unit: "dB".into(), ..plain.clone() };
                     write_atomic(&out.join(format!("std_{m}.png")), &render_map(s, rows, cols, None, &o)?)?;

@@ -104,7 +104,8 @@ impl GpOracle {
         s2 * (-h / self.truth.shadowing_corr_dist_m).exp() * self.slice_corr(a, b)
     }
 
-    fn condition(&self, pts: &[Point], resid: &[f64], idx: &[usize], q: &Point) -> Result<(f64, f64)> {
+    /// Factor of the prior covariance over `idx` and the weights `K⁻¹ r` of the residuals.
+    fn factor(&self, pts: &[Point], resid: &[f64], idx: &[usize]) -> Result<(Cholesky, Vec<f64>)> {
         let n = idx.len();
         let mut k = Matrix::zeros(n);
         for (r, &i) in idx.iter().enumerate() {
@@ -118,13 +119,18 @@ impl GpOracle {
             k.set(d, d, k.at(d, d) + jitter);
         }
         let chol = Cholesky::new(&k)?;
-        let kq: Vec<f64> = idx.iter().map(|&i| self.cov(&pts[i], q)).collect();
         let r: Vec<f64> = idx.iter().map(|&i| resid[i]).collect();
         let alpha = chol.solve(&r);
+        Ok((chol, alpha))
+    }
+
+    /// Posterior mean and σ at `q` given the factor over `idx`.
+    fn predict(&self, pts: &[Point], idx: &[usize], chol: &Cholesky, alpha: &[f64], q: &Point) -> (f64, f64) {
+        let kq: Vec<f64> = idx.iter().map(|&i| self.cov(&pts[i], q)).collect();
         let v = chol.forward(&kq);
-        let mean = self.mean(q) + kq.iter().zip(&alpha).map(|(a, b)| a * b).sum::<f64>();
+        let mean = self.mean(q) + kq.iter().zip(alpha).map(|(a, b)| a * b).sum::<f64>();
         let var = self.truth.shadowing_sigma_db.powi(2) - v.iter().map(|x| x * x).sum::<f64>();
-        Ok((mean, var.max(0.0).sqrt()))
+        (mean, var.max(0.0).sqrt())
     }
 }
 
@@ -142,9 +148,10 @@ impl Estimator for GpOracle {
         let mut std = Vec::with_capacity(query.len());
         if pts.len() <= self.exact_limit {
             let idx: Vec<usize> = (0..pts.len()).collect();
+            let (chol, alpha) = self.factor(&pts, &resid, &idx)?;
             for q in &query.points {
                 let qp = self.locate(q.x_m, q.y_m, q.t_s, q.freq_hz);
-                let (m, s) = self.condition(&pts, &resid, &idx, &qp)?;
+                let (m, s) = self.predict(&pts, &idx, &chol, &alpha, &qp);
                 mean.push(m);
                 std.push(s);
             }
@@ -176,7 +183,8 @@ impl Estimator for GpOracle {
                 d.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
                 idx.extend(d.iter().take(k).map(|&(_, i)| i));
             }
-            let (m, s) = self.condition(&pts, &resid, &idx, &qp)?;
+            let (chol, alpha) = self.factor(&pts, &resid, &idx)?;
+            let (m, s) = self.predict(&pts, &idx, &chol, &alpha, &qp);
             mean.push(m);
             std.push(s);
         }
