@@ -7,7 +7,8 @@ command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)" >&
 command -v python3 >/dev/null || { echo "python3 is required to serve the page" >&2; exit 1; }
 
 echo "==> building rme"
-cargo build -p rme-trainer --bin rme
+# The whole workspace, so that features are unified as in the test build (no rebuild of burn).
+cargo build --workspace --locked
 echo "==> rendering the demo scene"
 rm -rf dist
 mkdir -p dist/demo dist/static

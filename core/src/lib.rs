@@ -14,6 +14,8 @@ pub mod io;
 pub mod map;
 pub mod mask;
 pub mod metrics;
+pub mod models;
+pub mod nn;
 pub mod rng;
 pub mod sim;
 

@@ -1,0 +1,428 @@
+//! FM-RME: the radio-map foundation model (fm-rme.txt §III; MODELS.md §2.1).
+//!
+//! Visible measurements are graph nodes: GAFE (equivariant message passing over their k
+//! nearest spatial neighbours) turns `[power, f̃, t̃]` into geometry-aware tokens; STS-PE adds
+//! their continuous position, slot and band; a pre-norm transformer encoder mixes them. The
+//! decoder sees the encoded visible tokens plus one shared learnable mask token at every
+//! query (with the query's STS-PE) and predicts the standardised power there with a linear
+//! head. Query tokens attend to the visible tokens and to themselves only
+//! ([`query_isolation_mask`]), so the estimator can decode them in chunks of `query_chunk`,
+//! each with all visible tokens, and get the same answer as in one pass — full maps have up
+//! to 10⁵ voxels; training uses sampled token sets.
+//!
+//! Coordinates are centred on the centroid of the visible measurements before encoding, so
+//! the model's output does not depend on where the local frame's origin is.
+
+use crate::error::RmeError;
+// `Result` stays the standard one here: burn's `Config` derive expands to code that names it.
+type RmeResult<T> = crate::error::Result<T>;
+use crate::nn::egnn::{Gafe, GafeConfig, Graph};
+use crate::nn::pos_enc::{StsPositionalEncoding, StsPositionalEncodingConfig};
+use burn::config::Config;
+use burn::module::{Initializer, Module, Param};
+use burn::nn::transformer::{TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput};
+use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+
+/// Configuration of [`FmRme`]. Presets: [`FmRmeConfig::tiny`], [`FmRmeConfig::small`],
+/// [`FmRmeConfig::base`].
+#[derive(Config, Debug, PartialEq)]
+pub struct FmRmeConfig {
+    /// Token width (a multiple of 8 and of `n_heads`).
+    #[config(default = 64)]
+    pub d_model: usize,
+    #[config(default = 4)]
+    pub n_heads: usize,
+    #[config(default = 128)]
+    pub d_ff: usize,
+    #[config(default = 2)]
+    pub gafe_layers: usize,
+    #[config(default = 3)]
+    pub encoder_layers: usize,
+    #[config(default = 2)]
+    pub decoder_layers: usize,
+    /// Spatial neighbours per node in the GAFE graph.
+    #[config(default = 12)]
+    pub k_neighbours: usize,
+    #[config(default = 0.0)]
+    pub dropout: f64,
+    /// Metres per model length unit.
+    #[config(default = 64.0)]
+    pub length_scale_m: f64,
+    /// Seconds per model time unit.
+    #[config(default = 30.0)]
+    pub time_scale_s: f64,
+    /// Centre and scale of the frequency axis, Hz.
+    #[config(default = 4.2e9)]
+    pub freq_center_hz: f64,
+    #[config(default = 1.0e9)]
+    pub freq_scale_hz: f64,
+    /// Power standardisation (dataset mean and standard deviation, dBm).
+    #[config(default = -85.0)]
+    pub power_mean_dbm: f64,
+    #[config(default = 12.0)]
+    pub power_std_db: f64,
+    /// Queries decoded together at inference.
+    #[config(default = 1024)]
+    pub query_chunk: usize,
+    /// Visible tokens used at most at inference (a deterministic, evenly strided subset above).
+    #[config(default = 2048)]
+    pub max_visible: usize,
+}
+
+impl FmRmeConfig {
+    /// For tests: a few thousand parameters.
+    pub fn tiny() -> Self {
+        Self::new().with_d_model(16).with_n_heads(2).with_d_ff(32).with_gafe_layers(1).with_encoder_layers(1).with_decoder_layers(1).with_k_neighbours(4)
+    }
+    /// CPU-trainable; the browser default.
+    pub fn small() -> Self {
+        Self::new()
+    }
+    /// GPU-sized.
+    pub fn base() -> Self {
+        Self::new().with_d_model(192).with_n_heads(6).with_d_ff(768).with_gafe_layers(3).with_encoder_layers(6).with_decoder_layers(4).with_k_neighbours(16)
+    }
+    /// By name: "tiny", "small", "base".
+    pub fn preset(name: &str) -> RmeResult<Self> {
+        match name {
+            "tiny" => Ok(Self::tiny()),
+            "small" => Ok(Self::small()),
+            "base" => Ok(Self::base()),
+            other => Err(RmeError::invalid("FM-RME preset", format!("'{other}' is not one of tiny, small, base"))),
+        }
+    }
+
+    /// Checks the widths and scales before building anything.
+    pub fn validate(&self) -> RmeResult<()> {
+        let bad = |m: String| Err(RmeError::invalid("FM-RME config", m));
+        if self.d_model == 0 || self.d_model % 8 != 0 {
+            return bad(format!("d_model {} must be a positive multiple of 8", self.d_model));
+        }
+        if self.n_heads == 0 || self.d_model % self.n_heads != 0 {
+            return bad(format!("d_model {} is not divisible by n_heads {}", self.d_model, self.n_heads));
+        }
+        if self.k_neighbours == 0 || self.query_chunk == 0 || self.max_visible == 0 {
+            return bad("k_neighbours, query_chunk and max_visible must be positive".into());
+        }
+        for (name, v) in [("length_scale_m", self.length_scale_m), ("time_scale_s", self.time_scale_s), ("freq_scale_hz", self.freq_scale_hz), ("power_std_db", self.power_std_db)] {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(format!("{name} = {v} must be positive"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds the model. The config must be valid ([`FmRmeConfig::validate`]).
+    pub fn init(&self, device: &Device) -> FmRme {
+        let d = self.d_model;
+        let stack = |layers: usize| {
+            TransformerEncoderConfig::new(d, self.d_ff, self.n_heads, layers)
+                .with_norm_first(true)
+                .with_dropout(self.dropout)
+                .init(device)
+        };
+        FmRme {
+            gafe: GafeConfig::new(d).with_n_layers(self.gafe_layers).init(device),
+            pos_enc: StsPositionalEncodingConfig::new(d).init(device),
+            encoder: stack(self.encoder_layers),
+            encoder_norm: LayerNormConfig::new(d).init(device),
+            decoder_embed: LinearConfig::new(d, d).init(device),
+            mask_token: Initializer::Normal { mean: 0.0, std: 0.02 }.init([d], device),
+            decoder: stack(self.decoder_layers),
+            decoder_norm: LayerNormConfig::new(d).init(device),
+            head: LinearConfig::new(d, 1).init(device),
+        }
+    }
+}
+
+/// The FM-RME network.
+#[derive(Module, Debug)]
+pub struct FmRme {
+    gafe: Gafe,
+    pos_enc: StsPositionalEncoding,
+    encoder: TransformerEncoder,
+    encoder_norm: LayerNorm,
+    decoder_embed: Linear,
+    mask_token: Param<Tensor<1>>,
+    decoder: TransformerEncoder,
+    decoder_norm: LayerNorm,
+    head: Linear,
+}
+
+/// A padded batch of (visible set, query set) pairs, in model units.
+#[derive(Clone, Debug)]
+pub struct FmRmeBatch {
+    /// `[B, Nv, 3]`: standardised power, f̃, t̃.
+    pub features: Tensor<3>,
+    /// `[B, Nv, 2]`: centred, scaled positions.
+    pub positions: Tensor<3>,
+    /// `[B, Nv, 4]` and `[B, Nq, 4]`: (x, y, t, f) for STS-PE.
+    pub visible_coords: Tensor<3>,
+    pub query_coords: Tensor<3>,
+    /// `[B, Nv]` and `[B, Nq]`: true at padding.
+    pub visible_pad: Tensor<2, Bool>,
+    pub query_pad: Tensor<2, Bool>,
+    pub graph: Graph,
+}
+
+/// One example before batching: visible `(x, y, t, f, power_dbm)` and query `(x, y, t, f)`.
+#[derive(Clone, Debug, Default)]
+pub struct Example {
+    pub visible: Vec<[f64; 5]>,
+    pub queries: Vec<[f64; 4]>,
+}
+
+impl FmRmeBatch {
+    /// Pads and converts examples; computes the k-NN graph of each visible set on the CPU.
+    pub fn new(examples: &[Example], cfg: &FmRmeConfig, device: &Device) -> RmeResult<Self> {
+        if examples.is_empty() {
+            return Err(RmeError::Empty("FM-RME batch".into()));
+        }
+        let b = examples.len();
+        let nv = examples.iter().map(|e| e.visible.len()).max().unwrap_or(0);
+        let nq = examples.iter().map(|e| e.queries.len()).max().unwrap_or(0);
+        if let Some(i) = examples.iter().position(|e| e.visible.is_empty() || e.queries.is_empty()) {
+            return Err(RmeError::Empty(format!("visible or query set of example {i}")));
+        }
+        let k = cfg.k_neighbours;
+        let mut features = vec![0f32; b * nv * 3];
+        let mut positions = vec![0f32; b * nv * 2];
+        let mut vcoords = vec![0f32; b * nv * 4];
+        let mut qcoords = vec![0f32; b * nq * 4];
+        let mut vpad = vec![true; b * nv];
+        let mut qpad = vec![true; b * nq];
+        let mut neighbours = vec![0i64; b * nv * k];
+        let mut edge_attr = vec![0f32; b * nv * k * 2];
+        let mut edge_mask = vec![0f32; b * nv * k];
+        let t_of = |t: f64| (t / cfg.time_scale_s) as f32;
+        let f_of = |f: f64| if f.is_finite() { ((f - cfg.freq_center_hz) / cfg.freq_scale_hz) as f32 } else { 0.0 };
+        for (bi, e) in examples.iter().enumerate() {
+            let n = e.visible.len() as f64;
+            let cx = e.visible.iter().map(|v| v[0]).sum::<f64>() / n;
+            let cy = e.visible.iter().map(|v| v[1]).sum::<f64>() / n;
+            let xy = |x: f64, y: f64| [((x - cx) / cfg.length_scale_m) as f32, ((y - cy) / cfg.length_scale_m) as f32];
+            for (i, v) in e.visible.iter().enumerate() {
+                if !v.iter().enumerate().all(|(c, x)| x.is_finite() || c == 3) {
+                    return Err(RmeError::invalid("FM-RME input", format!("visible point {i} of example {bi} is not finite")));
+                }
+                let o = bi * nv + i;
+                let p = xy(v[0], v[1]);
+                let (t, f) = (t_of(v[2]), f_of(v[3]));
+                features[o * 3..o * 3 + 3].copy_from_slice(&[((v[4] - cfg.power_mean_dbm) / cfg.power_std_db) as f32, f, t]);
+                positions[o * 2..o * 2 + 2].copy_from_slice(&p);
+                vcoords[o * 4..o * 4 + 4].copy_from_slice(&[p[0], p[1], t, f]);
+                vpad[o] = false;
+            }
+            for (i, q) in e.queries.iter().enumerate() {
+                if !(q[0].is_finite() && q[1].is_finite() && q[2].is_finite()) {
+                    return Err(RmeError::invalid("FM-RME input", format!("query {i} of example {bi} is not finite")));
+                }
+                let o = bi * nq + i;
+                let p = xy(q[0], q[1]);
+                qcoords[o * 4..o * 4 + 4].copy_from_slice(&[p[0], p[1], t_of(q[2]), f_of(q[3])]);
+                qpad[o] = false;
+            }
+            // k-NN in space among the real nodes; missing slots point at the node itself, masked.
+            let m = e.visible.len();
+            for i in 0..nv {
+                let o = bi * nv + i;
+                let mut near: Vec<(f64, usize)> = if i < m {
+                    (0..m).filter(|&j| j != i).map(|j| ((e.visible[i][0] - e.visible[j][0]).powi(2) + (e.visible[i][1] - e.visible[j][1]).powi(2), j)).collect()
+                } else {
+                    Vec::new()
+                };
+                if near.len() > k {
+                    near.select_nth_unstable_by(k, |a, c| a.0.total_cmp(&c.0).then(a.1.cmp(&c.1)));
+                    near.truncate(k);
+                }
+                near.sort_by(|a, c| a.0.total_cmp(&c.0).then(a.1.cmp(&c.1)));
+                for s in 0..k {
+                    let slot = o * k + s;
+                    match near.get(s) {
+                        Some(&(_, j)) => {
+                            neighbours[slot] = (bi * nv + j) as i64;
+                            edge_mask[slot] = 1.0;
+                            edge_attr[slot * 2] = (t_of(e.visible[i][2]) - t_of(e.visible[j][2])).abs();
+                            edge_attr[slot * 2 + 1] = (f_of(e.visible[i][3]) - f_of(e.visible[j][3])).abs();
+                        }
+                        None => neighbours[slot] = o as i64,
+                    }
+                }
+            }
+        }
+        let f3 = |v: Vec<f32>, n: usize, c: usize| Tensor::<3>::from_data(TensorData::new(v, [b, n, c]), device);
+        Ok(Self {
+            features: f3(features, nv, 3),
+            positions: f3(positions, nv, 2),
+            visible_coords: f3(vcoords, nv, 4),
+            query_coords: f3(qcoords, nq, 4),
+            visible_pad: Tensor::<2, Bool>::from_data(TensorData::new(vpad, [b, nv]), device),
+            query_pad: Tensor::<2, Bool>::from_data(TensorData::new(qpad, [b, nq]), device),
+            graph: Graph {
+                neighbours: Tensor::<1, Int>::from_data(TensorData::new(neighbours, [b * nv * k]), device),
+                edge_attr: Tensor::<4>::from_data(TensorData::new(edge_attr, [b, nv, k, 2]), device),
+                edge_mask: Tensor::<4>::from_data(TensorData::new(edge_mask, [b, nv, k, 1]), device),
+                k,
+            },
+        })
+    }
+}
+
+/// Decoder attention mask `[L, L]` (true = blocked) over `nv` visible then `nq` query tokens:
+/// no token attends to a query token other than itself. Each query's prediction is then a
+/// function of the visible set and its own position only — the same whether queries are
+/// decoded together or in chunks of any size, in training and at inference. (A plain MAE
+/// decoder lets mask tokens attend to each other, which makes an estimate depend on which
+/// other points were asked for.)
+pub fn query_isolation_mask(nv: usize, nq: usize, device: &Device) -> Tensor<2, Bool> {
+    let l = nv + nq;
+    let mut blocked = vec![false; l * l];
+    for i in 0..l {
+        for j in nv..l {
+            blocked[i * l + j] = j != i;
+        }
+    }
+    Tensor::<2, Bool>::from_data(TensorData::new(blocked, [l, l]), device)
+}
+
+/// The decoder's view of the encoded visible set: `[B, Nv, d_model]` tokens (with their
+/// STS-PE) and their padding mask.
+#[derive(Clone, Debug)]
+pub struct EncodedVisible {
+    pub tokens: Tensor<3>,
+    pub pad: Tensor<2, Bool>,
+}
+
+impl FmRme {
+    /// Predicts standardised power at every query.
+    ///
+    /// # Shapes
+    ///
+    /// - batch: visible `[B, Nv, ·]`, queries `[B, Nq, ·]` (see [`FmRmeBatch`])
+    /// - output: `[B, Nq]` (values at padded queries are meaningless)
+    pub fn forward(&self, batch: &FmRmeBatch) -> Tensor<2> {
+        let encoded = self.encode(batch);
+        self.decode(&encoded, batch.query_coords.clone(), batch.query_pad.clone())
+    }
+
+    /// GAFE + STS-PE + encoder over the visible set; computed once per set at inference.
+    ///
+    /// # Shapes
+    ///
+    /// - output tokens: `[B, Nv, d_model]`
+    pub fn encode(&self, batch: &FmRmeBatch) -> EncodedVisible {
+        let h = self.gafe.forward(batch.features.clone(), batch.positions.clone(), &batch.graph);
+        let tokens = h + self.pos_enc.forward(batch.visible_coords.clone());
+        let encoded = self.encoder.forward(TransformerEncoderInput::new(tokens).mask_pad(batch.visible_pad.clone()));
+        let encoded = self.encoder_norm.forward(encoded);
+        let tokens = self.decoder_embed.forward(encoded) + self.pos_enc.forward(batch.visible_coords.clone());
+        EncodedVisible { tokens, pad: batch.visible_pad.clone() }
+    }
+
+    /// Decodes queries against encoded visible tokens.
+    ///
+    /// # Shapes
+    ///
+    /// - query_coords: `[B, Nq, 4]`, query_pad: `[B, Nq]`
+    /// - output: `[B, Nq]`
+    pub fn decode(&self, visible: &EncodedVisible, query_coords: Tensor<3>, query_pad: Tensor<2, Bool>) -> Tensor<2> {
+        let [b, nv, d] = visible.tokens.dims();
+        let [_, nq, _] = query_coords.dims();
+        let masks = self.mask_token.val().reshape([1, 1, d]).expand([b, nq, d]) + self.pos_enc.forward(query_coords);
+        let seq = Tensor::cat(vec![visible.tokens.clone(), masks], 1);
+        let pad = Tensor::cat(vec![visible.pad.clone(), query_pad], 1);
+        let attn = query_isolation_mask(nv, nq, &visible.tokens.device()).unsqueeze_dim::<3>(0).expand([b, nv + nq, nv + nq]);
+        let input = TransformerEncoderInput::new(seq).mask_pad(pad).mask_attn(attn);
+        let decoded = self.decoder_norm.forward(self.decoder.forward(input));
+        self.head.forward(decoded.narrow(1, nv, nq)).reshape([b, nq])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::cpu;
+    use crate::rng::Rng;
+
+    fn example(rng: &mut Rng, nv: usize, nq: usize) -> Example {
+        Example {
+            visible: (0..nv).map(|_| [rng.range(0.0, 256.0), rng.range(0.0, 256.0), 2.0 * rng.below(5) as f64, 3.5e9 + 1e8 * rng.below(3) as f64, -90.0 + 20.0 * rng.normal()]).collect(),
+            queries: (0..nq).map(|_| [rng.range(0.0, 256.0), rng.range(0.0, 256.0), 4.0, 3.6e9]).collect(),
+        }
+    }
+
+    #[test]
+    fn parameter_counts_of_the_presets() {
+        let d = cpu();
+        let tiny = FmRmeConfig::tiny().init(&d).num_params();
+        let small = FmRmeConfig::small().init(&d).num_params();
+        let base = FmRmeConfig::base().init(&d).num_params();
+        // Recorded counts: a change of architecture must update them deliberately.
+        assert_eq!((tiny, small, base), (TINY_PARAMS, SMALL_PARAMS, BASE_PARAMS));
+    }
+
+    /// tiny (d = 16, d_ff = 32, one layer each), by hand: lift 3·16+16 = 64; GAFE layer
+    /// (35·16+16) + 272 + 272 + 16 + (33·16+16) + 272 = 1952; transformer layer: attention
+    /// 4·272 = 1088, feed-forward (16·32+32) + (32·16+16) = 1072, two layer norms 64 → 2224;
+    /// encoder norm 32; decoder embedding 272; mask token 16; decoder layer 2224; decoder
+    /// norm 32; head 17. Total 6833.
+    const TINY_PARAMS: usize = 64 + 1952 + 2224 + 32 + 272 + 16 + 2224 + 32 + 17;
+    const SMALL_PARAMS: usize = 230_785;
+    const BASE_PARAMS: usize = 5_267_521;
+
+    #[test]
+    fn padded_batch_gives_each_set_its_own_answer() {
+        let d = cpu();
+        let cfg = FmRmeConfig::tiny();
+        let model = cfg.init(&d);
+        let mut rng = Rng::new(3);
+        let a = example(&mut rng, 7, 5);
+        let b = example(&mut rng, 12, 9);
+        let both = model.forward(&FmRmeBatch::new(&[a.clone(), b.clone()], &cfg, &d).unwrap());
+        assert_eq!(both.dims(), [2, 9]);
+        let alone = model.forward(&FmRmeBatch::new(&[a], &cfg, &d).unwrap());
+        assert_eq!(alone.dims(), [1, 5]);
+        let both: Vec<f32> = both.into_data().try_to_vec::<f32>().unwrap();
+        let alone: Vec<f32> = alone.into_data().try_to_vec::<f32>().unwrap();
+        for i in 0..5 {
+            assert!((both[i] - alone[i]).abs() < 1e-4, "query {i}: {} padded vs {} alone", both[i], alone[i]);
+        }
+    }
+
+    #[test]
+    fn output_does_not_depend_on_the_frame_origin() {
+        let d = cpu();
+        let cfg = FmRmeConfig::tiny();
+        let model = cfg.init(&d);
+        let mut rng = Rng::new(4);
+        let a = example(&mut rng, 10, 4);
+        let mut shifted = a.clone();
+        for v in &mut shifted.visible {
+            v[0] += 1000.0;
+            v[1] -= 500.0;
+        }
+        for q in &mut shifted.queries {
+            q[0] += 1000.0;
+            q[1] -= 500.0;
+        }
+        let run = |e: Example| -> Vec<f32> { model.forward(&FmRmeBatch::new(&[e], &cfg, &d).unwrap()).into_data().try_to_vec::<f32>().unwrap() };
+        let (x, y) = (run(a), run(shifted));
+        for (p, q) in x.iter().zip(&y) {
+            assert!((p - q).abs() < 1e-4);
+        }
+    }
+
+    #[test]
+    fn bad_input_is_an_error() {
+        let d = cpu();
+        let cfg = FmRmeConfig::tiny();
+        assert!(FmRmeBatch::new(&[], &cfg, &d).is_err());
+        assert!(FmRmeBatch::new(&[Example { visible: vec![], queries: vec![[0.0; 4]] }], &cfg, &d).is_err());
+        let nan = Example { visible: vec![[f64::NAN, 0.0, 0.0, 3e9, -50.0]], queries: vec![[0.0; 4]] };
+        assert!(FmRmeBatch::new(&[nan], &cfg, &d).is_err());
+        assert!(FmRmeConfig::tiny().with_d_model(12).validate().is_err());
+        assert!(FmRmeConfig::preset("huge").is_err());
+        assert!(FmRmeConfig::small().validate().is_ok());
+    }
+}

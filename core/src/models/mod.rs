@@ -1,0 +1,4 @@
+//! Trained models.
+
+pub mod fm_rme;
+pub mod fm_rme_estimator;

@@ -1,0 +1,4 @@
+//! Neural-network building blocks (burn modules).
+
+pub mod egnn;
+pub mod pos_enc;
