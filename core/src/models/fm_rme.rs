@@ -164,13 +164,51 @@ pub struct FmRmeBatch {
     pub visible_pad: Tensor<2, Bool>,
     pub query_pad: Tensor<2, Bool>,
     pub graph: Graph,
+    /// `[B, Nq]` standardised true power (0 at padding, and everywhere at inference).
+    pub targets: Tensor<2>,
 }
 
-/// One example before batching: visible `(x, y, t, f, power_dbm)` and query `(x, y, t, f)`.
+/// One example before batching: visible `(x, y, t, f, power_dbm)`, query `(x, y, t, f)` and,
+/// for training, the true power at each query (empty at inference).
 #[derive(Clone, Debug, Default)]
 pub struct Example {
     pub visible: Vec<[f64; 5]>,
     pub queries: Vec<[f64; 4]>,
+    pub targets: Vec<f64>,
+}
+
+/// The model's coordinate frame for one visible set: positions relative to its centroid in
+/// units of `length_scale_m`, time in `time_scale_s`, frequency centred and scaled.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ModelFrame {
+    pub cx: f64,
+    pub cy: f64,
+}
+
+impl ModelFrame {
+    pub fn of(visible: &[[f64; 5]]) -> Self {
+        let n = visible.len().max(1) as f64;
+        Self { cx: visible.iter().map(|v| v[0]).sum::<f64>() / n, cy: visible.iter().map(|v| v[1]).sum::<f64>() / n }
+    }
+    pub fn xy(&self, cfg: &FmRmeConfig, x: f64, y: f64) -> [f32; 2] {
+        [((x - self.cx) / cfg.length_scale_m) as f32, ((y - self.cy) / cfg.length_scale_m) as f32]
+    }
+    pub fn time(cfg: &FmRmeConfig, t: f64) -> f32 {
+        (t / cfg.time_scale_s) as f32
+    }
+    /// Unknown frequency (single-band data) maps to the centre.
+    pub fn freq(cfg: &FmRmeConfig, f: f64) -> f32 {
+        if f.is_finite() { ((f - cfg.freq_center_hz) / cfg.freq_scale_hz) as f32 } else { 0.0 }
+    }
+    /// STS-PE coordinates `[N, 4]` of query points, as a `[1, N, 4]` tensor.
+    pub fn query_coords(&self, cfg: &FmRmeConfig, queries: &[[f64; 4]], device: &Device) -> Tensor<3> {
+        let mut v = Vec::with_capacity(queries.len() * 4);
+        for q in queries {
+            let p = self.xy(cfg, q[0], q[1]);
+            v.extend_from_slice(&[p[0], p[1], Self::time(cfg, q[2]), Self::freq(cfg, q[3])]);
+        }
+        Tensor::<3>::from_data(TensorData::new(v, [1, queries.len(), 4]), device)
+    }
 }
 
 impl FmRmeBatch {
@@ -192,16 +230,15 @@ impl FmRmeBatch {
         let mut qcoords = vec![0f32; b * nq * 4];
         let mut vpad = vec![true; b * nv];
         let mut qpad = vec![true; b * nq];
+        let mut targets = vec![0f32; b * nq];
         let mut neighbours = vec![0i64; b * nv * k];
         let mut edge_attr = vec![0f32; b * nv * k * 2];
         let mut edge_mask = vec![0f32; b * nv * k];
-        let t_of = |t: f64| (t / cfg.time_scale_s) as f32;
-        let f_of = |f: f64| if f.is_finite() { ((f - cfg.freq_center_hz) / cfg.freq_scale_hz) as f32 } else { 0.0 };
+        let t_of = |t: f64| ModelFrame::time(cfg, t);
+        let f_of = |f: f64| ModelFrame::freq(cfg, f);
         for (bi, e) in examples.iter().enumerate() {
-            let n = e.visible.len() as f64;
-            let cx = e.visible.iter().map(|v| v[0]).sum::<f64>() / n;
-            let cy = e.visible.iter().map(|v| v[1]).sum::<f64>() / n;
-            let xy = |x: f64, y: f64| [((x - cx) / cfg.length_scale_m) as f32, ((y - cy) / cfg.length_scale_m) as f32];
+            let frame = ModelFrame::of(&e.visible);
+            let xy = |x: f64, y: f64| frame.xy(cfg, x, y);
             for (i, v) in e.visible.iter().enumerate() {
                 if !v.iter().enumerate().all(|(c, x)| x.is_finite() || c == 3) {
                     return Err(RmeError::invalid("FM-RME input", format!("visible point {i} of example {bi} is not finite")));
@@ -222,6 +259,12 @@ impl FmRmeBatch {
                 let p = xy(q[0], q[1]);
                 qcoords[o * 4..o * 4 + 4].copy_from_slice(&[p[0], p[1], t_of(q[2]), f_of(q[3])]);
                 qpad[o] = false;
+                if let Some(&v) = e.targets.get(i) {
+                    if !v.is_finite() {
+                        return Err(RmeError::invalid("FM-RME input", format!("target {i} of example {bi} is not finite")));
+                    }
+                    targets[o] = ((v - cfg.power_mean_dbm) / cfg.power_std_db) as f32;
+                }
             }
             // k-NN in space among the real nodes; missing slots point at the node itself, masked.
             let m = e.visible.len();
@@ -265,8 +308,21 @@ impl FmRmeBatch {
                 edge_mask: Tensor::<4>::from_data(TensorData::new(edge_mask, [b, nv, k, 1]), device),
                 k,
             },
+            targets: Tensor::<2>::from_data(TensorData::new(targets, [b, nq]), device),
         })
     }
+}
+
+/// Mean squared error over the real (non-padded) queries.
+///
+/// # Shapes
+///
+/// - prediction, target, pad: `[B, Nq]`
+/// - output: `[1]`
+pub fn masked_mse(prediction: Tensor<2>, target: Tensor<2>, pad: Tensor<2, Bool>) -> Tensor<1> {
+    let valid = pad.bool_not().float();
+    let count = valid.clone().sum().clamp_min(1.0);
+    ((prediction - target).powi_scalar(2) * valid).sum() / count
 }
 
 /// Decoder attention mask `[L, L]` (true = blocked) over `nv` visible then `nq` query tokens:
@@ -347,6 +403,7 @@ mod tests {
 
     fn example(rng: &mut Rng, nv: usize, nq: usize) -> Example {
         Example {
+            targets: vec![],
             visible: (0..nv).map(|_| [rng.range(0.0, 256.0), rng.range(0.0, 256.0), 2.0 * rng.below(5) as f64, 3.5e9 + 1e8 * rng.below(3) as f64, -90.0 + 20.0 * rng.normal()]).collect(),
             queries: (0..nq).map(|_| [rng.range(0.0, 256.0), rng.range(0.0, 256.0), 4.0, 3.6e9]).collect(),
         }
@@ -414,12 +471,23 @@ mod tests {
     }
 
     #[test]
+    fn masked_mse_ignores_padding_hand_computed() {
+        let d = cpu();
+        let p = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 9.0, 0.0], [2, 2]), &d);
+        let t = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 0.0, 3.0, 5.0], [2, 2]), &d);
+        let pad = Tensor::<2, Bool>::from_data(TensorData::new(vec![false, false, false, true], [2, 2]), &d);
+        // (1 + 4 + 36) / 3
+        let v: f32 = masked_mse(p, t, pad).into_scalar();
+        assert!((v - 41.0 / 3.0).abs() < 1e-5);
+    }
+
+    #[test]
     fn bad_input_is_an_error() {
         let d = cpu();
         let cfg = FmRmeConfig::tiny();
         assert!(FmRmeBatch::new(&[], &cfg, &d).is_err());
-        assert!(FmRmeBatch::new(&[Example { visible: vec![], queries: vec![[0.0; 4]] }], &cfg, &d).is_err());
-        let nan = Example { visible: vec![[f64::NAN, 0.0, 0.0, 3e9, -50.0]], queries: vec![[0.0; 4]] };
+        assert!(FmRmeBatch::new(&[Example { visible: vec![], queries: vec![[0.0; 4]], targets: vec![] }], &cfg, &d).is_err());
+        let nan = Example { visible: vec![[f64::NAN, 0.0, 0.0, 3e9, -50.0]], queries: vec![[0.0; 4]], targets: vec![] };
         assert!(FmRmeBatch::new(&[nan], &cfg, &d).is_err());
         assert!(FmRmeConfig::tiny().with_d_model(12).validate().is_err());
         assert!(FmRmeConfig::preset("huge").is_err());

@@ -1,12 +1,16 @@
 //! FM-RME behind the [`Estimator`] interface: zero-shot estimation from any measurement set
-//! at any query points. The visible set is encoded once; queries are decoded in chunks of
-//! `query_chunk`, each chunk attending to all visible tokens.
+//! at any query points. Queries are grouped by (slot, band); for each group the context rule
+//! ([`select_context`]) picks up to `max_visible` measurements, which are encoded once; the
+//! group's queries are decoded in chunks of `query_chunk` (chunking does not change results:
+//! queries attend only to the visible tokens and themselves).
 
-use super::fm_rme::{Example, FmRme, FmRmeBatch, FmRmeConfig};
+use super::fm_rme::{Example, FmRme, FmRmeBatch, FmRmeConfig, ModelFrame};
+use super::fm_rme_context::select_context;
 use crate::error::{Result, RmeError};
 use crate::estimator::Estimator;
 use crate::map::{Estimate, MeasurementSet, QuerySet};
 use burn::tensor::{Bool, Device, Tensor, TensorData};
+use std::collections::BTreeMap;
 
 /// A trained (or freshly initialised) FM-RME model ready to estimate.
 pub struct FmRmeEstimator {
@@ -22,17 +26,25 @@ impl FmRmeEstimator {
         Ok(Self { model, config, device, label: label.into() })
     }
 
-    /// Visible points in model order; above `max_visible`, an evenly strided subset (a
-    /// deterministic choice: the same input always gives the same estimate).
-    fn visible(&self, obs: &MeasurementSet) -> Vec<[f64; 5]> {
-        let n = obs.len();
-        let keep = self.config.max_visible.min(n);
-        (0..keep)
-            .map(|i| {
-                let m = obs.points[i * n / keep];
-                [m.x_m, m.y_m, m.t_s, m.freq_hz, m.value]
-            })
-            .collect()
+    /// Standardised predictions for queries of one slice given their context.
+    fn decode_slice(&self, visible: Vec<[f64; 5]>, queries: &[[f64; 4]]) -> Result<Vec<f64>> {
+        let cfg = &self.config;
+        let frame = ModelFrame::of(&visible);
+        let probe = Example { queries: vec![queries[0]], visible, targets: vec![] };
+        let encoded = self.model.encode(&FmRmeBatch::new(&[probe], cfg, &self.device)?);
+        let mut out = Vec::with_capacity(queries.len());
+        for chunk in queries.chunks(cfg.query_chunk) {
+            let coords = frame.query_coords(cfg, chunk, &self.device);
+            let pad = Tensor::<2, Bool>::from_data(TensorData::new(vec![false; chunk.len()], [1, chunk.len()]), &self.device);
+            let values: Vec<f32> = self
+                .model
+                .decode(&encoded, coords, pad)
+                .into_data()
+                .try_to_vec::<f32>()
+                .map_err(|e| RmeError::numerical("FM-RME output", format!("{e:?}")))?;
+            out.extend(values.iter().map(|&v| v as f64 * cfg.power_std_db + cfg.power_mean_dbm));
+        }
+        Ok(out)
     }
 }
 
@@ -44,23 +56,24 @@ impl Estimator for FmRmeEstimator {
     fn estimate(&self, obs: &MeasurementSet, query: &QuerySet) -> Result<Estimate> {
         obs.validate()?;
         query.validate()?;
-        let cfg = &self.config;
-        let visible = self.visible(obs);
-        // Encode with one dummy query; the decoder below takes the real ones chunk by chunk.
-        let probe = Example { visible: visible.clone(), queries: vec![[visible[0][0], visible[0][1], visible[0][2], visible[0][3]]] };
-        let encoded = self.model.encode(&FmRmeBatch::new(&[probe], cfg, &self.device)?);
-        let mut mean = Vec::with_capacity(query.len());
-        for chunk in query.points.chunks(cfg.query_chunk) {
-            let ex = Example { visible: visible.clone(), queries: chunk.iter().map(|q| [q.x_m, q.y_m, q.t_s, q.freq_hz]).collect() };
-            // Only the query coordinates are needed here (same centring as the visible set).
-            let qb = FmRmeBatch::new(std::slice::from_ref(&ex), cfg, &self.device)?;
-            let pad = Tensor::<2, Bool>::from_data(TensorData::new(vec![false; chunk.len()], [1, chunk.len()]), &self.device);
-            let out = self.model.decode(&encoded, qb.query_coords, pad);
-            let values: Vec<f32> = out
-                .into_data()
-                .try_to_vec::<f32>()
-                .map_err(|e| RmeError::numerical("FM-RME output", format!("{e:?}")))?;
-            mean.extend(values.iter().map(|&v| v as f64 * cfg.power_std_db + cfg.power_mean_dbm));
+        let points: Vec<[f64; 5]> = obs.points.iter().map(|m| [m.x_m, m.y_m, m.t_s, m.freq_hz, m.value]).collect();
+        let tf: Vec<(f64, f64)> = obs.points.iter().map(|m| (m.t_s, m.freq_hz)).collect();
+        let mut groups: BTreeMap<(u64, u64), Vec<usize>> = BTreeMap::new();
+        for (i, q) in query.points.iter().enumerate() {
+            groups.entry((q.t_s.to_bits(), q.freq_hz.to_bits())).or_default().push(i);
+        }
+        let mut mean = vec![f64::NAN; query.len()];
+        for ((t, f), idx) in groups {
+            let target = (f64::from_bits(t), f64::from_bits(f));
+            let ctx = select_context(&tf, target, self.config.max_visible, &self.config);
+            let visible: Vec<[f64; 5]> = ctx.iter().map(|&i| points[i]).collect();
+            let qs: Vec<[f64; 4]> = idx.iter().map(|&i| {
+                let q = query.points[i];
+                [q.x_m, q.y_m, q.t_s, q.freq_hz]
+            }).collect();
+            for (k, v) in self.decode_slice(visible, &qs)?.into_iter().enumerate() {
+                mean[idx[k]] = v;
+            }
         }
         Ok(Estimate { mean, std: None })
     }
@@ -78,14 +91,14 @@ mod tests {
         let cfg = FmRmeConfig::tiny().with_query_chunk(7);
         let model = cfg.init(&d);
         let obs = MeasurementSet::from_points(
-            (0..30).map(|i| Measurement { x_m: (i * 7 % 50) as f64, y_m: (i * 13 % 40) as f64, t_s: 0.0, freq_hz: 3.5e9, value: -70.0 - i as f64 * 0.3 }).collect(),
+            (0..30).map(|i| Measurement { x_m: (i * 7 % 50) as f64, y_m: (i * 13 % 40) as f64, t_s: (i % 2) as f64, freq_hz: 3.5e9, value: -70.0 - i as f64 * 0.3 }).collect(),
         );
-        let query = QuerySet { points: (0..20).map(|i| Query { x_m: i as f64 * 2.0, y_m: 10.0, t_s: 0.0, freq_hz: 3.5e9 }).collect() };
+        let query = QuerySet { points: (0..20).map(|i| Query { x_m: i as f64 * 2.0, y_m: 10.0, t_s: (i % 3) as f64, freq_hz: 3.5e9 }).collect() };
         let chunked = FmRmeEstimator::new(model.clone(), cfg.clone(), d.clone(), "fm-rme").unwrap().estimate(&obs, &query).unwrap();
         let whole = FmRmeEstimator::new(model, cfg.with_query_chunk(1000), d, "fm-rme").unwrap().estimate(&obs, &query).unwrap();
         assert_eq!(chunked.mean.len(), 20);
         for (a, b) in chunked.mean.iter().zip(&whole.mean) {
-            assert!((a - b).abs() < 1e-3, "{a} vs {b}");
+            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
         }
         assert!(chunked.mean.iter().all(|v| v.is_finite()));
     }
