@@ -6,6 +6,7 @@ mod demo;
 mod estimate;
 mod eval;
 mod simulate;
+mod train;
 
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
@@ -108,6 +109,55 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Pre-train a model on simulated data (masked self-supervision).
+    Train {
+        /// Model to train: fm-rme.
+        model: String,
+        /// Model size: tiny, small, base.
+        #[arg(long, default_value = "small")]
+        config: String,
+        /// Comma-separated pre-training presets.
+        #[arg(long, default_value = "D1,D2,D3,D4,D5,D6")]
+        presets: String,
+        #[arg(long, default_value_t = 2000)]
+        steps: u64,
+        /// Examples per step (thirds: spatial, temporal, spectral masks).
+        #[arg(long, default_value_t = 12)]
+        batch: usize,
+        /// flex (CPU), wgpu (GPU; needs --features wgpu), cuda (not buildable here).
+        #[arg(long, default_value = "flex")]
+        device: String,
+        /// Run folder: run.json, curve.csv/png, checkpoint/, model.bpk.
+        #[arg(long)]
+        out: PathBuf,
+        /// Continue the run in --out from its last checkpoint.
+        #[arg(long)]
+        resume: bool,
+        #[arg(long, default_value_t = 1e-3)]
+        lr: f64,
+        #[arg(long, default_value_t = 0.01)]
+        weight_decay: f64,
+        #[arg(long, default_value_t = 100)]
+        warmup: u64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Training samples simulated per preset.
+        #[arg(long, default_value_t = 4)]
+        pool: usize,
+        /// Visible tokens per example at most.
+        #[arg(long, default_value_t = 384)]
+        max_visible: usize,
+        /// Query tokens per example at most.
+        #[arg(long, default_value_t = 128)]
+        max_queries: usize,
+        #[arg(long, default_value_t = 100)]
+        val_every: u64,
+        #[arg(long, default_value_t = 50)]
+        checkpoint_every: u64,
+        /// Stop after this step, leaving the run resumable (for tests).
+        #[arg(long, hide = true)]
+        stop_after: Option<u64>,
+    },
     /// Benchmark the simulator and the classical estimators.
     Bench {
         /// Timed repetitions (after one warm-up).
@@ -143,6 +193,26 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Demo { preset, seed, slot, band, samples, methods, out } => {
             demo::run(&demo::Args { preset, seed, slot, band, samples, methods: split_list(&methods) }, &out)
+        }
+        Command::Train { model, config, presets, steps, batch, device, out, resume, lr, weight_decay, warmup, seed, pool, max_visible, max_queries, val_every, checkpoint_every, stop_after } => {
+            anyhow::ensure!(model == "fm-rme", "model '{model}' cannot be trained yet (fm-rme can)");
+            let cfg = rme_core::models::fm_rme::FmRmeConfig::preset(&config)?.with_max_visible(max_visible.max(8));
+            let spec = train::RunSpec {
+                model: cfg,
+                presets: split_list(&presets),
+                steps,
+                batch,
+                lr,
+                weight_decay,
+                warmup,
+                seed,
+                pool,
+                max_visible,
+                max_queries,
+                val_every: val_every.max(1),
+                checkpoint_every: checkpoint_every.max(1),
+            };
+            train::run(&train::Args { spec, device, out, resume, stop_after })
         }
         Command::Bench { reps, out } => {
             println!("{}", bench::run(reps, out.as_deref())?);

@@ -244,6 +244,74 @@ pub fn render_map(values: &[f64], rows: usize, cols: usize, buildings: Option<&[
     render_mosaic(&[values.to_vec()], rows, cols, 1, buildings, opts)
 }
 
+/// Stacked line charts (one panel per series, sharing the x axis), for training curves:
+/// each series is `(x, y)` points; `log_y` panels plot log10(y) with labels in y's units.
+pub fn render_curves(series: &[(Vec<(f64, f64)>, bool)], width: usize, panel_height: usize) -> Result<Vec<u8>> {
+    if series.is_empty() || width < 120 || panel_height < 60 {
+        return Err(RmeError::invalid("curve plot", "nothing to draw or too small"));
+    }
+    const COLORS: [[u8; 3]; 3] = [[31, 119, 180], [214, 39, 40], [44, 160, 44]];
+    let height = series.len() * panel_height;
+    let mut cv = Canvas::new(width, height);
+    let (left, right, top, bottom) = (64usize, 12usize, 10usize, 16usize);
+    let xs = series.iter().flat_map(|(s, _)| s.iter().map(|p| p.0));
+    let x_range = finite_range(xs.collect::<Vec<f64>>().iter()).unwrap_or((0.0, 1.0));
+    for (pi, (points, log_y)) in series.iter().enumerate() {
+        let oy = pi * panel_height;
+        let tr = |y: f64| if *log_y { y.max(1e-12).log10() } else { y };
+        let ys: Vec<f64> = points.iter().map(|p| tr(p.1)).filter(|v| v.is_finite()).collect();
+        let (y0, y1) = finite_range(ys.iter()).unwrap_or((0.0, 1.0));
+        let (pw, ph) = (width - left - right, panel_height - top - bottom);
+        // Axes.
+        for x in left..left + pw {
+            cv.put(x, oy + top + ph, INK);
+        }
+        for y in oy + top..oy + top + ph {
+            cv.put(left, y, INK);
+        }
+        for k in 0..3 {
+            let t = k as f64 / 2.0;
+            let y = oy + top + ((1.0 - t) * (ph - 1) as f64) as usize;
+            let v = y0 + t * (y1 - y0);
+            let v = if *log_y { 10f64.powf(v) } else { v };
+            let label = if v.abs() >= 100.0 { format!("{v:.0}") } else if v.abs() >= 1.0 { format!("{v:.2}") } else { format!("{v:.3}") };
+            cv.text(2, y.saturating_sub(5), &label, 2);
+            for x in left.saturating_sub(4)..left {
+                cv.put(x, y, INK);
+            }
+        }
+        let to_px = |p: (f64, f64)| -> Option<(usize, usize)> {
+            let y = tr(p.1);
+            if !y.is_finite() {
+                return None;
+            }
+            let fx = (p.0 - x_range.0) / (x_range.1 - x_range.0);
+            let fy = (y - y0) / (y1 - y0);
+            Some((left + (fx * (pw - 1) as f64) as usize, oy + top + ((1.0 - fy) * (ph - 1) as f64) as usize))
+        };
+        let color = COLORS[pi % COLORS.len()];
+        let mut prev: Option<(usize, usize)> = None;
+        for &p in points {
+            if let Some(q) = to_px(p) {
+                if let Some(a) = prev {
+                    let steps = a.0.abs_diff(q.0).max(a.1.abs_diff(q.1)).max(1);
+                    for s in 0..=steps {
+                        let f = s as f64 / steps as f64;
+                        let x = (a.0 as f64 + f * (q.0 as f64 - a.0 as f64)).round() as usize;
+                        let y = (a.1 as f64 + f * (q.1 as f64 - a.1 as f64)).round() as usize;
+                        cv.put(x, y, color);
+                        cv.put(x, y + 1, color);
+                    }
+                }
+                prev = Some(q);
+            }
+        }
+        let last = format!("{:.0}", x_range.1);
+        cv.text(width - right - 4 * 2 * last.len(), oy + top + ph + 3, &last, 2);
+    }
+    cv.encode()
+}
+
 /// ESRI world file for a single-map PNG from [`render_map`]: pixel size, rotation terms, and
 /// the centre of the map's top-left pixel (the map starts at the 8-pixel margin).
 pub fn world_file(grid: &Grid, scale: usize) -> String {
@@ -282,6 +350,15 @@ mod tests {
         assert_eq!(at(8, 8), viridis(1.0));
         // Bottom-left is row 0, col 0: NaN grey.
         assert_eq!(at(8, 8 + rows * 2 - 1), NAN_GREY);
+    }
+
+    #[test]
+    fn curves_render() {
+        let loss: Vec<(f64, f64)> = (1..100).map(|i| (i as f64, 1.0 / i as f64)).collect();
+        let val: Vec<(f64, f64)> = (1..10).map(|i| (10.0 * i as f64, 5.0 - 0.1 * i as f64)).collect();
+        let png = render_curves(&[(loss, true), (val, false)], 640, 200).unwrap();
+        assert!(png.starts_with(b"\x89PNG"));
+        assert!(render_curves(&[], 640, 200).is_err());
     }
 
     #[test]

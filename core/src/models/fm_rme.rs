@@ -11,7 +11,12 @@
 //! to 10⁵ voxels; training uses sampled token sets.
 //!
 //! Coordinates are centred on the centroid of the visible measurements before encoding, so
-//! the model's output does not depend on where the local frame's origin is.
+//! the model's output does not depend on where the local frame's origin is. Power is
+//! standardised per set — by the mean and standard deviation of the visible values — and the
+//! prediction is mapped back with the same two numbers: the model learns the shape of a
+//! radio map, not a dataset's absolute level, so it can be used zero-shot on data of another
+//! level or quantity (path gain in dB, uncalibrated receivers). (MODELS.md suggests dataset
+//! statistics; per-set statistics need no dataset at inference, which zero-shot use lacks.)
 
 use crate::error::RmeError;
 // `Result` stays the standard one here: burn's `Config` derive expands to code that names it.
@@ -57,11 +62,9 @@ pub struct FmRmeConfig {
     pub freq_center_hz: f64,
     #[config(default = 1.0e9)]
     pub freq_scale_hz: f64,
-    /// Power standardisation (dataset mean and standard deviation, dBm).
-    #[config(default = -85.0)]
-    pub power_mean_dbm: f64,
-    #[config(default = 12.0)]
-    pub power_std_db: f64,
+    /// Floor of the per-set power standard deviation used for standardisation, dB.
+    #[config(default = 1.0)]
+    pub min_power_std_db: f64,
     /// Queries decoded together at inference.
     #[config(default = 1024)]
     pub query_chunk: usize,
@@ -105,7 +108,7 @@ impl FmRmeConfig {
         if self.k_neighbours == 0 || self.query_chunk == 0 || self.max_visible == 0 {
             return bad("k_neighbours, query_chunk and max_visible must be positive".into());
         }
-        for (name, v) in [("length_scale_m", self.length_scale_m), ("time_scale_s", self.time_scale_s), ("freq_scale_hz", self.freq_scale_hz), ("power_std_db", self.power_std_db)] {
+        for (name, v) in [("length_scale_m", self.length_scale_m), ("time_scale_s", self.time_scale_s), ("freq_scale_hz", self.freq_scale_hz), ("min_power_std_db", self.min_power_std_db)] {
             if !(v.is_finite() && v > 0.0) {
                 return bad(format!("{name} = {v} must be positive"));
             }
@@ -166,6 +169,9 @@ pub struct FmRmeBatch {
     pub graph: Graph,
     /// `[B, Nq]` standardised true power (0 at padding, and everywhere at inference).
     pub targets: Tensor<2>,
+    /// Per example: (mean, standard deviation) of the visible power, dB — prediction × std +
+    /// mean is the estimate in the data's unit.
+    pub scales: Vec<(f64, f64)>,
 }
 
 /// One example before batching: visible `(x, y, t, f, power_dbm)`, query `(x, y, t, f)` and,
@@ -236,8 +242,11 @@ impl FmRmeBatch {
         let mut edge_mask = vec![0f32; b * nv * k];
         let t_of = |t: f64| ModelFrame::time(cfg, t);
         let f_of = |f: f64| ModelFrame::freq(cfg, f);
+        let mut scales = Vec::with_capacity(b);
         for (bi, e) in examples.iter().enumerate() {
             let frame = ModelFrame::of(&e.visible);
+            let (mean, std) = power_scale(&e.visible, cfg);
+            scales.push((mean, std));
             let xy = |x: f64, y: f64| frame.xy(cfg, x, y);
             for (i, v) in e.visible.iter().enumerate() {
                 if !v.iter().enumerate().all(|(c, x)| x.is_finite() || c == 3) {
@@ -246,7 +255,7 @@ impl FmRmeBatch {
                 let o = bi * nv + i;
                 let p = xy(v[0], v[1]);
                 let (t, f) = (t_of(v[2]), f_of(v[3]));
-                features[o * 3..o * 3 + 3].copy_from_slice(&[((v[4] - cfg.power_mean_dbm) / cfg.power_std_db) as f32, f, t]);
+                features[o * 3..o * 3 + 3].copy_from_slice(&[((v[4] - mean) / std) as f32, f, t]);
                 positions[o * 2..o * 2 + 2].copy_from_slice(&p);
                 vcoords[o * 4..o * 4 + 4].copy_from_slice(&[p[0], p[1], t, f]);
                 vpad[o] = false;
@@ -263,7 +272,7 @@ impl FmRmeBatch {
                     if !v.is_finite() {
                         return Err(RmeError::invalid("FM-RME input", format!("target {i} of example {bi} is not finite")));
                     }
-                    targets[o] = ((v - cfg.power_mean_dbm) / cfg.power_std_db) as f32;
+                    targets[o] = ((v - mean) / std) as f32;
                 }
             }
             // k-NN in space among the real nodes; missing slots point at the node itself, masked.
@@ -309,8 +318,17 @@ impl FmRmeBatch {
                 k,
             },
             targets: Tensor::<2>::from_data(TensorData::new(targets, [b, nq]), device),
+            scales,
         })
     }
+}
+
+/// Mean and standard deviation (floored at `min_power_std_db`) of the visible power.
+pub fn power_scale(visible: &[[f64; 5]], cfg: &FmRmeConfig) -> (f64, f64) {
+    let n = visible.len().max(1) as f64;
+    let mean = visible.iter().map(|v| v[4]).sum::<f64>() / n;
+    let var = visible.iter().map(|v| (v[4] - mean).powi(2)).sum::<f64>() / n;
+    (mean, var.sqrt().max(cfg.min_power_std_db))
 }
 
 /// Mean squared error over the real (non-padded) queries.

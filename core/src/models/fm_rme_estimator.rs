@@ -31,7 +31,9 @@ impl FmRmeEstimator {
         let cfg = &self.config;
         let frame = ModelFrame::of(&visible);
         let probe = Example { queries: vec![queries[0]], visible, targets: vec![] };
-        let encoded = self.model.encode(&FmRmeBatch::new(&[probe], cfg, &self.device)?);
+        let batch = FmRmeBatch::new(&[probe], cfg, &self.device)?;
+        let (mean, std) = batch.scales[0];
+        let encoded = self.model.encode(&batch);
         let mut out = Vec::with_capacity(queries.len());
         for chunk in queries.chunks(cfg.query_chunk) {
             let coords = frame.query_coords(cfg, chunk, &self.device);
@@ -42,7 +44,7 @@ impl FmRmeEstimator {
                 .into_data()
                 .try_to_vec::<f32>()
                 .map_err(|e| RmeError::numerical("FM-RME output", format!("{e:?}")))?;
-            out.extend(values.iter().map(|&v| v as f64 * cfg.power_std_db + cfg.power_mean_dbm));
+            out.extend(values.iter().map(|&v| v as f64 * std + mean));
         }
         Ok(out)
     }

@@ -250,6 +250,26 @@ pub fn sample_seed(seed: u64, index: u64) -> u64 {
     mix(mix(seed) ^ index)
 }
 
+/// Which part of a data set a sample belongs to. Seeds of the three parts are drawn from
+/// different streams, so training never sees a validation or test sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataSplit {
+    Train,
+    Validation,
+    Test,
+}
+
+/// Seed of sample `index` of `preset` in a split.
+pub fn split_seed(split: DataSplit, preset: &str, index: u64) -> u64 {
+    let tag: u64 = match split {
+        DataSplit::Train => 0x7261_696E,
+        DataSplit::Validation => 0x7661_6C69,
+        DataSplit::Test => 0x7465_7374,
+    };
+    let preset_code = preset.bytes().fold(0u64, |h, b| h.wrapping_mul(131).wrapping_add(b as u64));
+    sample_seed(tag ^ preset_code.rotate_left(32), index)
+}
+
 fn evolve(field: &mut [f64], innovation: &[f64], a: f64, b: f64) {
     for (v, n) in field.iter_mut().zip(innovation) {
         *v = a * *v + b * n;
@@ -279,6 +299,18 @@ impl<'a> FieldStream<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_seeds_are_disjoint() {
+        let mut seen = std::collections::HashSet::new();
+        for split in [DataSplit::Train, DataSplit::Validation, DataSplit::Test] {
+            for p in PRESETS.iter() {
+                for i in 0..200 {
+                    assert!(seen.insert(split_seed(split, p.name, i)), "collision at {split:?} {} {i}", p.name);
+                }
+            }
+        }
+    }
 
     #[test]
     fn presets_match_the_paper_table() {

@@ -1,0 +1,415 @@
+//! `rme train fm-rme`: masked pre-training of FM-RME on simulated data (fm-rme.txt §III-A).
+//!
+//! Data: a pool of training samples per preset, simulated once from the training seeds
+//! (validation and test seeds are disjoint, `DataSplit`). Every step draws, for each batch
+//! slot, a sample, a masking strategy and its parameters from a generator seeded by
+//! `(seed, step, slot)` alone — so a resumed run sees exactly the batches it would have seen.
+//! Each batch carries the three strategies (spatial, temporal, spectral) in equal thirds; the
+//! loss is the mean of their three masked MSEs on standardised power. AdamW with linear
+//! warm-up and cosine decay. Checkpoints (model, optimizer, step) are written atomically;
+//! `--resume` continues from the last one and truncates the curve to it, so the curve has no
+//! gap and no duplicate.
+
+use crate::common::{progress, write_atomic, Provenance};
+use anyhow::{bail, ensure, Context, Result};
+use burn::module::Module;
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::tensor::{Bytes, Device};
+use rme_core::mask::MaskStrategy;
+use rme_core::models::fm_rme::{masked_mse, FmRme, FmRmeBatch, FmRmeConfig};
+use rme_core::models::fm_rme_context::training_example;
+use rme_core::models::weights::{fm_rme_from_bytes, fm_rme_to_bytes};
+use rme_core::rng::Rng;
+use rme_core::sim::dynamic::{sample_seed, split_seed, DataSplit};
+use rme_core::sim::{DynamicPreset, DynamicSimulator};
+use rme_core::RadioMap;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Everything that defines a run; stored in `run.json` and checked on `--resume`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSpec {
+    pub model: FmRmeConfig,
+    pub presets: Vec<String>,
+    pub steps: u64,
+    pub batch: usize,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub warmup: u64,
+    pub seed: u64,
+    pub pool: usize,
+    pub max_visible: usize,
+    pub max_queries: usize,
+    pub val_every: u64,
+    pub checkpoint_every: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct State {
+    step: u64,
+    seconds: f64,
+}
+
+pub struct Args {
+    pub spec: RunSpec,
+    pub device: String,
+    pub out: PathBuf,
+    pub resume: bool,
+    /// Stop after this step (for tests of resume); the run stays resumable.
+    pub stop_after: Option<u64>,
+}
+
+pub fn device(name: &str) -> Result<Device> {
+    match name {
+        "flex" | "cpu" => Ok(Device::flex()),
+        #[cfg(feature = "wgpu")]
+        "wgpu" => Ok(Device::wgpu(Default::default())),
+        #[cfg(not(feature = "wgpu"))]
+        "wgpu" => bail!("this rme was built without the wgpu backend: cargo build --release -p rme-trainer --features wgpu"),
+        "cuda" => bail!("the cuda backend is not built (burn's cuda feature needs an LLVM download these machines cannot make); use --device wgpu on NVIDIA GPUs"),
+        other => bail!("unknown device '{other}' (flex, wgpu, cuda)"),
+    }
+}
+
+/// Learning rate at `step` (1-based): linear warm-up, then cosine decay to 5 % of the peak.
+pub fn learning_rate(spec: &RunSpec, step: u64) -> f64 {
+    if step <= spec.warmup {
+        return spec.lr * step as f64 / spec.warmup.max(1) as f64;
+    }
+    let t = (step - spec.warmup) as f64 / (spec.steps - spec.warmup).max(1) as f64;
+    spec.lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * t.min(1.0)).cos()))
+}
+
+/// The training pool: `pool` samples of each preset from the training seeds.
+pub fn training_pool(spec: &RunSpec) -> Result<Vec<RadioMap>> {
+    let mut maps = Vec::new();
+    let pb = progress((spec.presets.len() * spec.pool) as u64, "simulate");
+    for name in &spec.presets {
+        let p = DynamicPreset::by_name(name)?;
+        let sim = DynamicSimulator::new(p)?;
+        for i in 0..spec.pool {
+            maps.push(sim.simulate(split_seed(DataSplit::Train, p.name, i as u64))?);
+            pb.inc(1);
+        }
+    }
+    pb.finish_and_clear();
+    Ok(maps)
+}
+
+/// A random mask of each kind, with parameters drawn from `rng`.
+pub fn random_strategy(kind: usize, map: &RadioMap, rng: &mut Rng) -> MaskStrategy {
+    let ratio = rng.range(0.02, 0.5);
+    let [t, f, _, _] = map.shape();
+    match kind {
+        1 if t > 1 => MaskStrategy::Temporal { cutoff_slot: 1 + rng.below(t - 1), visible_ratio: ratio },
+        2 if f > 1 => MaskStrategy::Spectral { masked_bands: 1 + rng.below(f - 1), visible_ratio: ratio },
+        _ => MaskStrategy::Spatial { visible_ratio: ratio },
+    }
+}
+
+/// The three sub-batches (spatial, temporal, spectral) of `step`.
+pub fn batch_examples(spec: &RunSpec, pool: &[RadioMap], step: u64) -> Result<[Vec<rme_core::models::fm_rme::Example>; 3]> {
+    let mut out: [Vec<_>; 3] = Default::default();
+    for slot in 0..spec.batch {
+        let kind = slot % 3;
+        let mut rng = Rng::new(sample_seed(spec.seed, step * spec.batch as u64 + slot as u64));
+        for _attempt in 0..8 {
+            let map = &pool[rng.below(pool.len())];
+            let strategy = random_strategy(kind, map, &mut rng);
+            let split = strategy.split(map, rng.next_u64())?;
+            let budget = (spec.max_visible / 4) + rng.below(spec.max_visible - spec.max_visible / 4 + 1);
+            if let Some(e) = training_example(map, &split, &mut rng, budget.max(8), spec.max_queries, &spec.model) {
+                out[kind].push(e);
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One optimisation target: the mean of the per-strategy masked MSEs.
+pub fn loss(model: &FmRme, spec: &RunSpec, subs: &[Vec<rme_core::models::fm_rme::Example>; 3], device: &Device) -> Result<(burn::tensor::Tensor<1>, [f64; 3])> {
+    let mut total: Option<burn::tensor::Tensor<1>> = None;
+    let mut parts = [f64::NAN; 3];
+    let mut n = 0.0;
+    for (k, ex) in subs.iter().enumerate() {
+        if ex.is_empty() {
+            continue;
+        }
+        let batch = FmRmeBatch::new(ex, &spec.model, device)?;
+        let l = masked_mse(model.forward(&batch), batch.targets.clone(), batch.query_pad.clone());
+        parts[k] = l.clone().into_scalar::<f32>() as f64;
+        total = Some(match total {
+            Some(t) => t + l,
+            None => l,
+        });
+        n += 1.0;
+    }
+    let total = total.context("empty batch")?;
+    Ok((total / n, parts))
+}
+
+/// Validation: RMSE in dB on fixed examples of each preset's validation seeds (spatial 10 %).
+pub struct Validation {
+    examples: Vec<rme_core::models::fm_rme::Example>,
+}
+
+impl Validation {
+    pub fn new(spec: &RunSpec) -> Result<Self> {
+        let mut examples = Vec::new();
+        for name in &spec.presets {
+            let p = DynamicPreset::by_name(name)?;
+            let map = DynamicSimulator::new(p)?.simulate(split_seed(DataSplit::Validation, p.name, 0))?;
+            let split = MaskStrategy::Spatial { visible_ratio: 0.1 }.split(&map, 1)?;
+            let mut rng = Rng::new(17);
+            for _ in 0..2 {
+                if let Some(e) = training_example(&map, &split, &mut rng, spec.max_visible, 256, &spec.model) {
+                    examples.push(e);
+                }
+            }
+        }
+        Ok(Self { examples })
+    }
+
+    pub fn rmse_db(&self, model: &FmRme, spec: &RunSpec, device: &Device) -> Result<f64> {
+        let model = model.valid();
+        let (mut sq, mut n) = (0.0, 0usize);
+        for e in &self.examples {
+            let batch = FmRmeBatch::new(std::slice::from_ref(e), &spec.model, device)?;
+            let (mean, std) = batch.scales[0];
+            let pred: Vec<f32> = model.forward(&batch).into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            for (p, t) in pred.iter().zip(&e.targets) {
+                sq += (*p as f64 * std + mean - t).powi(2);
+                n += 1;
+            }
+        }
+        Ok((sq / n.max(1) as f64).sqrt())
+    }
+}
+
+const CURVE_HEADER: &str = "step,loss,loss_spatial,loss_temporal,loss_spectral,lr,val_rmse_db,seconds";
+
+/// Keeps the curve rows up to `step` (a resumed run recomputes the rest identically).
+fn truncate_curve(path: &Path, step: u64) -> Result<()> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut out = String::from(CURVE_HEADER);
+    out.push('\n');
+    for line in text.lines().skip(1) {
+        if line.split(',').next().and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| s <= step) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    write_atomic(path, out.as_bytes())
+}
+
+fn save_checkpoint(dir: &Path, model: &FmRme, optim: &burn::optim::ModuleOptimizer, state: &State) -> Result<()> {
+    let tmp = dir.join("checkpoint.partial");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp)?;
+    std::fs::write(tmp.join("model.bpk"), fm_rme_to_bytes(&model.valid())?)?;
+    let opt = optim.into_bytes().map_err(|e| anyhow::anyhow!("saving the optimizer: {e:?}"))?;
+    std::fs::write(tmp.join("optimizer.bin"), &opt[..])?;
+    std::fs::write(tmp.join("state.json"), serde_json::to_vec_pretty(state)?)?;
+    // Swap in: the old checkpoint stays until the new one is complete.
+    let final_dir = dir.join("checkpoint");
+    let old = dir.join("checkpoint.old");
+    let _ = std::fs::remove_dir_all(&old);
+    if final_dir.exists() {
+        std::fs::rename(&final_dir, &old)?;
+    }
+    std::fs::rename(&tmp, &final_dir)?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+pub fn run(a: &Args) -> Result<()> {
+    let spec = &a.spec;
+    spec.model.validate()?;
+    ensure!(spec.batch >= 3, "--batch must be at least 3 (a third per masking strategy)");
+    ensure!(spec.steps > 0 && spec.pool > 0 && spec.max_visible >= 8 && spec.max_queries > 0, "steps, pool, max-visible (≥ 8) and max-queries must be positive");
+    for p in &spec.presets {
+        DynamicPreset::by_name(p)?;
+    }
+    let out = &a.out;
+    let ckpt = out.join("checkpoint");
+    let run_json = out.join("run.json");
+    if a.resume {
+        let stored: RunSpec = serde_json::from_slice(&std::fs::read(&run_json).with_context(|| format!("--resume: no run at {}", out.display()))?)?;
+        ensure!(stored == *spec, "--resume: the arguments differ from those of the run in {} (see run.json)", out.display());
+    } else {
+        ensure!(!ckpt.exists(), "{} already holds a run; add --resume to continue it or choose another --out", out.display());
+        std::fs::create_dir_all(out)?;
+        write_atomic(&run_json, &serde_json::to_vec_pretty(spec)?)?;
+    }
+    let base = device(&a.device)?;
+    let dev = base.clone().autodiff();
+    let mut optim = AdamWConfig::new().with_weight_decay(spec.weight_decay as f32).init();
+    let (mut model, mut state) = if a.resume && ckpt.exists() {
+        let bytes = std::fs::read(ckpt.join("model.bpk"))?;
+        let model = fm_rme_from_bytes(&bytes, &spec.model, &dev, &ckpt.join("model.bpk").display().to_string())?.train();
+        let opt = std::fs::read(ckpt.join("optimizer.bin"))?;
+        optim = optim.from_bytes(Bytes::from_bytes_vec(opt)).map_err(|e| anyhow::anyhow!("loading the optimizer: {e:?}"))?;
+        let state: State = serde_json::from_slice(&std::fs::read(ckpt.join("state.json"))?)?;
+        eprintln!("resuming {} at step {}", out.display(), state.step);
+        (model, state)
+    } else {
+        (spec.model.init(&dev), State::default())
+    };
+    let curve = out.join("curve.csv");
+    truncate_curve(&curve, state.step)?;
+    let pool = training_pool(spec)?;
+    let validation = Validation::new(spec)?;
+    let mut curve_file = std::fs::OpenOptions::new().append(true).open(&curve)?;
+    let pb = progress(spec.steps, "train");
+    pb.set_position(state.step);
+    let started = Instant::now();
+    let seconds_before = state.seconds;
+    let first = state.step;
+    while state.step < spec.steps {
+        let step = state.step + 1;
+        let subs = batch_examples(spec, &pool, step)?;
+        let (l, parts) = loss(&model, spec, &subs, &dev)?;
+        let lval = l.clone().into_scalar::<f32>() as f64;
+        ensure!(lval.is_finite(), "loss is {lval} at step {step}: lower --lr");
+        let grads = GradientsParams::from_grads(l.backward(), &model);
+        let lr = learning_rate(spec, step);
+        model = optim.step(lr, model, grads);
+        state.step = step;
+        state.seconds = seconds_before + started.elapsed().as_secs_f64();
+        let val = if step % spec.val_every == 0 || step == spec.steps { Some(validation.rmse_db(&model, spec, &base)?) } else { None };
+        writeln!(
+            curve_file,
+            "{step},{lval:.6},{:.6},{:.6},{:.6},{lr:.3e},{},{:.2}",
+            parts[0],
+            parts[1],
+            parts[2],
+            val.map(|v| format!("{v:.4}")).unwrap_or_default(),
+            state.seconds
+        )?;
+        let rate = (step - first) as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        pb.set_message(format!("loss {lval:.4} {rate:.2} step/s{}", val.map(|v| format!(" val {v:.2} dB")).unwrap_or_default()));
+        pb.set_position(step);
+        if step % spec.checkpoint_every == 0 || step == spec.steps {
+            curve_file.flush()?;
+            save_checkpoint(out, &model, &optim, &state)?;
+        }
+        if a.stop_after.is_some_and(|s| step >= s) {
+            break;
+        }
+    }
+    pb.finish_and_clear();
+    curve_file.flush()?;
+    if state.step == spec.steps {
+        std::fs::write(out.join("model.bpk"), fm_rme_to_bytes(&model.valid())?)?;
+        write_atomic(&out.join("config.json"), &serde_json::to_vec_pretty(&spec.model)?)?;
+        let prov = Provenance::capture(Some(spec.seed));
+        let summary = serde_json::json!({
+            "steps": state.step,
+            "seconds": state.seconds,
+            "device": a.device,
+            "machine": prov.machine,
+            "commit": prov.commit,
+            "command": prov.command,
+            "params": model.num_params(),
+        });
+        write_atomic(&out.join("summary.json"), &serde_json::to_vec_pretty(&summary)?)?;
+    }
+    plot_curve(&curve, &out.join("curve.png"))?;
+    eprintln!("step {} of {} in {:.0} s; curve: {}", state.step, spec.steps, state.seconds, curve.display());
+    Ok(())
+}
+
+/// `curve.png`: training loss (log scale) above validation RMSE (dB).
+pub fn plot_curve(csv: &Path, png: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(csv)?;
+    let (mut loss, mut val) = (Vec::new(), Vec::new());
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        if f.len() < 7 {
+            continue;
+        }
+        if let (Ok(s), Ok(l)) = (f[0].parse::<f64>(), f[1].parse::<f64>()) {
+            loss.push((s, l));
+            if let Ok(v) = f[6].parse::<f64>() {
+                val.push((s, v));
+            }
+        }
+    }
+    if loss.len() < 2 {
+        return Ok(());
+    }
+    let mut series = vec![(loss, true)];
+    if val.len() >= 2 {
+        series.push((val, false));
+    }
+    write_atomic(png, &rme_core::io::png::render_curves(&series, 800, 240)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny_spec(steps: u64) -> RunSpec {
+        RunSpec {
+            model: FmRmeConfig::tiny(),
+            presets: vec!["D1".into()],
+            steps,
+            batch: 3,
+            lr: 3e-3,
+            weight_decay: 0.0,
+            warmup: 10,
+            seed: 1,
+            pool: 1,
+            max_visible: 32,
+            max_queries: 32,
+            val_every: 1000,
+            checkpoint_every: 1000,
+        }
+    }
+
+    #[test]
+    fn learning_rate_warms_up_then_decays() {
+        let s = tiny_spec(100);
+        assert!((learning_rate(&s, 5) - 1.5e-3).abs() < 1e-12);
+        assert!((learning_rate(&s, 10) - 3e-3).abs() < 1e-12);
+        assert!(learning_rate(&s, 50) < 3e-3 && learning_rate(&s, 100) >= 0.05 * 3e-3 - 1e-12);
+    }
+
+    #[test]
+    fn same_step_same_batch() {
+        let s = tiny_spec(10);
+        let pool = training_pool(&s).unwrap();
+        let a = batch_examples(&s, &pool, 7).unwrap();
+        let b = batch_examples(&s, &pool, 7).unwrap();
+        assert_eq!(a[0][0].targets, b[0][0].targets);
+        assert_eq!(a.iter().map(|v| v.len()).sum::<usize>(), 3);
+    }
+
+    /// A tiny model overfits one fixed batch: the loss falls by 10× within a few hundred steps.
+    #[test]
+    fn tiny_model_overfits_a_fixed_batch() {
+        let s = tiny_spec(500);
+        let pool = training_pool(&s).unwrap();
+        let subs = batch_examples(&s, &pool, 1).unwrap();
+        let dev = Device::flex().autodiff();
+        let mut model = s.model.init(&dev);
+        let mut optim = AdamWConfig::new().with_weight_decay(0.0).init();
+        let mut first = None;
+        let mut last = f64::NAN;
+        for _ in 1..=500u64 {
+            let (l, _) = loss(&model, &s, &subs, &dev).unwrap();
+            last = l.clone().into_scalar::<f32>() as f64;
+            first.get_or_insert(last);
+            let grads = GradientsParams::from_grads(l.backward(), &model);
+            model = optim.step(5e-3, model, grads);
+            if last < first.unwrap() / 10.0 {
+                break;
+            }
+        }
+        let first = first.unwrap();
+        assert!(last < first / 10.0, "loss {first:.4} → {last:.4}");
+    }
+}
