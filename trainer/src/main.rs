@@ -4,8 +4,10 @@ mod bench;
 mod common;
 mod demo;
 mod estimate;
+mod export;
 mod eval;
 mod simulate;
+mod suite;
 mod train;
 
 use anyhow::{bail, Result};
@@ -63,8 +65,26 @@ enum Command {
         #[arg(long, num_args = 1.., required = true)]
         out: Vec<PathBuf>,
     },
-    /// Evaluate estimators on a map set or on measurement files (Markdown + CSV tables).
+    /// Evaluate estimators on a map set or on measurement files, or run a paper's suite
+    /// (Markdown + CSV tables).
     Eval {
+        /// With --suite: the model whose weights are evaluated (fm-rme).
+        model: Option<String>,
+        /// Folder with model.bpk and manifest.json (e.g. static/models/fm-rme-small).
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// Run a paper's experiments: "paper" (FM-RME §IV-B).
+        #[arg(long)]
+        suite: Option<String>,
+        /// Suite: test samples per preset.
+        #[arg(long, default_value_t = 2)]
+        maps: usize,
+        /// Suite: predicted voxels per target slice at most.
+        #[arg(long, default_value_t = 1500)]
+        queries: usize,
+        /// Suite: ray-traced map set for the zero-shot table.
+        #[arg(long)]
+        sionna: Option<PathBuf>,
         /// Map set folder (index.json): per-slice spatial interpolation.
         #[arg(long, conflicts_with = "measurements")]
         mapset: Option<PathBuf>,
@@ -158,6 +178,23 @@ enum Command {
         #[arg(long, hide = true)]
         stop_after: Option<u64>,
     },
+    /// Write a finished run's weights in the shipped form (static/models/NAME/).
+    Export {
+        /// Run folder made by `rme train`.
+        #[arg(long)]
+        run: PathBuf,
+        /// Model name, e.g. fm-rme-small.
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "static/models")]
+        out: PathBuf,
+        /// JSON file of metrics to record in the manifest.
+        #[arg(long)]
+        metrics: Option<PathBuf>,
+        /// Free text for the manifest (e.g. "trained on the CPU").
+        #[arg(long, default_value = "")]
+        notes: String,
+    },
     /// Benchmark the simulator and the classical estimators.
     Bench {
         /// Timed repetitions (after one warm-up).
@@ -179,7 +216,15 @@ fn run(cli: Cli) -> Result<()> {
         Command::Estimate { measurements, query, grid_from, cell, t_s, freq_hz, method, out } => {
             estimate::run(&estimate::Args { measurements, query, grid_from, cell, t_s, freq_hz, method, out })
         }
-        Command::Eval { mapset, measurements, methods, fractions, seed, limit, slices, out } => {
+        Command::Eval { model, weights, suite, maps, queries, sionna, mapset, measurements, methods, fractions, seed, limit, slices, out } => {
+            if let Some(suite_name) = suite {
+                anyhow::ensure!(suite_name == "paper", "unknown suite '{suite_name}' (paper)");
+                anyhow::ensure!(model.as_deref().unwrap_or("fm-rme") == "fm-rme", "the paper suite evaluates fm-rme");
+                let md = suite::run(&suite::Args { weights, maps: maps.max(1), slices: slices.max(1), queries: queries.max(1), seed, sionna, out })?;
+                println!("{md}");
+                return Ok(());
+            }
+            anyhow::ensure!(model.is_none() && weights.is_none(), "a model and --weights go with --suite paper");
             let methods = split_list(&methods);
             anyhow::ensure!(!methods.is_empty(), "--methods is empty");
             let fractions = common::parse_fractions(&fractions)?;
@@ -214,6 +259,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             train::run(&train::Args { spec, device, out, resume, stop_after })
         }
+        Command::Export { run, name, out, metrics, notes } => export::run(&run, &name, &out, &notes, metrics.as_deref()),
         Command::Bench { reps, out } => {
             println!("{}", bench::run(reps, out.as_deref())?);
             Ok(())

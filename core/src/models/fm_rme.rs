@@ -62,8 +62,9 @@ pub struct FmRmeConfig {
     pub freq_center_hz: f64,
     #[config(default = 1.0e9)]
     pub freq_scale_hz: f64,
-    /// Floor of the per-set power standard deviation used for standardisation, dB.
-    #[config(default = 1.0)]
+    /// Floor of the per-set power standard deviation used for standardisation, dB (a context
+    /// that is all noise floor would otherwise blow small errors up).
+    #[config(default = 3.0)]
     pub min_power_std_db: f64,
     /// Queries decoded together at inference.
     #[config(default = 1024)]

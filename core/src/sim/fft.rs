@@ -88,10 +88,32 @@ impl Fft2 {
         for row in 0..r {
             self.cols.forward_strided(re, im, row * c, 1);
         }
+        // Columns: transpose so that each column is contiguous (strided access thrashes the
+        // cache on large tori), transform, transpose back. Same arithmetic, same order.
+        let mut tre = transpose(re, r, c);
+        let mut tim = transpose(im, r, c);
         for col in 0..c {
-            self.rows.forward_strided(re, im, col, c);
+            self.rows.forward_strided(&mut tre, &mut tim, col * r, 1);
+        }
+        re.copy_from_slice(&transpose(&tre, c, r));
+        im.copy_from_slice(&transpose(&tim, c, r));
+    }
+}
+
+/// Transpose of a row-major `rows × cols` array, in blocks for cache locality.
+fn transpose(a: &[f64], rows: usize, cols: usize) -> Vec<f64> {
+    const B: usize = 32;
+    let mut out = vec![0.0; a.len()];
+    for r0 in (0..rows).step_by(B) {
+        for c0 in (0..cols).step_by(B) {
+            for r in r0..(r0 + B).min(rows) {
+                for c in c0..(c0 + B).min(cols) {
+                    out[c * rows + r] = a[r * cols + c];
+                }
+            }
         }
     }
+    out
 }
 
 #[cfg(test)]

@@ -1,0 +1,46 @@
+//! Every shipped model in `static/models/` decodes into its architecture (sha256, config and
+//! parameter count checked) and gives, on the stored input of its `check.json`, the output the
+//! model gave when it was exported.
+
+use burn::tensor::Device;
+use rme_core::models::fm_rme::{Example, FmRmeBatch};
+use rme_core::models::weights::{load_fm_rme, Manifest};
+use std::path::Path;
+
+#[test]
+fn shipped_weights_decode_and_reproduce_their_stored_output() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../static/models");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&root).expect("static/models exists") {
+        let dir = entry.unwrap().path();
+        let manifest_path = dir.join("manifest.json");
+        if !manifest_path.is_file() {
+            continue;
+        }
+        let name = dir.display().to_string();
+        let manifest = Manifest::parse(&std::fs::read_to_string(&manifest_path).unwrap(), &name).unwrap();
+        let bytes = std::fs::read(dir.join("model.bpk")).unwrap();
+        let device = Device::flex();
+        let (model, config) = load_fm_rme(&manifest, &bytes, &device, &name).unwrap_or_else(|e| panic!("{e}"));
+        let check: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("check.json")).unwrap()).unwrap();
+        let example = Example {
+            visible: serde_json::from_value(check["visible"].clone()).unwrap(),
+            queries: serde_json::from_value(check["queries"].clone()).unwrap(),
+            targets: vec![],
+        };
+        let expected: Vec<f32> = serde_json::from_value(check["expected"].clone()).unwrap();
+        let batch = FmRmeBatch::new(&[example], &config, &device).unwrap();
+        let got: Vec<f32> = model.forward(&batch).into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(got.len(), expected.len());
+        for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+            assert!((g - e).abs() < 1e-4, "{name}: output {i} is {g}, {e} at export");
+        }
+        // A byte flipped anywhere is caught by the hash, with the file named.
+        let mut corrupt = bytes.clone();
+        corrupt[bytes.len() / 3] ^= 1;
+        let err = load_fm_rme(&manifest, &corrupt, &device, &name).err().expect("corrupt weights load").to_string();
+        assert!(err.contains("sha256") && err.contains(&name), "{err}");
+        checked += 1;
+    }
+    assert!(checked > 0, "no shipped model in {}", root.display());
+}

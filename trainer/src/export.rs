@@ -1,0 +1,72 @@
+//! `rme export`: a finished run → the shipped form in `static/models/<name>/`: `model.bpk`,
+//! `manifest.json` (FORMATS.md) and `check.json`, a stored input with the output the model
+//! gave at export, which the tests replay to prove the shipped file decodes into the same
+//! network.
+
+use crate::common::{write_atomic, Provenance};
+use anyhow::{Context, Result};
+use burn::module::Module;
+use rme_core::mask::MaskStrategy;
+use rme_core::models::fm_rme::{Example, FmRmeBatch, FmRmeConfig};
+use rme_core::models::fm_rme_context::training_example;
+use rme_core::models::weights::{fm_rme_from_bytes, sha256_hex, Manifest};
+use rme_core::rng::Rng;
+use rme_core::sim::dynamic::{split_seed, DataSplit};
+use rme_core::sim::{DynamicPreset, DynamicSimulator};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The stored input/output pair.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Check {
+    pub visible: Vec<[f64; 5]>,
+    pub queries: Vec<[f64; 4]>,
+    /// Standardised outputs of `FmRme::forward` on this single example.
+    pub expected: Vec<f32>,
+}
+
+/// The fixed example: a D7 test sample, 10 % visible, 16 queries of one slice.
+pub fn check_example(cfg: &FmRmeConfig) -> Result<Example> {
+    let p = DynamicPreset::by_name("D7")?;
+    let map = DynamicSimulator::new(p)?.simulate(split_seed(DataSplit::Test, p.name, 0))?;
+    let split = MaskStrategy::Spatial { visible_ratio: 0.1 }.split(&map, 1)?;
+    training_example(&map, &split, &mut Rng::new(5), cfg.max_visible.min(256), 16, cfg).context("no example")
+}
+
+pub fn run(run_dir: &Path, name: &str, out_root: &Path, notes: &str, metrics: Option<&Path>) -> Result<()> {
+    let cfg: FmRmeConfig = serde_json::from_slice(&std::fs::read(run_dir.join("config.json")).with_context(|| format!("{} has no config.json: is the run finished?", run_dir.display()))?)?;
+    let bytes = std::fs::read(run_dir.join("model.bpk")).with_context(|| format!("{} has no model.bpk: is the run finished?", run_dir.display()))?;
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(run_dir.join("summary.json"))?)?;
+    let run: serde_json::Value = serde_json::from_slice(&std::fs::read(run_dir.join("run.json"))?)?;
+    let device = burn::tensor::Device::flex();
+    let model = fm_rme_from_bytes(&bytes, &cfg, &device, &run_dir.join("model.bpk").display().to_string())?;
+    let example = check_example(&cfg)?;
+    let batch = FmRmeBatch::new(std::slice::from_ref(&example), &cfg, &device)?;
+    let expected: Vec<f32> = model.forward(&batch).into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let metrics = match metrics {
+        Some(p) => serde_json::from_slice(&std::fs::read(p).with_context(|| format!("reading {}", p.display()))?)?,
+        None => serde_json::Value::Null,
+    };
+    let prov = Provenance::capture(None);
+    let manifest = Manifest {
+        name: name.into(),
+        kind: "fm-rme".into(),
+        config: serde_json::to_value(&cfg)?,
+        params: model.num_params(),
+        sha256: sha256_hex(&bytes),
+        trained_on: format!("dynamic simulator presets {} (training seeds; validation and test seeds disjoint)", run["presets"]),
+        command: summary["command"].as_str().unwrap_or_default().to_string(),
+        commit: summary["commit"].as_str().unwrap_or_default().to_string(),
+        hardware: format!("{} (device {})", summary["machine"].as_str().unwrap_or_default(), summary["device"].as_str().unwrap_or_default()),
+        steps: summary["steps"].as_u64().unwrap_or(0),
+        metrics,
+        notes: format!("{notes} Exported by: {}", prov.command).trim().to_string(),
+    };
+    let dir = out_root.join(name);
+    write_atomic(&dir.join("model.bpk"), &bytes)?;
+    write_atomic(&dir.join("manifest.json"), &serde_json::to_vec_pretty(&manifest)?)?;
+    let check = Check { visible: example.visible, queries: example.queries, expected };
+    write_atomic(&dir.join("check.json"), &serde_json::to_vec(&check)?)?;
+    eprintln!("wrote {} ({} bytes, {} parameters, sha256 {})", dir.display(), bytes.len(), manifest.params, manifest.sha256);
+    Ok(())
+}

@@ -1,0 +1,254 @@
+//! `rme eval fm-rme --weights DIR --suite paper`: the four experiments of FM-RME §IV-B (spatial
+//! at 10/30/50 % visible on D1–D6, zero-shot D7, temporal on D2/D3/D4/D6, spectral on
+//! D1/D4/D5) and zero-shot on the ray-traced Sionna maps, FM-RME beside IDW, LDPL, kriging
+//! and the GP oracle. All maps come from the test seeds (never used in training or
+//! validation).
+//!
+//! Per case: a test sample, a mask over its whole `[T, F, H, W]` tensor (every method sees the
+//! same visible voxels, from every slot and band), `--slices` random target slices among the
+//! hidden voxels, and up to `--queries` hidden voxels of each target slice to predict. The
+//! classical methods interpolate per slice (see `classic::slices` for how they stand in for
+//! a slice with no measurement); FM-RME and the oracle use other slots and bands too.
+
+use crate::common::{load_mapset, write_atomic, Provenance, Table};
+use anyhow::{Context, Result};
+use rme_core::mask::MaskStrategy;
+use rme_core::models::fm_rme_estimator::FmRmeEstimator;
+use rme_core::models::weights::{load_fm_rme, Manifest};
+use rme_core::rng::Rng;
+use rme_core::sim::dynamic::{split_seed, DataSplit};
+use rme_core::sim::{DynamicPreset, DynamicSimulator};
+use rme_core::{classical_by_name, Estimator, RadioMap};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub struct Args {
+    pub weights: Option<PathBuf>,
+    pub maps: usize,
+    pub slices: usize,
+    pub queries: usize,
+    pub seed: u64,
+    pub sionna: Option<PathBuf>,
+    pub out: Option<PathBuf>,
+}
+
+/// Loads shipped weights from a folder with `model.bpk` and `manifest.json`.
+pub fn load_weights(dir: &Path) -> Result<FmRmeEstimator> {
+    let mpath = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&mpath).with_context(|| format!("reading {}", mpath.display()))?;
+    let manifest = Manifest::parse(&text, &mpath.display().to_string())?;
+    let wpath = dir.join("model.bpk");
+    let bytes = std::fs::read(&wpath).with_context(|| format!("reading {}", wpath.display()))?;
+    let device = burn::tensor::Device::flex();
+    let (model, config) = load_fm_rme(&manifest, &bytes, &device, &wpath.display().to_string())?;
+    Ok(FmRmeEstimator::new(model, config, device, "fm-rme")?)
+}
+
+#[derive(Default, Clone)]
+struct Acc {
+    sq: f64,
+    n: usize,
+    failure: Option<String>,
+}
+
+impl Acc {
+    fn cell(&self) -> String {
+        if self.n > 0 {
+            format!("{:.2}", (self.sq / self.n as f64).sqrt())
+        } else {
+            self.failure.as_ref().map(|f| format!("n/a ({})", f.chars().take(60).collect::<String>())).unwrap_or_else(|| "n/a".into())
+        }
+    }
+}
+
+/// Runs every method on one case and adds squared errors to `acc[method]`.
+fn run_case(map: &RadioMap, strategy: &MaskStrategy, args: &Args, case_seed: u64, methods: &[String], fm: Option<&FmRmeEstimator>, acc: &mut BTreeMap<String, Acc>) -> Result<()> {
+    let split = strategy.split(map, case_seed)?;
+    let n = map.grid.len();
+    let mut rng = Rng::new(case_seed ^ 0x51CE);
+    let mut slices: Vec<usize> = split.hidden.iter().map(|v| v / n).collect();
+    slices.dedup();
+    slices.sort_unstable();
+    slices.dedup();
+    let chosen: Vec<usize> = rng.choose_indices(slices.len(), args.slices).into_iter().map(|i| slices[i]).collect();
+    let mut targets = Vec::new();
+    for s in chosen {
+        let hidden: Vec<usize> = split.hidden.iter().copied().filter(|v| v / n == s).collect();
+        let pick = rng.choose_indices(hidden.len(), args.queries);
+        targets.extend(pick.into_iter().map(|i| hidden[i]));
+    }
+    let obs = map.measurements_at(&split.visible);
+    let q = map.queries_at(&targets);
+    let truth: Vec<f64> = targets.iter().map(|&v| map.values[v] as f64).collect();
+    let mut estimators: Vec<(String, Result<Box<dyn Estimator + '_>, String>)> = Vec::new();
+    for m in methods {
+        estimators.push((m.clone(), classical_by_name(m, Some(map)).map_err(|e| e.to_string())));
+    }
+    for (name, est) in estimators.iter().map(|(n, e)| (n.clone(), e.as_ref().map(|b| b.as_ref() as &dyn Estimator).map_err(|e| e.clone()))).chain(fm.map(|f| ("fm-rme".to_string(), Ok(f as &dyn Estimator)))) {
+        let a = acc.entry(name).or_default();
+        match est.and_then(|e| e.estimate(&obs, &q).map_err(|e| e.to_string())) {
+            Ok(e) => {
+                for (p, t) in e.mean.iter().zip(&truth) {
+                    a.sq += (p - t).powi(2);
+                    a.n += 1;
+                }
+            }
+            Err(why) => {
+                a.failure.get_or_insert(why);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn method_order(fm: bool) -> Vec<String> {
+    let mut v: Vec<String> = ["idw", "ldpl", "kriging", "oracle"].iter().map(|s| s.to_string()).collect();
+    if fm {
+        v.push("fm-rme".into());
+    }
+    v
+}
+
+fn test_maps(preset: &str, count: usize) -> Result<Vec<RadioMap>> {
+    let p = DynamicPreset::by_name(preset)?;
+    let sim = DynamicSimulator::new(p)?;
+    (0..count).map(|i| Ok(sim.simulate(split_seed(DataSplit::Test, p.name, i as u64))?)).collect()
+}
+
+pub fn run(args: &Args) -> Result<String> {
+    let fm = match &args.weights {
+        Some(w) => Some(load_weights(w)?),
+        None => None,
+    };
+    let classical: Vec<String> = ["idw", "ldpl", "kriging", "oracle"].iter().map(|s| s.to_string()).collect();
+    let order = method_order(fm.is_some());
+    let prov = Provenance::capture(Some(args.seed));
+    let mut md = String::new();
+    let mut csv = String::new();
+    let mut emit = |t: Table| {
+        md.push_str(&t.markdown(&prov));
+        md.push('\n');
+        csv.push_str(&t.csv(&prov));
+        csv.push('\n');
+    };
+    let pretrain = ["D1", "D2", "D3", "D4", "D5", "D6"];
+    let mut cache: BTreeMap<String, Vec<RadioMap>> = BTreeMap::new();
+    let mut maps_of = |p: &str| -> Result<Vec<RadioMap>> {
+        if !cache.contains_key(p) {
+            eprintln!("simulating {} test samples of {p}", args.maps);
+            cache.insert(p.to_string(), test_maps(p, args.maps)?);
+        }
+        Ok(cache[p].clone())
+    };
+    let ratios = [0.1, 0.3, 0.5];
+
+    // Table 1: spatial, D1–D6; Table 2: zero-shot D7.
+    for (title, presets) in [("Spatial estimation, D1–D6 test samples (RMSE, dB)", pretrain.to_vec()), ("Zero-shot, D7 (never seen in training) (RMSE, dB)", vec!["D7"])] {
+        let mut cols: Vec<BTreeMap<String, Acc>> = vec![BTreeMap::new(); ratios.len()];
+        let mut per_preset: BTreeMap<String, BTreeMap<String, Acc>> = BTreeMap::new();
+        for p in &presets {
+            for (mi, map) in maps_of(p)?.iter().enumerate() {
+                for (ri, &r) in ratios.iter().enumerate() {
+                    let seed = args.seed ^ ((mi as u64) << 8) ^ ri as u64;
+                    eprintln!("{title}: {p} sample {mi}, {:.0} % visible", r * 100.0);
+                    run_case(map, &MaskStrategy::Spatial { visible_ratio: r }, args, seed, &classical, fm.as_ref(), &mut cols[ri])?;
+                    if ri == 0 && presets.len() > 1 {
+                        run_case(map, &MaskStrategy::Spatial { visible_ratio: r }, args, seed, &classical, fm.as_ref(), per_preset.entry(p.to_string()).or_default())?;
+                    }
+                }
+            }
+        }
+        let mut columns = vec!["method".to_string(), "10 %".into(), "30 %".into(), "50 %".into()];
+        if presets.len() > 1 {
+            columns.extend(presets.iter().map(|p| format!("{p} @10 %")));
+        }
+        let rows = order
+            .iter()
+            .map(|m| {
+                let mut r = vec![m.clone()];
+                r.extend(cols.iter().map(|c| c.get(m).cloned().unwrap_or_default().cell()));
+                if presets.len() > 1 {
+                    r.extend(presets.iter().map(|p| per_preset[*p].get(m).cloned().unwrap_or_default().cell()));
+                }
+                r
+            })
+            .collect();
+        emit(Table {
+            title: title.into(),
+            columns,
+            rows,
+            notes: vec![format!("{} test samples per preset, {} target slices each, ≤ {} predicted voxels per slice; RMSE pooled over all predicted voxels", args.maps, args.slices, args.queries)],
+        });
+    }
+
+    // Tables 3 and 4: temporal and spectral.
+    for (title, presets, temporal) in [
+        ("Temporal estimation: predict the slots after the cut-off (RMSE, dB)", vec!["D2", "D3", "D4", "D6"], true),
+        ("Spectral estimation: predict a missing band (RMSE, dB)", vec!["D1", "D4", "D5"], false),
+    ] {
+        let mut per: BTreeMap<String, BTreeMap<String, Acc>> = BTreeMap::new();
+        let mut all: BTreeMap<String, Acc> = BTreeMap::new();
+        for p in &presets {
+            for (mi, map) in maps_of(p)?.iter().enumerate() {
+                let [t, f, _, _] = map.shape();
+                let strategy = if temporal {
+                    MaskStrategy::Temporal { cutoff_slot: ((t as f64 * 0.8).floor() as usize).clamp(1, t - 1), visible_ratio: 0.1 }
+                } else {
+                    MaskStrategy::Spectral { masked_bands: 1, visible_ratio: 0.1 }
+                };
+                let _ = f;
+                let seed = args.seed ^ ((mi as u64) << 8) ^ 0x77;
+                eprintln!("{title}: {p} sample {mi}");
+                run_case(map, &strategy, args, seed, &classical, fm.as_ref(), per.entry(p.to_string()).or_default())?;
+                run_case(map, &strategy, args, seed, &classical, fm.as_ref(), &mut all)?;
+            }
+        }
+        let mut columns = vec!["method".to_string()];
+        columns.extend(presets.iter().map(|p| p.to_string()));
+        columns.push("all".into());
+        let rows = order
+            .iter()
+            .map(|m| {
+                let mut r = vec![m.clone()];
+                r.extend(presets.iter().map(|p| per[*p].get(m).cloned().unwrap_or_default().cell()));
+                r.push(all.get(m).cloned().unwrap_or_default().cell());
+                r
+            })
+            .collect();
+        let how = if temporal { "cut-off at 80 % of the slots; 10 % of the earlier voxels visible" } else { "one band hidden whole; 10 % of the other bands' voxels visible" };
+        emit(Table { title: title.into(), columns, rows, notes: vec![format!("{how}; {} test samples per preset, {} target slices, ≤ {} voxels each", args.maps, args.slices, args.queries)] });
+    }
+
+    // Zero-shot on ray-traced maps.
+    if let Some(dir) = &args.sionna {
+        let maps = load_mapset(dir, None)?;
+        let methods: Vec<String> = ["idw", "ldpl", "kriging", "universal-kriging"].iter().map(|s| s.to_string()).collect();
+        let mut order2 = methods.clone();
+        if fm.is_some() {
+            order2.push("fm-rme".into());
+        }
+        let fr = [0.01, 0.1];
+        let mut cols: Vec<BTreeMap<String, Acc>> = vec![BTreeMap::new(); fr.len()];
+        for (mi, map) in maps.iter().enumerate() {
+            for (ri, &r) in fr.iter().enumerate() {
+                run_case(map, &MaskStrategy::Spatial { visible_ratio: r }, args, args.seed ^ ((mi as u64) << 8) ^ ri as u64, &methods, fm.as_ref(), &mut cols[ri])?;
+            }
+        }
+        let rows = order2.iter().map(|m| {
+            let mut r = vec![m.clone()];
+            r.extend(cols.iter().map(|c| c.get(m).cloned().unwrap_or_default().cell()));
+            r
+        }).collect();
+        emit(Table {
+            title: format!("Zero-shot on ray-traced maps ({}) (RMSE, dB of path gain)", dir.display()),
+            columns: vec!["method".into(), "1 %".into(), "10 %".into()],
+            rows,
+            notes: vec![format!("{} maps; visible cells at random (outside buildings); ≤ {} predicted cells per map", maps.len(), args.queries)],
+        });
+    }
+    if let Some(out) = &args.out {
+        write_atomic(&out.with_extension("md"), md.as_bytes())?;
+        write_atomic(&out.with_extension("csv"), csv.as_bytes())?;
+    }
+    Ok(md)
+}
