@@ -69,9 +69,15 @@ pub struct FmRmeConfig {
     /// Queries decoded together at inference.
     #[config(default = 1024)]
     pub query_chunk: usize,
-    /// Visible tokens used at most at inference (a deterministic, evenly strided subset above).
-    #[config(default = 2048)]
+    /// Visible tokens per context at most (see `fm_rme_context`).
+    #[config(default = 384)]
     pub max_visible: usize,
+    /// Context score weight of slice distance against spatial distance (both in model units).
+    #[config(default = 8.0)]
+    pub slice_weight: f64,
+    /// Side of the spatial tiles queries are grouped in at inference, metres.
+    #[config(default = 64.0)]
+    pub tile_m: f64,
 }
 
 impl FmRmeConfig {
@@ -109,7 +115,7 @@ impl FmRmeConfig {
         if self.k_neighbours == 0 || self.query_chunk == 0 || self.max_visible == 0 {
             return bad("k_neighbours, query_chunk and max_visible must be positive".into());
         }
-        for (name, v) in [("length_scale_m", self.length_scale_m), ("time_scale_s", self.time_scale_s), ("freq_scale_hz", self.freq_scale_hz), ("min_power_std_db", self.min_power_std_db)] {
+        for (name, v) in [("length_scale_m", self.length_scale_m), ("time_scale_s", self.time_scale_s), ("freq_scale_hz", self.freq_scale_hz), ("min_power_std_db", self.min_power_std_db), ("slice_weight", self.slice_weight), ("tile_m", self.tile_m)] {
             if !(v.is_finite() && v > 0.0) {
                 return bad(format!("{name} = {v} must be positive"));
             }

@@ -1,87 +1,84 @@
-//! Which visible measurements FM-RME sees for a target slice, in training and at inference
-//! alike (one rule, so the model is used the way it was trained).
+//! Which visible measurements FM-RME sees for a group of queries — one rule for training and
+//! inference, so the model is used the way it was trained.
 //!
-//! A 4-D map has up to 10⁶ visible voxels at 50 % sparsity; the transformer takes at most
-//! `max_visible` tokens. For a target (slot time `t`, band `f`) the visible points are grouped
-//! by their own (t, f) slice and the slices are ranked by `|Δt|/time_scale + |Δf|/freq_scale`
-//! (model units): the target's own slice first, then the nearest slots and bands. Whole slices
-//! are taken in that order until the budget is reached; the slice that does not fit whole
-//! contributes an evenly spread (strided) subset, so the choice is deterministic and covers
-//! the area. Queries are then decoded slice by slice.
+//! A 4-D map holds up to 10⁶ visible voxels; a context holds at most `max_visible` tokens.
+//! Like kriging's local neighbourhood, the context of a query group is local: each visible
+//! point is scored by its distance to the group's centre in space and in (slot, band),
+//! `|Δx|/length_scale + slice_weight·(|Δt|/time_scale + |Δf|/freq_scale)`, and the
+//! `max_visible` lowest scores are taken (ties by index: deterministic). With the defaults a
+//! point one 1-s slot away counts like a point 17 m away in the same slot, and one 180-MHz band
+//! away like 92 m. At inference the queries of a slice are grouped in square tiles of
+//! `tile_m`; in training the queries are the hidden voxels nearest to a random centre.
 
 use super::fm_rme::{Example, FmRmeConfig};
 use crate::map::RadioMap;
 use crate::mask::Split;
 use crate::rng::Rng;
-use std::collections::BTreeMap;
 
-/// Indices of the visible points to use for a target `(t, f)`; `tf[i]` is point i's (t, f).
-pub fn select_context(tf: &[(f64, f64)], target: (f64, f64), budget: usize, cfg: &FmRmeConfig) -> Vec<usize> {
-    let mut groups: BTreeMap<(u64, u64), Vec<usize>> = BTreeMap::new();
-    for (i, &(t, f)) in tf.iter().enumerate() {
-        groups.entry((t.to_bits(), f.to_bits())).or_default().push(i);
-    }
-    let dist = |t: f64, f: f64| {
-        let dt = (t - target.0).abs() / cfg.time_scale_s;
-        let df = if f.is_finite() && target.1.is_finite() { (f - target.1).abs() / cfg.freq_scale_hz } else { 0.0 };
-        dt + df
-    };
-    let mut ranked: Vec<(f64, (u64, u64))> =
-        groups.keys().map(|&k| (dist(f64::from_bits(k.0), f64::from_bits(k.1)), k)).collect();
-    ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    let mut out = Vec::with_capacity(budget.min(tf.len()));
-    for (_, key) in ranked {
-        let members = &groups[&key];
-        let room = budget - out.len();
-        if members.len() <= room {
-            out.extend_from_slice(members);
-        } else {
-            out.extend((0..room).map(|j| members[j * members.len() / room]));
-        }
-        if out.len() >= budget {
-            break;
-        }
-    }
-    out
+/// The context score of point `p = (x, y, t, f, ·)` for a centre `c = (x, y, t, f)`.
+pub fn context_score(p: &[f64; 5], c: &[f64; 4], cfg: &FmRmeConfig) -> f64 {
+    let space = ((p[0] - c[0]).powi(2) + (p[1] - c[1]).powi(2)).sqrt() / cfg.length_scale_m;
+    let dt = (p[2] - c[2]).abs() / cfg.time_scale_s;
+    let df = if p[3].is_finite() && c[3].is_finite() { (p[3] - c[3]).abs() / cfg.freq_scale_hz } else { 0.0 };
+    space + cfg.slice_weight * (dt + df)
 }
 
-/// A training example from a map and a mask split: the slice of a random hidden voxel is the
-/// target; up to `max_queries` hidden voxels of that slice are the queries; the context rule
-/// picks up to `max_visible` visible voxels. `None` when the split hides nothing.
+/// Indices of the (at most) `budget` points with the lowest context score for `centre`,
+/// in increasing score.
+pub fn select_context(points: &[[f64; 5]], centre: &[f64; 4], budget: usize, cfg: &FmRmeConfig) -> Vec<usize> {
+    let mut scored: Vec<(f64, usize)> = points.iter().enumerate().map(|(i, p)| (context_score(p, centre, cfg), i)).collect();
+    let cmp = |a: &(f64, usize), b: &(f64, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+    if budget < scored.len() {
+        scored.select_nth_unstable_by(budget, cmp);
+        scored.truncate(budget);
+    }
+    scored.sort_by(cmp);
+    scored.into_iter().map(|(_, i)| i).collect()
+}
+
+/// A training example from a map and a mask split: a random hidden voxel is the centre; the
+/// up to `max_queries` hidden voxels of its slice nearest to it are the queries; the context
+/// rule picks up to `max_visible` visible voxels. `None` when the split hides or shows nothing.
 pub fn training_example(map: &RadioMap, split: &Split, rng: &mut Rng, max_visible: usize, max_queries: usize, cfg: &FmRmeConfig) -> Option<Example> {
     if split.hidden.is_empty() || split.visible.is_empty() {
         return None;
     }
     let n = map.grid.len();
-    let slice = split.hidden[rng.below(split.hidden.len())] / n;
-    let in_slice: Vec<usize> = split.hidden.iter().copied().filter(|v| v / n == slice).collect();
-    let picked = rng.choose_indices(in_slice.len(), max_queries);
-    let queries: Vec<usize> = picked.iter().map(|&i| in_slice[i]).collect();
-    let tf: Vec<(f64, f64)> = split
+    let centre_voxel = split.hidden[rng.below(split.hidden.len())];
+    let slice = centre_voxel / n;
+    let c = map.voxel_point(centre_voxel);
+    let centre = [c.x_m, c.y_m, c.t_s, c.freq_hz];
+    let mut in_slice: Vec<(f64, usize)> = split
+        .hidden
+        .iter()
+        .copied()
+        .filter(|v| v / n == slice)
+        .map(|v| {
+            let q = map.voxel_point(v);
+            ((q.x_m - c.x_m).powi(2) + (q.y_m - c.y_m).powi(2), v)
+        })
+        .collect();
+    let cmp = |a: &(f64, usize), b: &(f64, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+    if max_queries < in_slice.len() {
+        in_slice.select_nth_unstable_by(max_queries, cmp);
+        in_slice.truncate(max_queries);
+    }
+    let visible: Vec<[f64; 5]> = split
         .visible
         .iter()
         .map(|&v| {
-            let s = v / n;
-            (map.slots_s[s / map.bands()], map.bands_hz[s % map.bands()])
+            let q = map.voxel_point(v);
+            [q.x_m, q.y_m, q.t_s, q.freq_hz, map.values[v] as f64]
         })
         .collect();
-    let target = (map.slots_s[slice / map.bands()], map.bands_hz[slice % map.bands()]);
-    let ctx = select_context(&tf, target, max_visible, cfg);
-    let point = |v: usize| map.voxel_point(v);
+    let ctx = select_context(&visible, &centre, max_visible, cfg);
     Some(Example {
-        visible: ctx
-            .iter()
-            .map(|&i| {
-                let v = split.visible[i];
-                let q = point(v);
-                [q.x_m, q.y_m, q.t_s, q.freq_hz, map.values[v] as f64]
-            })
-            .collect(),
-        queries: queries.iter().map(|&v| {
-            let q = point(v);
+        visible: ctx.iter().map(|&i| visible[i]).collect(),
+        queries: in_slice.iter().map(|&(_, v)| {
+            let q = map.voxel_point(v);
             [q.x_m, q.y_m, q.t_s, q.freq_hz]
         }).collect(),
-        targets: queries.iter().map(|&v| map.values[v] as f64).collect(),
+        targets: in_slice.iter().map(|&(_, v)| map.values[v] as f64).collect(),
     })
 }
 
@@ -92,19 +89,15 @@ mod tests {
     use crate::sim::{DynamicPreset, DynamicSimulator};
 
     #[test]
-    fn own_slice_first_then_nearest_and_strided_when_full() {
+    fn context_prefers_near_points_of_the_same_slice() {
         let cfg = FmRmeConfig::tiny();
-        // 10 points at (t=0, f=3.5 GHz), 10 at t=1 s, 10 at another band.
-        let mut tf = vec![(0.0, 3.5e9); 10];
-        tf.extend(vec![(1.0, 3.5e9); 10]);
-        tf.extend(vec![(0.0, 5.0e9); 10]);
-        let c = select_context(&tf, (0.0, 3.5e9), 15, &cfg);
-        assert_eq!(c.len(), 15);
-        assert!(c[..10].iter().all(|&i| i < 10), "own slice first: {c:?}");
-        assert!(c[10..].iter().all(|&i| (10..20).contains(&i)), "then the nearest slot: {c:?}");
-        // Strided, not the first five.
-        assert_eq!(&c[10..], &[10, 12, 14, 16, 18]);
-        assert_eq!(select_context(&tf, (0.0, 3.5e9), 100, &cfg).len(), 30);
+        let p = |x: f64, t: f64, f: f64| [x, 0.0, t, f, -60.0];
+        let pts = vec![p(100.0, 0.0, 3.5e9), p(10.0, 0.0, 3.5e9), p(0.0, 1.0, 3.5e9), p(0.0, 0.0, 3.7e9), p(0.0, 60.0, 3.5e9)];
+        // Scores: 1.5625; 0.156; 8/30 = 0.267; 8·0.2 = 1.6; 16.
+        let c = select_context(&pts, &[0.0, 0.0, 0.0, 3.5e9], 4, &cfg);
+        assert_eq!(c, vec![1, 2, 0, 3]);
+        assert!((context_score(&pts[3], &[0.0, 0.0, 0.0, 3.5e9], &cfg) - 1.6).abs() < 1e-9);
+        assert_eq!(select_context(&pts, &[0.0, 0.0, 0.0, 3.5e9], 100, &cfg).len(), 5);
     }
 
     #[test]
@@ -114,14 +107,19 @@ mod tests {
         let split = MaskStrategy::Temporal { cutoff_slot: 4, visible_ratio: 0.1 }.split(&map, 2).unwrap();
         let mut rng = Rng::new(3);
         let e = training_example(&map, &split, &mut rng, 200, 50, &cfg).unwrap();
-        assert_eq!(e.visible.len(), 200);
-        assert_eq!(e.queries.len(), 50);
-        assert_eq!(e.targets.len(), 50);
+        assert_eq!((e.visible.len(), e.queries.len(), e.targets.len()), (200, 50, 50));
         // Temporal split: queries at or after the cut-off (t ≥ 4 s), context before it.
-        assert!(e.queries.iter().all(|q| q[2] >= 4.0));
+        assert!(e.queries.iter().all(|q| q[2] >= 4.0 && q[2] == e.queries[0][2] && q[3] == e.queries[0][3]));
         assert!(e.visible.iter().all(|v| v[2] < 4.0));
-        // Context starts from the latest visible slot of the query's band.
-        assert_eq!(e.visible[0][2], 3.0);
-        assert_eq!(e.visible[0][3], e.queries[0][3]);
+        // The query band's latest visible slot gives more of the context than any other slice.
+        let count = |t: f64, f: f64| e.visible.iter().filter(|v| v[2] == t && v[3] == f).count();
+        let latest = count(3.0, e.queries[0][3]);
+        for t in [0.0, 1.0, 2.0, 3.0] {
+            for &f in &map.bands_hz {
+                if (t, f) != (3.0, e.queries[0][3]) {
+                    assert!(count(t, f) < latest, "slot {t} band {f}: {} vs {latest}", count(t, f));
+                }
+            }
+        }
     }
 }

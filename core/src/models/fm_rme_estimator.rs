@@ -58,21 +58,24 @@ impl Estimator for FmRmeEstimator {
     fn estimate(&self, obs: &MeasurementSet, query: &QuerySet) -> Result<Estimate> {
         obs.validate()?;
         query.validate()?;
+        let cfg = &self.config;
         let points: Vec<[f64; 5]> = obs.points.iter().map(|m| [m.x_m, m.y_m, m.t_s, m.freq_hz, m.value]).collect();
-        let tf: Vec<(f64, f64)> = obs.points.iter().map(|m| (m.t_s, m.freq_hz)).collect();
-        let mut groups: BTreeMap<(u64, u64), Vec<usize>> = BTreeMap::new();
+        // Groups: one (slot, band) and one spatial tile of side `tile_m`.
+        let mut groups: BTreeMap<(u64, u64, i64, i64), Vec<usize>> = BTreeMap::new();
         for (i, q) in query.points.iter().enumerate() {
-            groups.entry((q.t_s.to_bits(), q.freq_hz.to_bits())).or_default().push(i);
+            let tile = ((q.x_m / cfg.tile_m).floor() as i64, (q.y_m / cfg.tile_m).floor() as i64);
+            groups.entry((q.t_s.to_bits(), q.freq_hz.to_bits(), tile.0, tile.1)).or_default().push(i);
         }
         let mut mean = vec![f64::NAN; query.len()];
-        for ((t, f), idx) in groups {
-            let target = (f64::from_bits(t), f64::from_bits(f));
-            let ctx = select_context(&tf, target, self.config.max_visible, &self.config);
-            let visible: Vec<[f64; 5]> = ctx.iter().map(|&i| points[i]).collect();
+        for idx in groups.values() {
             let qs: Vec<[f64; 4]> = idx.iter().map(|&i| {
                 let q = query.points[i];
                 [q.x_m, q.y_m, q.t_s, q.freq_hz]
             }).collect();
+            let n = qs.len() as f64;
+            let centre = [qs.iter().map(|q| q[0]).sum::<f64>() / n, qs.iter().map(|q| q[1]).sum::<f64>() / n, qs[0][2], qs[0][3]];
+            let ctx = select_context(&points, &centre, cfg.max_visible, cfg);
+            let visible: Vec<[f64; 5]> = ctx.iter().map(|&i| points[i]).collect();
             for (k, v) in self.decode_slice(visible, &qs)?.into_iter().enumerate() {
                 mean[idx[k]] = v;
             }
