@@ -70,6 +70,54 @@ pub fn run(reps: usize, out: Option<&Path>) -> Result<String> {
     })?;
     push("IDW 1000 samples → 128² grid", r, "16 neighbours");
 
+    // FM-RME (small): one training step (batch 6, autodiff) and a 64² map from 400 samples.
+    {
+        use burn::optim::{AdamWConfig, GradientsParams};
+        use rme_core::models::fm_rme::FmRmeConfig;
+        use rme_core::models::fm_rme_estimator::FmRmeEstimator;
+        let spec = crate::train::RunSpec {
+            model: FmRmeConfig::small(),
+            presets: vec!["D1".into()],
+            steps: 100,
+            batch: 6,
+            lr: 1e-3,
+            weight_decay: 0.01,
+            warmup: 10,
+            seed: 0,
+            pool: 1,
+            max_visible: 384,
+            max_queries: 128,
+            val_every: 100,
+            checkpoint_every: 100,
+        };
+        let pool = crate::train::training_pool(&spec)?;
+        let dev = burn::tensor::Device::flex().autodiff();
+        let mut model = spec.model.init(&dev);
+        let mut optim = AdamWConfig::new().init();
+        let mut step = 0;
+        let r = time(reps.min(5), || {
+            step += 1;
+            let subs = crate::train::batch_examples(&spec, &pool, step)?;
+            let (l, _) = crate::train::loss(&model, &spec, &subs, &dev)?;
+            let grads = GradientsParams::from_grads(l.backward(), &model);
+            model = optim.step(1e-3, model.clone(), grads);
+            Ok(())
+        })?;
+        let steps_per_s = 1.0 / r.0;
+        push("fm-rme small: training step, batch 6 (flex CPU)", r, &format!("{steps_per_s:.2} steps/s; ≤ 384 visible + 128 query tokens per example"));
+        let device = burn::tensor::Device::flex();
+        let fm = FmRmeEstimator::new(FmRmeConfig::small().init(&device), FmRmeConfig::small(), device, "fm-rme")?;
+        let d1 = DynamicSimulator::new(DynamicPreset::by_name("D1")?)?.simulate(3)?;
+        let cells = Rng::new(2).choose_indices(d1.grid.len(), 400);
+        let obs = d1.measurements_at(&cells);
+        let q = rme_core::QuerySet::from_grid(&d1.grid, 0.0, d1.bands_hz[0]);
+        let r = time(reps.min(3), || {
+            fm.estimate(&obs, &q)?;
+            Ok(())
+        })?;
+        push("fm-rme small: 400 samples → 64² map (flex CPU)", r, "16 tiles of 64 m, one encode + decode each");
+    }
+
     let table = Table {
         title: "rme bench".into(),
         columns: ["benchmark", "median ms", "min ms", "notes"].map(String::from).to_vec(),

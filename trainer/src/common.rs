@@ -4,7 +4,7 @@
 use anyhow::{bail, Context, Result};
 use rme_core::io::csv::{parse_sidecar, read_measurements, CsvReport, Sidecar};
 use rme_core::io::mapset::read_mapset;
-use rme_core::{MeasurementSet, RadioMap, RmeError};
+use rme_core::{classical_by_name, Estimator, MeasurementSet, RadioMap, RmeError};
 use std::path::{Path, PathBuf};
 
 /// Reads a measurement CSV and its sidecar (`foo.csv` → `foo.json`) if present.
@@ -183,4 +183,16 @@ pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
     );
     pb.set_message(what.to_string());
     pb
+}
+
+/// Where `--method fm-rme` finds its weights when `--weights` is not given.
+pub const DEFAULT_WEIGHTS: &str = "static/models/fm-rme-small";
+
+/// Any estimator by name: the classical ones, or `fm-rme` from a weights folder.
+pub fn estimator_for(name: &str, scene: Option<&RadioMap>, weights: Option<&Path>) -> Result<Box<dyn Estimator>> {
+    if name == "fm-rme" {
+        let dir = weights.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(DEFAULT_WEIGHTS));
+        return Ok(Box::new(crate::suite::load_weights(&dir)?));
+    }
+    Ok(classical_by_name(name, scene)?)
 }

@@ -2,14 +2,14 @@
 //! images and a `results.json` that the static demo page (`index.html`) shows. The browser
 //! build of the same models replaces this static page in the web issue.
 
-use crate::common::write_atomic;
+use crate::common::{estimator_for, write_atomic};
 use anyhow::{ensure, Result};
 use rme_core::io::csv::write_estimate;
 use rme_core::io::png::{finite_range, render_map, RenderOptions};
 use rme_core::metrics::{mae, rmse};
 use rme_core::rng::Rng;
 use rme_core::sim::{DynamicPreset, DynamicSimulator};
-use rme_core::{classical_by_name, QuerySet};
+use rme_core::QuerySet;
 use serde::Serialize;
 use std::path::Path;
 use std::time::Instant;
@@ -51,6 +51,7 @@ pub struct Args {
     pub band: usize,
     pub samples: usize,
     pub methods: Vec<String>,
+    pub weights: Option<std::path::PathBuf>,
 }
 
 pub fn run(a: &Args, out: &Path) -> Result<()> {
@@ -81,7 +82,7 @@ pub fn run(a: &Args, out: &Path) -> Result<()> {
     let mut methods = Vec::new();
     for m in &a.methods {
         let result = (|| -> Result<MethodResult> {
-            let est = classical_by_name(m, Some(&map))?;
+            let est = estimator_for(m, Some(&map), a.weights.as_deref())?;
             let t0 = Instant::now();
             let e = est.estimate(&obs, &query)?;
             let ms = t0.elapsed().as_secs_f64() * 1e3;

@@ -1,11 +1,11 @@
 //! `rme estimate`: one method, measurements in, estimate out (CSV, npy, PNG).
 
-use crate::common::{load_measurements, write_atomic};
+use crate::common::{estimator_for, load_measurements, write_atomic};
 use anyhow::{bail, Context, Result};
 use rme_core::io::csv::{read_queries, write_estimate};
 use rme_core::io::npy::write_npy_f32;
 use rme_core::io::png::{render_map, world_file, RenderOptions};
-use rme_core::{classical_by_name, Grid, QuerySet};
+use rme_core::{Grid, QuerySet};
 use std::path::{Path, PathBuf};
 
 pub struct Args {
@@ -16,6 +16,7 @@ pub struct Args {
     pub t_s: Option<f64>,
     pub freq_hz: Option<f64>,
     pub method: String,
+    pub weights: Option<PathBuf>,
     pub out: Vec<PathBuf>,
 }
 
@@ -24,7 +25,7 @@ pub fn run(a: &Args) -> Result<()> {
     for n in report.notes() {
         eprintln!("note: {}: {n}", a.measurements.display());
     }
-    let est = classical_by_name(&a.method, None)?;
+    let est = estimator_for(&a.method, None, a.weights.as_deref())?;
     // Default slot and band of a grid: those of the first measurement.
     let t = a.t_s.unwrap_or(obs.points[0].t_s);
     let f = a.freq_hz.unwrap_or(obs.points[0].freq_hz);

@@ -1,11 +1,11 @@
 //! `rme eval`: accuracy of the estimators on map sets (per-slice spatial interpolation from a
 //! random fraction of cells) and on measurement files (random hold-out of positions).
 
-use crate::common::{csv_files, load_mapset, load_measurements, progress, write_atomic, Provenance, Table};
+use crate::common::{csv_files, estimator_for, load_mapset, load_measurements, progress, write_atomic, Provenance, Table};
 use anyhow::Result;
 use rme_core::metrics::{psnr, ssim};
 use rme_core::rng::Rng;
-use rme_core::{classical_by_name, Estimator, MeasurementSet, QuerySet, RadioMap};
+use rme_core::{Estimator, MeasurementSet, QuerySet, RadioMap};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -68,6 +68,7 @@ pub struct MapsetArgs {
     pub seed: u64,
     pub limit: Option<usize>,
     pub slices: usize,
+    pub weights: Option<PathBuf>,
     pub out: Option<PathBuf>,
 }
 
@@ -85,7 +86,7 @@ pub fn mapset(a: &MapsetArgs) -> Result<String> {
         let tf = map.slots() * map.bands();
         let chosen = rng.choose_indices(tf, a.slices.min(tf));
         let estimators: Vec<std::result::Result<Box<dyn Estimator>, String>> =
-            a.methods.iter().map(|m| classical_by_name(m, Some(map)).map_err(|e| e.to_string())).collect();
+            a.methods.iter().map(|m| estimator_for(m, Some(map), a.weights.as_deref()).map_err(|e| format!("{e:#}"))).collect();
         for &slice in &chosen {
             let n = map.grid.len();
             let valid: Vec<usize> = (slice * n..(slice + 1) * n).filter(|&v| map.is_valid_voxel(v)).collect();
@@ -197,6 +198,7 @@ pub struct MeasurementArgs {
     pub methods: Vec<String>,
     pub fractions: Vec<f64>,
     pub seed: u64,
+    pub weights: Option<PathBuf>,
     pub out: Option<PathBuf>,
 }
 
@@ -214,7 +216,7 @@ pub fn measurements(a: &MeasurementArgs) -> Result<String> {
             notes.push(format!("{name}: {n}"));
         }
         let estimators: Vec<std::result::Result<Box<dyn Estimator>, String>> =
-            a.methods.iter().map(|m| classical_by_name(m, None).map_err(|e| e.to_string())).collect();
+            a.methods.iter().map(|m| estimator_for(m, None, a.weights.as_deref()).map_err(|e| format!("{e:#}"))).collect();
         for (fi, &frac) in a.fractions.iter().enumerate() {
             pb.inc(1);
             let mut rng = Rng::new(a.seed ^ (fi as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));

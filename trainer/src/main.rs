@@ -58,9 +58,12 @@ enum Command {
         /// Frequency of the grid, Hz (default: the first measurement's).
         #[arg(long)]
         freq_hz: Option<f64>,
-        /// Method: idw, ldpl, ldpl-unknown, kriging, universal-kriging.
+        /// Method: idw, ldpl, ldpl-unknown, kriging, universal-kriging, fm-rme.
         #[arg(long, default_value = "kriging")]
         method: String,
+        /// Weights folder for fm-rme (default static/models/fm-rme-small).
+        #[arg(long)]
+        weights: Option<PathBuf>,
         /// Output files: .csv (queries + estimate + std_db), .npy and .png (grid only).
         #[arg(long, num_args = 1.., required = true)]
         out: Vec<PathBuf>,
@@ -91,7 +94,7 @@ enum Command {
         /// Measurement CSV or folder of them: random hold-out of positions.
         #[arg(long)]
         measurements: Option<PathBuf>,
-        /// Comma-separated methods (idw, ldpl, ldpl-unknown, kriging, universal-kriging, oracle).
+        /// Comma-separated methods (idw, ldpl, ldpl-unknown, kriging, universal-kriging, oracle, fm-rme).
         #[arg(long, default_value = "idw,ldpl,kriging,oracle")]
         methods: String,
         /// Comma-separated observed fractions.
@@ -123,8 +126,12 @@ enum Command {
         /// Measurements drawn at random cells of the slice.
         #[arg(long, default_value_t = 200)]
         samples: usize,
+        /// Methods; fm-rme is added when its weights exist.
         #[arg(long, default_value = "idw,ldpl-unknown,kriging,oracle")]
         methods: String,
+        /// Weights folder for fm-rme (default static/models/fm-rme-small).
+        #[arg(long)]
+        weights: Option<PathBuf>,
         /// Output folder (images and results.json).
         #[arg(long)]
         out: PathBuf,
@@ -213,8 +220,8 @@ fn split_list(s: &str) -> Vec<String> {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Simulate { preset, count, seed, out } => simulate::run(&preset, count, seed, &out),
-        Command::Estimate { measurements, query, grid_from, cell, t_s, freq_hz, method, out } => {
-            estimate::run(&estimate::Args { measurements, query, grid_from, cell, t_s, freq_hz, method, out })
+        Command::Estimate { measurements, query, grid_from, cell, t_s, freq_hz, method, weights, out } => {
+            estimate::run(&estimate::Args { measurements, query, grid_from, cell, t_s, freq_hz, method, weights, out })
         }
         Command::Eval { model, weights, suite, maps, queries, sionna, mapset, measurements, methods, fractions, seed, limit, slices, out } => {
             if let Some(suite_name) = suite {
@@ -224,20 +231,25 @@ fn run(cli: Cli) -> Result<()> {
                 println!("{md}");
                 return Ok(());
             }
-            anyhow::ensure!(model.is_none() && weights.is_none(), "a model and --weights go with --suite paper");
+            anyhow::ensure!(model.is_none(), "a model name goes with --suite paper (use --methods fm-rme otherwise)");
             let methods = split_list(&methods);
             anyhow::ensure!(!methods.is_empty(), "--methods is empty");
             let fractions = common::parse_fractions(&fractions)?;
             let md = match (mapset, measurements) {
-                (Some(dir), None) => eval::mapset(&eval::MapsetArgs { dir, methods, fractions, seed, limit, slices: slices.max(1), out })?,
-                (None, Some(path)) => eval::measurements(&eval::MeasurementArgs { path, methods, fractions, seed, out })?,
+                (Some(dir), None) => eval::mapset(&eval::MapsetArgs { dir, methods, fractions, seed, limit, slices: slices.max(1), weights, out })?,
+                (None, Some(path)) => eval::measurements(&eval::MeasurementArgs { path, methods, fractions, seed, weights, out })?,
                 _ => bail!("give exactly one of --mapset DIR or --measurements PATH"),
             };
             println!("{md}");
             Ok(())
         }
-        Command::Demo { preset, seed, slot, band, samples, methods, out } => {
-            demo::run(&demo::Args { preset, seed, slot, band, samples, methods: split_list(&methods) }, &out)
+        Command::Demo { preset, seed, slot, band, samples, methods, weights, out } => {
+            let mut methods = split_list(&methods);
+            let w = weights.clone().unwrap_or_else(|| PathBuf::from(common::DEFAULT_WEIGHTS));
+            if !methods.iter().any(|m| m == "fm-rme") && w.join("manifest.json").is_file() {
+                methods.push("fm-rme".into());
+            }
+            demo::run(&demo::Args { preset, seed, slot, band, samples, methods, weights }, &out)
         }
         Command::Train { model, config, presets, steps, batch, device, out, resume, lr, weight_decay, warmup, seed, pool, max_visible, max_queries, val_every, checkpoint_every, stop_after } => {
             anyhow::ensure!(model == "fm-rme", "model '{model}' cannot be trained yet (fm-rme can)");
