@@ -292,6 +292,11 @@ pub fn run(a: &Args) -> Result<()> {
         let rate = (step - first) as f64 / started.elapsed().as_secs_f64().max(1e-9);
         pb.set_message(format!("loss {lval:.4} {rate:.2} step/s{}", val.map(|v| format!(" val {v:.2} dB")).unwrap_or_default()));
         pb.set_position(step);
+        if pb.is_hidden() && (val.is_some() || step == first + 1) {
+            // Not a terminal (a log file, CI): a plain line at each validation instead of the bar.
+            let eta = (spec.steps - step) as f64 / rate.max(1e-9);
+            eprintln!("step {step}/{}: loss {lval:.4}, {rate:.2} step/s, ETA {eta:.0} s{}", spec.steps, val.map(|v| format!(", validation RMSE {v:.2} dB")).unwrap_or_default());
+        }
         if step % spec.checkpoint_every == 0 || step == spec.steps {
             curve_file.flush()?;
             save_checkpoint(out, &model, &optim, &state)?;
