@@ -61,8 +61,21 @@ impl Acc {
     }
 }
 
-/// Runs every method on one case and adds squared errors to `acc[method]`.
-fn run_case(map: &RadioMap, strategy: &MaskStrategy, args: &Args, case_seed: u64, methods: &[String], fm: Option<&FmRmeEstimator>, acc: &mut BTreeMap<String, Acc>) -> Result<()> {
+/// Adds one case's accumulators into another's.
+fn merge(into: &mut BTreeMap<String, Acc>, from: &BTreeMap<String, Acc>) {
+    for (k, v) in from {
+        let a = into.entry(k.clone()).or_default();
+        a.sq += v.sq;
+        a.n += v.n;
+        if a.failure.is_none() {
+            a.failure = v.failure.clone();
+        }
+    }
+}
+
+/// Runs every method on one case; squared errors per method.
+fn run_case(map: &RadioMap, strategy: &MaskStrategy, args: &Args, case_seed: u64, methods: &[String], fm: Option<&FmRmeEstimator>) -> Result<BTreeMap<String, Acc>> {
+    let mut acc: BTreeMap<String, Acc> = BTreeMap::new();
     let split = strategy.split(map, case_seed)?;
     let n = map.grid.len();
     let mut rng = Rng::new(case_seed ^ 0x51CE);
@@ -98,7 +111,7 @@ fn run_case(map: &RadioMap, strategy: &MaskStrategy, args: &Args, case_seed: u64
             }
         }
     }
-    Ok(())
+    Ok(acc)
 }
 
 fn method_order(fm: bool) -> Vec<String> {
@@ -125,11 +138,23 @@ pub fn run(args: &Args) -> Result<String> {
     let prov = Provenance::capture(Some(args.seed));
     let mut md = String::new();
     let mut csv = String::new();
+    let mut json = serde_json::Map::new();
     let mut emit = |t: Table| {
         md.push_str(&t.markdown(&prov));
         md.push('\n');
         csv.push_str(&t.csv(&prov));
         csv.push('\n');
+        // {table: {method: {column: RMSE}}} for manifests and scripts.
+        let mut rows = serde_json::Map::new();
+        for r in &t.rows {
+            let cells: serde_json::Map<String, serde_json::Value> = t.columns[1..]
+                .iter()
+                .zip(&r[1..])
+                .map(|(c, v)| (c.clone(), v.parse::<f64>().map(serde_json::Value::from).unwrap_or(serde_json::Value::Null)))
+                .collect();
+            rows.insert(r[0].clone(), serde_json::Value::Object(cells));
+        }
+        json.insert(t.title.clone(), serde_json::Value::Object(rows));
     };
     let pretrain = ["D1", "D2", "D3", "D4", "D5", "D6"];
     let mut cache: BTreeMap<String, Vec<RadioMap>> = BTreeMap::new();
@@ -151,9 +176,10 @@ pub fn run(args: &Args) -> Result<String> {
                 for (ri, &r) in ratios.iter().enumerate() {
                     let seed = args.seed ^ ((mi as u64) << 8) ^ ri as u64;
                     eprintln!("{title}: {p} sample {mi}, {:.0} % visible", r * 100.0);
-                    run_case(map, &MaskStrategy::Spatial { visible_ratio: r }, args, seed, &classical, fm.as_ref(), &mut cols[ri])?;
+                    let case = run_case(map, &MaskStrategy::Spatial { visible_ratio: r }, args, seed, &classical, fm.as_ref())?;
+                    merge(&mut cols[ri], &case);
                     if ri == 0 && presets.len() > 1 {
-                        run_case(map, &MaskStrategy::Spatial { visible_ratio: r }, args, seed, &classical, fm.as_ref(), per_preset.entry(p.to_string()).or_default())?;
+                        merge(per_preset.entry(p.to_string()).or_default(), &case);
                     }
                 }
             }
@@ -199,8 +225,9 @@ pub fn run(args: &Args) -> Result<String> {
                 let _ = f;
                 let seed = args.seed ^ ((mi as u64) << 8) ^ 0x77;
                 eprintln!("{title}: {p} sample {mi}");
-                run_case(map, &strategy, args, seed, &classical, fm.as_ref(), per.entry(p.to_string()).or_default())?;
-                run_case(map, &strategy, args, seed, &classical, fm.as_ref(), &mut all)?;
+                let case = run_case(map, &strategy, args, seed, &classical, fm.as_ref())?;
+                merge(per.entry(p.to_string()).or_default(), &case);
+                merge(&mut all, &case);
             }
         }
         let mut columns = vec!["method".to_string()];
@@ -231,7 +258,8 @@ pub fn run(args: &Args) -> Result<String> {
         let mut cols: Vec<BTreeMap<String, Acc>> = vec![BTreeMap::new(); fr.len()];
         for (mi, map) in maps.iter().enumerate() {
             for (ri, &r) in fr.iter().enumerate() {
-                run_case(map, &MaskStrategy::Spatial { visible_ratio: r }, args, args.seed ^ ((mi as u64) << 8) ^ ri as u64, &methods, fm.as_ref(), &mut cols[ri])?;
+                let case = run_case(map, &MaskStrategy::Spatial { visible_ratio: r }, args, args.seed ^ ((mi as u64) << 8) ^ ri as u64, &methods, fm.as_ref())?;
+                merge(&mut cols[ri], &case);
             }
         }
         let rows = order2.iter().map(|m| {
@@ -249,6 +277,8 @@ pub fn run(args: &Args) -> Result<String> {
     if let Some(out) = &args.out {
         write_atomic(&out.with_extension("md"), md.as_bytes())?;
         write_atomic(&out.with_extension("csv"), csv.as_bytes())?;
+        json.insert("provenance".into(), serde_json::json!({ "command": prov.command, "seed": args.seed, "commit": prov.commit, "machine": prov.machine, "date": prov.date_utc }));
+        write_atomic(&out.with_extension("json"), &serde_json::to_vec_pretty(&serde_json::Value::Object(json))?)?;
     }
     Ok(md)
 }
