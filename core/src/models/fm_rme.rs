@@ -4,8 +4,9 @@
 //! nearest spatial neighbours) turns `[power, f̃, t̃]` into geometry-aware tokens; STS-PE adds
 //! their continuous position, slot and band; a pre-norm transformer encoder mixes them. The
 //! decoder sees the encoded visible tokens plus one shared learnable mask token at every
-//! query (with the query's STS-PE) and predicts the standardised power there with a linear
-//! head. Query tokens attend to the visible tokens and to themselves only
+//! query (with the query's STS-PE and an embedding of a local interpolation baseline,
+//! [`local_baseline`]) and a linear head predicts the standardised power there as a residual
+//! over that baseline. Query tokens attend to the visible tokens and to themselves only
 //! ([`query_isolation_mask`]), so the estimator can decode them in chunks of `query_chunk`,
 //! each with all visible tokens, and get the same answer as in one pass — full maps have up
 //! to 10⁵ voxels; training uses sampled token sets.
@@ -139,6 +140,7 @@ impl FmRmeConfig {
             encoder_norm: LayerNormConfig::new(d).init(device),
             decoder_embed: LinearConfig::new(d, d).init(device),
             mask_token: Initializer::Normal { mean: 0.0, std: 0.02 }.init([d], device),
+            baseline_embed: LinearConfig::new(1, d).init(device),
             decoder: stack(self.decoder_layers),
             decoder_norm: LayerNormConfig::new(d).init(device),
             head: LinearConfig::new(d, 1).init(device),
@@ -155,6 +157,7 @@ pub struct FmRme {
     encoder_norm: LayerNorm,
     decoder_embed: Linear,
     mask_token: Param<Tensor<1>>,
+    baseline_embed: Linear,
     decoder: TransformerEncoder,
     decoder_norm: LayerNorm,
     head: Linear,
@@ -176,6 +179,9 @@ pub struct FmRmeBatch {
     pub graph: Graph,
     /// `[B, Nq]` standardised true power (0 at padding, and everywhere at inference).
     pub targets: Tensor<2>,
+    /// `[B, Nq]` the local interpolation baseline at each query (standardised; see
+    /// [`local_baseline`]).
+    pub baseline: Tensor<2>,
     /// Per example: (mean, standard deviation) of the visible power, dB — prediction × std +
     /// mean is the estimate in the data's unit.
     pub scales: Vec<(f64, f64)>,
@@ -244,6 +250,7 @@ impl FmRmeBatch {
         let mut vpad = vec![true; b * nv];
         let mut qpad = vec![true; b * nq];
         let mut targets = vec![0f32; b * nq];
+        let mut baseline = vec![0f32; b * nq];
         let mut neighbours = vec![0i64; b * nv * k];
         let mut edge_attr = vec![0f32; b * nv * k * 2];
         let mut edge_mask = vec![0f32; b * nv * k];
@@ -282,6 +289,8 @@ impl FmRmeBatch {
                     targets[o] = ((v - mean) / std) as f32;
                 }
             }
+            let base = local_baseline(&e.visible, &e.queries, mean, std, cfg);
+            baseline[bi * nq..bi * nq + base.len()].copy_from_slice(&base);
             // k-NN in space among the real nodes; missing slots point at the node itself, masked.
             let m = e.visible.len();
             for i in 0..nv {
@@ -325,9 +334,41 @@ impl FmRmeBatch {
                 k,
             },
             targets: Tensor::<2>::from_data(TensorData::new(targets, [b, nq]), device),
+            baseline: Tensor::<2>::from_data(TensorData::new(baseline, [b, nq]), device),
             scales,
         })
     }
+}
+
+/// Visible points per query in the local baseline.
+pub const BASELINE_NEIGHBOURS: usize = 16;
+
+/// The local interpolation baseline the decoder refines: for each query, inverse-square
+/// weighting of the standardised power of its `BASELINE_NEIGHBOURS` visible points with the
+/// lowest context score (distance in space, slot and band, `fm_rme_context`). The head predicts
+/// the residual over it, and it is also embedded into the query token — the model starts from
+/// a sound interpolator instead of learning interpolation from nothing, which a small model
+/// trained on a CPU cannot afford. (An addition to the paper's decoder.)
+pub fn local_baseline(visible: &[[f64; 5]], queries: &[[f64; 4]], mean: f64, std: f64, cfg: &FmRmeConfig) -> Vec<f32> {
+    queries
+        .iter()
+        .map(|q| {
+            let mut scored: Vec<(f64, f64)> =
+                visible.iter().map(|v| (super::fm_rme_context::context_score(v, q, cfg), (v[4] - mean) / std)).collect();
+            let k = BASELINE_NEIGHBOURS.min(scored.len());
+            if k < scored.len() {
+                scored.select_nth_unstable_by(k, |a, b| a.0.total_cmp(&b.0));
+                scored.truncate(k);
+            }
+            let (mut num, mut den) = (0.0, 0.0);
+            for (s, v) in scored {
+                let w = 1.0 / (s * s + 1e-6);
+                num += w * v;
+                den += w;
+            }
+            if den > 0.0 { (num / den) as f32 } else { 0.0 }
+        })
+        .collect()
 }
 
 /// Mean and standard deviation (floored at `min_power_std_db`) of the visible power.
@@ -384,7 +425,7 @@ impl FmRme {
     /// - output: `[B, Nq]` (values at padded queries are meaningless)
     pub fn forward(&self, batch: &FmRmeBatch) -> Tensor<2> {
         let encoded = self.encode(batch);
-        self.decode(&encoded, batch.query_coords.clone(), batch.query_pad.clone())
+        self.decode(&encoded, batch.query_coords.clone(), batch.query_pad.clone(), batch.baseline.clone())
     }
 
     /// GAFE + STS-PE + encoder over the visible set; computed once per set at inference.
@@ -405,18 +446,20 @@ impl FmRme {
     ///
     /// # Shapes
     ///
-    /// - query_coords: `[B, Nq, 4]`, query_pad: `[B, Nq]`
-    /// - output: `[B, Nq]`
-    pub fn decode(&self, visible: &EncodedVisible, query_coords: Tensor<3>, query_pad: Tensor<2, Bool>) -> Tensor<2> {
+    /// - query_coords: `[B, Nq, 4]`, query_pad: `[B, Nq]`, baseline: `[B, Nq]`
+    /// - output: `[B, Nq]` = baseline + predicted residual
+    pub fn decode(&self, visible: &EncodedVisible, query_coords: Tensor<3>, query_pad: Tensor<2, Bool>, baseline: Tensor<2>) -> Tensor<2> {
         let [b, nv, d] = visible.tokens.dims();
         let [_, nq, _] = query_coords.dims();
-        let masks = self.mask_token.val().reshape([1, 1, d]).expand([b, nq, d]) + self.pos_enc.forward(query_coords);
+        let masks = self.mask_token.val().reshape([1, 1, d]).expand([b, nq, d])
+            + self.pos_enc.forward(query_coords)
+            + self.baseline_embed.forward(baseline.clone().reshape([b, nq, 1]));
         let seq = Tensor::cat(vec![visible.tokens.clone(), masks], 1);
         let pad = Tensor::cat(vec![visible.pad.clone(), query_pad], 1);
         let attn = query_isolation_mask(nv, nq, &visible.tokens.device()).unsqueeze_dim::<3>(0).expand([b, nv + nq, nv + nq]);
         let input = TransformerEncoderInput::new(seq).mask_pad(pad).mask_attn(attn);
         let decoded = self.decoder_norm.forward(self.decoder.forward(input));
-        self.head.forward(decoded.narrow(1, nv, nq)).reshape([b, nq])
+        self.head.forward(decoded.narrow(1, nv, nq)).reshape([b, nq]) + baseline
     }
 }
 
@@ -447,11 +490,11 @@ mod tests {
     /// tiny (d = 16, d_ff = 32, one layer each), by hand: lift 3·16+16 = 64; GAFE layer
     /// (35·16+16) + 272 + 272 + 16 + (33·16+16) + 272 = 1952; transformer layer: attention
     /// 4·272 = 1088, feed-forward (16·32+32) + (32·16+16) = 1072, two layer norms 64 → 2224;
-    /// encoder norm 32; decoder embedding 272; mask token 16; decoder layer 2224; decoder
-    /// norm 32; head 17. Total 6833.
-    const TINY_PARAMS: usize = 64 + 1952 + 2224 + 32 + 272 + 16 + 2224 + 32 + 17;
-    const SMALL_PARAMS: usize = 230_785;
-    const BASE_PARAMS: usize = 5_267_521;
+    /// encoder norm 32; decoder embedding 272; mask token 16; baseline embedding 1·16+16 = 32;
+    /// decoder layer 2224; decoder norm 32; head 17. Total 6865.
+    const TINY_PARAMS: usize = 64 + 1952 + 2224 + 32 + 272 + 16 + 32 + 2224 + 32 + 17;
+    const SMALL_PARAMS: usize = 230_785 + 128;
+    const BASE_PARAMS: usize = 5_267_521 + 384;
 
     #[test]
     fn padded_batch_gives_each_set_its_own_answer() {
@@ -504,6 +547,19 @@ mod tests {
         // (1 + 4 + 36) / 3
         let v: f32 = masked_mse(p, t, pad).into_scalar();
         assert!((v - 41.0 / 3.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn local_baseline_hand_computed() {
+        let cfg = FmRmeConfig::tiny();
+        // Two points of the query's slice, 64 m (score 1) and 128 m (score 2) away, values
+        // standardised to 1 and −1: weights 1 and 1/4 → (1 − 0.25) / 1.25 = 0.6.
+        let v = [[64.0, 0.0, 0.0, 3e9, 10.0], [-128.0, 0.0, 0.0, 3e9, -10.0]];
+        let b = local_baseline(&v, &[[0.0, 0.0, 0.0, 3e9]], 0.0, 10.0, &cfg);
+        assert!((b[0] - 0.6).abs() < 1e-5, "{}", b[0]);
+        // On a visible point the baseline is that point.
+        let b = local_baseline(&v, &[[64.0, 0.0, 0.0, 3e9]], 0.0, 10.0, &cfg);
+        assert!((b[0] - 1.0).abs() < 1e-4);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! group's queries are decoded in chunks of `query_chunk` (chunking does not change results:
 //! queries attend only to the visible tokens and themselves).
 
-use super::fm_rme::{Example, FmRme, FmRmeBatch, FmRmeConfig, ModelFrame};
+use super::fm_rme::{local_baseline, Example, FmRme, FmRmeBatch, FmRmeConfig, ModelFrame};
 use super::fm_rme_context::select_context;
 use crate::error::{Result, RmeError};
 use crate::estimator::Estimator;
@@ -30,7 +30,7 @@ impl FmRmeEstimator {
     fn decode_slice(&self, visible: Vec<[f64; 5]>, queries: &[[f64; 4]]) -> Result<Vec<f64>> {
         let cfg = &self.config;
         let frame = ModelFrame::of(&visible);
-        let probe = Example { queries: vec![queries[0]], visible, targets: vec![] };
+        let probe = Example { queries: vec![queries[0]], visible: visible.clone(), targets: vec![] };
         let batch = FmRmeBatch::new(&[probe], cfg, &self.device)?;
         let (mean, std) = batch.scales[0];
         let encoded = self.model.encode(&batch);
@@ -38,9 +38,11 @@ impl FmRmeEstimator {
         for chunk in queries.chunks(cfg.query_chunk) {
             let coords = frame.query_coords(cfg, chunk, &self.device);
             let pad = Tensor::<2, Bool>::from_data(TensorData::new(vec![false; chunk.len()], [1, chunk.len()]), &self.device);
+            let base = local_baseline(&visible, chunk, mean, std, cfg);
+            let base = Tensor::<2>::from_data(TensorData::new(base, [1, chunk.len()]), &self.device);
             let values: Vec<f32> = self
                 .model
-                .decode(&encoded, coords, pad)
+                .decode(&encoded, coords, pad, base)
                 .into_data()
                 .try_to_vec::<f32>()
                 .map_err(|e| RmeError::numerical("FM-RME output", format!("{e:?}")))?;
