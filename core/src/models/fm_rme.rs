@@ -143,7 +143,9 @@ impl FmRmeConfig {
             baseline_embed: LinearConfig::new(1, d).init(device),
             decoder: stack(self.decoder_layers),
             decoder_norm: LayerNormConfig::new(d).init(device),
-            head: LinearConfig::new(d, 1).init(device),
+            // Zero-initialised: an untrained model returns the baseline exactly, and training
+            // only ever has to learn a correction.
+            head: LinearConfig::new(d, 1).with_initializer(Initializer::Zeros).init(device),
         }
     }
 }
@@ -547,6 +549,18 @@ mod tests {
         // (1 + 4 + 36) / 3
         let v: f32 = masked_mse(p, t, pad).into_scalar();
         assert!((v - 41.0 / 3.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn untrained_model_returns_the_baseline() {
+        let d = cpu();
+        let cfg = FmRmeConfig::tiny();
+        let model = cfg.init(&d);
+        let mut rng = Rng::new(8);
+        let batch = FmRmeBatch::new(&[example(&mut rng, 20, 6)], &cfg, &d).unwrap();
+        let out: Vec<f32> = model.forward(&batch).into_data().try_to_vec::<f32>().unwrap();
+        let base: Vec<f32> = batch.baseline.into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(out, base);
     }
 
     #[test]
