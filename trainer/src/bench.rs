@@ -82,6 +82,7 @@ pub fn run(reps: usize, out: Option<&Path>) -> Result<String> {
             batch: 6,
             lr: 1e-3,
             weight_decay: 0.01,
+            grad_clip: 1.0,
             warmup: 10,
             seed: 0,
             pool: 1,

@@ -160,10 +160,13 @@ enum Command {
         /// Continue the run in --out from its last checkpoint.
         #[arg(long)]
         resume: bool,
-        #[arg(long, default_value_t = 1e-3)]
+        #[arg(long, default_value_t = 3e-4)]
         lr: f64,
         #[arg(long, default_value_t = 0.01)]
         weight_decay: f64,
+        /// Clip each parameter's gradient to this norm (0: off).
+        #[arg(long, default_value_t = 1.0)]
+        grad_clip: f64,
         #[arg(long, default_value_t = 100)]
         warmup: u64,
         #[arg(long, default_value_t = 0)]
@@ -251,7 +254,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             demo::run(&demo::Args { preset, seed, slot, band, samples, methods, weights }, &out)
         }
-        Command::Train { model, config, presets, steps, batch, device, out, resume, lr, weight_decay, warmup, seed, pool, max_visible, max_queries, val_every, checkpoint_every, stop_after } => {
+        Command::Train { model, config, presets, steps, batch, device, out, resume, lr, weight_decay, grad_clip, warmup, seed, pool, max_visible, max_queries, val_every, checkpoint_every, stop_after } => {
             anyhow::ensure!(model == "fm-rme", "model '{model}' cannot be trained yet (fm-rme can)");
             let cfg = rme_core::models::fm_rme::FmRmeConfig::preset(&config)?.with_max_visible(max_visible.max(8));
             let spec = train::RunSpec {
@@ -261,6 +264,7 @@ fn run(cli: Cli) -> Result<()> {
                 batch,
                 lr,
                 weight_decay,
+                grad_clip,
                 warmup,
                 seed,
                 pool,

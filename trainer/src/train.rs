@@ -37,6 +37,8 @@ pub struct RunSpec {
     pub batch: usize,
     pub lr: f64,
     pub weight_decay: f64,
+    /// Gradient clipping by norm (per parameter tensor); 0 disables it.
+    pub grad_clip: f64,
     pub warmup: u64,
     pub seed: u64,
     pub pool: usize,
@@ -71,6 +73,12 @@ pub fn device(name: &str) -> Result<Device> {
         "cuda" => bail!("the cuda backend is not built (burn's cuda feature needs an LLVM download these machines cannot make); use --device wgpu on NVIDIA GPUs"),
         other => bail!("unknown device '{other}' (flex, wgpu, cuda)"),
     }
+}
+
+/// AdamW with the run's weight decay and gradient clipping.
+pub fn optimizer(spec: &RunSpec) -> AdamWConfig {
+    let clip = (spec.grad_clip > 0.0).then(|| burn::optim::grad_clipping::GradientClippingConfig::Norm(spec.grad_clip as f32));
+    AdamWConfig::new().with_weight_decay(spec.weight_decay as f32).with_grad_clipping(clip)
 }
 
 /// Learning rate at `step` (1-based): linear warm-up, then cosine decay to 5 % of the peak.
@@ -246,7 +254,7 @@ pub fn run(a: &Args) -> Result<()> {
     }
     let base = device(&a.device)?;
     let dev = base.clone().autodiff();
-    let mut optim = AdamWConfig::new().with_weight_decay(spec.weight_decay as f32).init();
+    let mut optim = optimizer(spec).init();
     let (mut model, mut state) = if a.resume && ckpt.exists() {
         let bytes = std::fs::read(ckpt.join("model.bpk"))?;
         let model = fm_rme_from_bytes(&bytes, &spec.model, &dev, &ckpt.join("model.bpk").display().to_string())?.train();
@@ -262,6 +270,10 @@ pub fn run(a: &Args) -> Result<()> {
     truncate_curve(&curve, state.step)?;
     let pool = training_pool(spec)?;
     let validation = Validation::new(spec)?;
+    if state.step == 0 {
+        // The untrained model returns its interpolation baseline: the line to beat.
+        eprintln!("validation RMSE before training (the baseline): {:.2} dB", validation.rmse_db(&model, spec, &base)?);
+    }
     let mut curve_file = std::fs::OpenOptions::new().append(true).open(&curve)?;
     let pb = progress(spec.steps, "train");
     pb.set_position(state.step);
@@ -365,6 +377,7 @@ mod tests {
             batch: 3,
             lr: 3e-3,
             weight_decay: 0.0,
+            grad_clip: 0.0,
             warmup: 10,
             seed: 1,
             pool: 1,
