@@ -80,7 +80,6 @@ fn run_case(map: &RadioMap, strategy: &MaskStrategy, args: &Args, case_seed: u64
     let n = map.grid.len();
     let mut rng = Rng::new(case_seed ^ 0x51CE);
     let mut slices: Vec<usize> = split.hidden.iter().map(|v| v / n).collect();
-    slices.dedup();
     slices.sort_unstable();
     slices.dedup();
     let chosen: Vec<usize> = rng.choose_indices(slices.len(), args.slices).into_iter().map(|i| slices[i]).collect();
