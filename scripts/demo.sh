@@ -1,24 +1,31 @@
 #!/usr/bin/env bash
-# Builds what the demo needs and serves it on http://127.0.0.1:${PORT:-8080}/ .
-# Usage: scripts/demo.sh [--no-serve]
+# Builds everything the demo needs and serves it on http://127.0.0.1:${PORT:-8080}/ :
+# installs the web tools when missing (scripts/setup-web.sh), builds the page, the widget and
+# the engine's WebAssembly bundle with trunk into dist/ (static files only), and serves dist/.
+# Usage: scripts/demo.sh [--no-serve] [--webgpu]
+#   --webgpu  also builds the WebGPU bundle (long: ~40 CPU-minutes cold); without it the page
+#             runs on burn's CPU backend compiled to wasm, in a Web Worker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "python3 is required to serve the page" >&2; exit 1; }
 
-echo "==> building rme"
-# The whole workspace, so that features are unified as in the test build (no rebuild of burn).
-cargo build --workspace --locked
-echo "==> rendering the demo scene"
-rm -rf dist
-mkdir -p dist/demo dist/static
-cp index.html dist/
-cp -r static/. dist/static/
-target/debug/rme demo --preset "${RME_DEMO_PRESET:-D7}" --seed "${RME_DEMO_SEED:-3}" --samples "${RME_DEMO_SAMPLES:-200}" --out dist/demo
-if [ "${1:-}" = "--no-serve" ]; then
+SERVE=1
+BUILD_ARGS=(--release)
+for arg in "$@"; do
+  case "$arg" in
+    --no-serve) SERVE=0 ;;
+    --webgpu) BUILD_ARGS+=(--webgpu) ;;
+    *) echo "unknown option $arg (--no-serve, --webgpu)" >&2; exit 2 ;;
+  esac
+done
+
+echo "==> building the web app (trunk, release)"
+scripts/build-web.sh "${BUILD_ARGS[@]}"
+if [ "$SERVE" = 0 ]; then
   echo "dist/ is ready"
   exit 0
 fi
 PORT="${PORT:-8080}"
-echo "==> serving dist/ at http://127.0.0.1:${PORT}/ (Ctrl-C stops)"
+echo "==> serving dist/ at http://127.0.0.1:${PORT}/ (embeddable widget: /static/embed.html; Ctrl-C stops)"
 exec python3 -m http.server "$PORT" --bind 127.0.0.1 --directory dist

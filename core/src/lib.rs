@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod models;
 pub mod nn;
 pub mod rng;
+pub mod scene;
 pub mod sim;
 
 pub use error::{Result, RmeError};

@@ -83,6 +83,7 @@ pub fn run(reps: usize, out: Option<&Path>) -> Result<String> {
             lr: 1e-3,
             weight_decay: 0.01,
             grad_clip: 1.0,
+            loss: "relative".into(),
             warmup: 10,
             seed: 0,
             pool: 1,

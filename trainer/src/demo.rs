@@ -6,8 +6,8 @@ use crate::common::{estimator_for, write_atomic};
 use anyhow::{ensure, Result};
 use rme_core::io::csv::write_estimate;
 use rme_core::io::png::{finite_range, render_map, RenderOptions};
-use rme_core::metrics::{mae, rmse};
-use rme_core::rng::Rng;
+use rme_core::metrics::mae;
+use rme_core::scene::SliceTask;
 use rme_core::sim::{DynamicPreset, DynamicSimulator};
 use rme_core::QuerySet;
 use serde::Serialize;
@@ -58,36 +58,34 @@ pub fn run(a: &Args, out: &Path) -> Result<()> {
     let p = DynamicPreset::by_name(&a.preset)?;
     ensure!(a.slot < p.slots && a.band < p.bands, "{}: slot {} / band {} out of range ({} slots, {} bands)", p.name, a.slot, a.band, p.slots, p.bands);
     let map = DynamicSimulator::new(p)?.simulate(a.seed)?;
-    let n = map.grid.len();
-    ensure!(a.samples >= 5 && a.samples < n, "--samples must be in 5..{n}");
-    let base = (a.slot * map.bands() + a.band) * n;
-    let mut rng = Rng::new(a.seed ^ 0xDE30);
-    let mut cells = rng.choose_indices(n, a.samples);
-    cells.sort_unstable();
-    let visible: Vec<usize> = cells.iter().map(|c| base + c).collect();
-    let obs = map.measurements_at(&visible);
-    let all: Vec<usize> = (base..base + n).collect();
-    let query: QuerySet = map.queries_at(&all);
-    let truth: Vec<f64> = map.slice(a.slot, a.band).iter().map(|&v| v as f64).collect();
-    let hidden: Vec<usize> = (0..n).filter(|c| cells.binary_search(c).is_err()).collect();
+    // The same task, sampling and error definition as the browser page (`rme_core::scene`).
+    let mut task = SliceTask::new(map, a.slot, a.band)?;
+    task.sample_random(a.samples, a.seed)?;
+    let cells = task.cells().to_vec();
+    let obs = task.measurements();
+    let query: QuerySet = task.queries();
+    let truth = task.truth();
+    let hidden = task.hidden();
+    let map = &task.map;
     let range = finite_range(truth.iter());
     let (rows, cols) = (map.grid.rows, map.grid.cols);
     let scale = (384 / rows.max(cols)).clamp(1, 8);
     let markers: Vec<(usize, usize)> = cells.iter().map(|c| (c / cols, c % cols)).collect();
     let opts = RenderOptions { scale, range, unit: "dBm".into(), markers };
     write_atomic(&out.join("truth.png"), &render_map(&truth, rows, cols, None, &opts)?)?;
-    write_atomic(&out.join("measurements.csv"), write_estimate(&map.queries_at(&visible), &rme_core::Estimate { mean: obs.points.iter().map(|m| m.value).collect(), std: None }, "power_dbm").as_bytes())?;
+    write_atomic(&out.join("measurements.csv"), write_estimate(&QuerySet { points: obs.points.iter().map(|m| rme_core::Query { x_m: m.x_m, y_m: m.y_m, t_s: m.t_s, freq_hz: m.freq_hz }).collect() }, &rme_core::Estimate { mean: obs.points.iter().map(|m| m.value).collect(), std: None }, "power_dbm").as_bytes())?;
 
     let plain = RenderOptions { markers: vec![], ..opts.clone() };
     let mut methods = Vec::new();
     for m in &a.methods {
         let result = (|| -> Result<MethodResult> {
-            let est = estimator_for(m, Some(&map), a.weights.as_deref())?;
+            let est = estimator_for(m, Some(map), a.weights.as_deref())?;
             let t0 = Instant::now();
             let e = est.estimate(&obs, &query)?;
             let ms = t0.elapsed().as_secs_f64() * 1e3;
             let h_est: Vec<f64> = hidden.iter().map(|&c| e.mean[c]).collect();
             let h_true: Vec<f64> = hidden.iter().map(|&c| truth[c]).collect();
+            let rmse_db = task.hidden_rmse(&e.mean)?;
             let err: Vec<f64> = e.mean.iter().zip(&truth).map(|(a, b)| (a - b).abs()).collect();
             write_atomic(&out.join(format!("estimate_{m}.png")), &render_map(&e.mean, rows, cols, None, &plain)?)?;
             let err_opts = RenderOptions { range: Some((0.0, 20.0)), unit: "dB".into(), ..plain.clone() };
@@ -103,7 +101,7 @@ pub fn run(a: &Args, out: &Path) -> Result<()> {
             };
             Ok(MethodResult {
                 name: m.clone(),
-                rmse_db: Some(rmse(&h_est, &h_true)?),
+                rmse_db: Some(rmse_db),
                 mae_db: Some(mae(&h_est, &h_true)?),
                 ms: Some(ms),
                 estimate_png: Some(format!("estimate_{m}.png")),

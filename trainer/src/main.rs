@@ -167,6 +167,10 @@ enum Command {
         /// Clip each parameter's gradient to this norm (0: off).
         #[arg(long, default_value_t = 1.0)]
         grad_clip: f64,
+        /// Objective: relative (each set's masked MSE over its interpolation baseline's; weighs
+        /// the easy spatial sets and the hard spectral ones alike) or mse (plain masked MSE).
+        #[arg(long, default_value = "relative", value_parser = ["relative", "mse"])]
+        loss: String,
         #[arg(long, default_value_t = 100)]
         warmup: u64,
         #[arg(long, default_value_t = 0)]
@@ -254,7 +258,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             demo::run(&demo::Args { preset, seed, slot, band, samples, methods, weights }, &out)
         }
-        Command::Train { model, config, presets, steps, batch, device, out, resume, lr, weight_decay, grad_clip, warmup, seed, pool, max_visible, max_queries, val_every, checkpoint_every, stop_after } => {
+        Command::Train { model, config, presets, steps, batch, device, out, resume, lr, weight_decay, grad_clip, loss, warmup, seed, pool, max_visible, max_queries, val_every, checkpoint_every, stop_after } => {
             anyhow::ensure!(model == "fm-rme", "model '{model}' cannot be trained yet (fm-rme can)");
             let cfg = rme_core::models::fm_rme::FmRmeConfig::preset(&config)?.with_max_visible(max_visible.max(8));
             let spec = train::RunSpec {
@@ -265,6 +269,7 @@ fn run(cli: Cli) -> Result<()> {
                 lr,
                 weight_decay,
                 grad_clip,
+                loss,
                 warmup,
                 seed,
                 pool,

@@ -16,7 +16,7 @@ use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Bytes, Device};
 use rme_core::mask::MaskStrategy;
-use rme_core::models::fm_rme::{masked_mse, FmRme, FmRmeBatch, FmRmeConfig};
+use rme_core::models::fm_rme::{masked_mse, relative_masked_mse, FmRme, FmRmeBatch, FmRmeConfig};
 use rme_core::models::fm_rme_context::training_example;
 use rme_core::models::weights::{fm_rme_from_bytes, fm_rme_to_bytes};
 use rme_core::rng::Rng;
@@ -39,6 +39,11 @@ pub struct RunSpec {
     pub weight_decay: f64,
     /// Gradient clipping by norm (per parameter tensor); 0 disables it.
     pub grad_clip: f64,
+    /// The objective: "relative" (each set's masked MSE over its baseline's, see
+    /// `relative_masked_mse`) or "mse" (the plain masked MSE). Runs written before this field
+    /// existed used "mse".
+    #[serde(default = "plain_mse")]
+    pub loss: String,
     pub warmup: u64,
     pub seed: u64,
     pub pool: usize,
@@ -47,6 +52,14 @@ pub struct RunSpec {
     pub val_every: u64,
     pub checkpoint_every: u64,
 }
+
+fn plain_mse() -> String {
+    "mse".into()
+}
+
+/// Floor of the baseline's per-set MSE (standardised units) in the relative loss: a set the
+/// baseline already fits to within ~0.1 σ is not weighted up further.
+pub const RELATIVE_LOSS_FLOOR: f32 = 0.01;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct State {
@@ -137,7 +150,8 @@ pub fn batch_examples(spec: &RunSpec, pool: &[RadioMap], step: u64) -> Result<[V
     Ok(out)
 }
 
-/// One optimisation target: the mean of the per-strategy masked MSEs.
+/// One optimisation target: the mean of the per-strategy masked (relative) MSEs; also each
+/// strategy's value.
 pub fn loss(model: &FmRme, spec: &RunSpec, subs: &[Vec<rme_core::models::fm_rme::Example>; 3], device: &Device) -> Result<(burn::tensor::Tensor<1>, [f64; 3])> {
     let mut total: Option<burn::tensor::Tensor<1>> = None;
     let mut parts = [f64::NAN; 3];
@@ -147,7 +161,12 @@ pub fn loss(model: &FmRme, spec: &RunSpec, subs: &[Vec<rme_core::models::fm_rme:
             continue;
         }
         let batch = FmRmeBatch::new(ex, &spec.model, device)?;
-        let l = masked_mse(model.forward(&batch), batch.targets.clone(), batch.query_pad.clone());
+        let prediction = model.forward(&batch);
+        let l = match spec.loss.as_str() {
+            "mse" => masked_mse(prediction, batch.targets.clone(), batch.query_pad.clone()),
+            "relative" => relative_masked_mse(prediction, batch.baseline.clone(), batch.targets.clone(), batch.query_pad.clone(), RELATIVE_LOSS_FLOOR),
+            other => bail!("unknown loss '{other}' (relative, mse)"),
+        };
         parts[k] = l.clone().into_scalar::<f32>() as f64;
         total = Some(match total {
             Some(t) => t + l,
@@ -378,6 +397,7 @@ mod tests {
             lr: 3e-3,
             weight_decay: 0.0,
             grad_clip: 0.0,
+            loss: "mse".into(),
             warmup: 10,
             seed: 1,
             pool: 1,

@@ -1,9 +1,49 @@
-//! rme in the browser. This crate holds only the wasm-bindgen surface; every model, simulator
-//! and estimator lives in `rme-core`, so the browser runs the same code as the CLI.
-//! (The demo page and the widget are built on it by the web issue.)
+//! rme in the browser: the wasm-bindgen surface over `rme-core`. Every model, simulator,
+//! estimator, metric and file format is `rme-core`'s, so the page runs the same code as the
+//! CLI; this crate only converts between JavaScript values and core types.
+//!
+//! The page runs this module inside a Web Worker (`static/rme-worker.js`), so estimation
+//! never blocks the main thread. Objects:
+//! - [`Engine`]: the compute device (WebGPU or burn's CPU backend) and the loaded models.
+//! - [`Scene`]: one slice of a simulated sample with its observed cells (`rme_core::scene`).
+//! - [`Dataset`]: an uploaded measurement CSV and the grid it is estimated on.
+//! - [`Problem`]: measurements + queries, taken from a scene or a dataset, for an estimate.
+//!
+//! Every fallible call returns a JavaScript `Error` whose message names the bad input; none
+//! panics on user input (a panic would kill the worker).
 
-use rme_core::sim::{DynamicPreset, DynamicSimulator};
+mod engine;
+mod render;
+
+pub use engine::{Engine, EstimateOut, Problem};
+pub use render::{colormap_rgba, png_bytes, render_rgba};
+
+use rme_core::io::csv::{read_measurements, write_estimate};
+use rme_core::scene::SliceTask;
+use rme_core::sim::{DynamicPreset, DynamicSimulator, TxPin};
+use rme_core::{Estimate, Grid, MeasurementSet, QuerySet, Result as CoreResult, RmeError};
 use wasm_bindgen::prelude::*;
+
+/// Most measurements an uploaded file may hold in the browser; larger sets belong to
+/// `rme estimate`, where memory and time are not a page's.
+pub const MAX_BROWSER_MEASUREMENTS: usize = 20_000;
+
+/// Cells along the longer side of the grid an uploaded data set is estimated on.
+pub const DATASET_GRID_CELLS: usize = 64;
+
+pub(crate) fn js_error(e: impl std::fmt::Display) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+/// Logs panics to the console before the worker dies (there should be none: this is the
+/// last line of defence, which makes a bug visible instead of a silent hang).
+#[wasm_bindgen(start)]
+pub fn start() {
+    #[cfg(target_arch = "wasm32")]
+    std::panic::set_hook(Box::new(|info| {
+        web_sys::console::error_1(&format!("rme panicked: {info}").into());
+    }));
+}
 
 /// Version of the rme crates in this bundle.
 #[wasm_bindgen]
@@ -11,22 +51,357 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
-/// One `[H, W]` slice (row 0 south) of a simulated sample, dBm; errors name the bad argument.
+/// Names of the simulator presets, D1–D7.
 #[wasm_bindgen]
-pub fn simulate_slice(preset: &str, seed: u64, slot: usize, band: usize) -> Result<Vec<f32>, JsError> {
-    let p = DynamicPreset::by_name(preset)?;
-    if slot >= p.slots || band >= p.bands {
-        return Err(JsError::new(&format!("{}: slot {slot} / band {band} out of range ({} slots, {} bands)", p.name, p.slots, p.bands)));
+pub fn presets() -> Vec<String> {
+    rme_core::sim::PRESETS.iter().map(|p| p.name.to_string()).collect()
+}
+
+/// One slice of a simulated sample, the cells observed in it, and its transmitters (any of
+/// which the user may move: the sample is then re-simulated with it parked there).
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct Scene {
+    preset: &'static DynamicPreset,
+    seed: u64,
+    pins: Vec<TxPin>,
+    task: SliceTask,
+}
+
+#[wasm_bindgen]
+impl Scene {
+    /// Simulates sample `seed` of `preset` ("D1"…"D7"); starts at slot 0, band 0, with no
+    /// observed cell.
+    #[wasm_bindgen(constructor)]
+    pub fn new(preset: &str, seed: u64) -> Result<Scene, JsError> {
+        Scene::simulate(preset, seed).map_err(js_error)
     }
-    let map = DynamicSimulator::new(p)?.simulate(seed)?;
-    Ok(map.slice(slot, band).to_vec())
+
+    #[wasm_bindgen(getter)]
+    pub fn preset(&self) -> String {
+        self.preset.name.to_string()
+    }
+    #[wasm_bindgen(getter)]
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+    #[wasm_bindgen(getter)]
+    pub fn rows(&self) -> usize {
+        self.task.map.grid.rows
+    }
+    #[wasm_bindgen(getter)]
+    pub fn cols(&self) -> usize {
+        self.task.map.grid.cols
+    }
+    #[wasm_bindgen(getter)]
+    pub fn cell_size_m(&self) -> f64 {
+        self.task.map.grid.cell_size_m
+    }
+    #[wasm_bindgen(getter)]
+    pub fn slots(&self) -> usize {
+        self.task.map.slots()
+    }
+    #[wasm_bindgen(getter)]
+    pub fn bands(&self) -> usize {
+        self.task.map.bands()
+    }
+    #[wasm_bindgen(getter)]
+    pub fn slot(&self) -> usize {
+        self.task.slot
+    }
+    #[wasm_bindgen(getter)]
+    pub fn band(&self) -> usize {
+        self.task.band
+    }
+    /// Time of the current slot, s.
+    #[wasm_bindgen(getter)]
+    pub fn t_s(&self) -> f64 {
+        self.task.map.slots_s[self.task.slot]
+    }
+    /// Centre frequency of the current band, Hz.
+    #[wasm_bindgen(getter)]
+    pub fn freq_hz(&self) -> f64 {
+        self.task.map.bands_hz[self.task.band]
+    }
+
+    /// Selects the slice shown and estimated; the observed cells stay.
+    pub fn set_slice(&mut self, slot: usize, band: usize) -> Result<(), JsError> {
+        self.try_set_slice(slot, band).map_err(js_error)
+    }
+
+    /// Observes `count` cells drawn at random from `seed` (the same cells as
+    /// `rme demo --samples count --seed seed`).
+    pub fn sample_random(&mut self, count: usize, seed: u64) -> Result<(), JsError> {
+        self.task.sample_random(count, seed).map_err(js_error)
+    }
+
+    /// Observes exactly these cells (row-major indices).
+    pub fn set_cells(&mut self, cells: Vec<u32>) -> Result<(), JsError> {
+        self.task.set_cells(cells.into_iter().map(|c| c as usize).collect()).map_err(js_error)
+    }
+
+    /// Adds a measurement at the cell containing `(x_m, y_m)`, or removes the one there.
+    /// Returns whether the cell is observed afterwards.
+    pub fn toggle_at(&mut self, x_m: f64, y_m: f64) -> Result<bool, JsError> {
+        self.try_toggle_at(x_m, y_m).map_err(js_error)
+    }
+
+    /// Observed cells, row-major indices.
+    pub fn cells(&self) -> Vec<u32> {
+        self.task.cells().iter().map(|&c| c as u32).collect()
+    }
+
+    /// Transmitters at the current slot: `[x_m, y_m, on]` per transmitter (`on` = 1 when it
+    /// transmits in the current band).
+    pub fn transmitters(&self) -> Vec<f64> {
+        let (t, f) = (self.task.slot, self.task.band);
+        self.task
+            .map
+            .tx
+            .iter()
+            .flat_map(|tx| {
+                let p = tx.position(t).unwrap_or([f64::NAN; 3]);
+                [p[0], p[1], if tx.is_active(t, f) { 1.0 } else { 0.0 }]
+            })
+            .collect()
+    }
+
+    /// Parks transmitter `index` at `(x_m, y_m)` and re-simulates the sample (the other
+    /// transmitters and the fields are unchanged; the observed cells stay).
+    pub fn move_transmitter(&mut self, index: usize, x_m: f64, y_m: f64) -> Result<(), JsError> {
+        self.try_move_transmitter(index, x_m, y_m).map_err(js_error)
+    }
+
+    /// True power of the current slice, dBm, row-major (row 0 south).
+    pub fn truth(&self) -> Vec<f32> {
+        self.task.map.slice(self.task.slot, self.task.band).to_vec()
+    }
+
+    /// The observed measurements and a query at every cell of the slice.
+    pub fn problem(&self) -> Problem {
+        Problem::new(self.task.measurements(), self.task.queries())
+    }
+
+    /// RMSE (dB) of a full-slice estimate over the cells that are not observed.
+    pub fn rmse(&self, estimate: &[f32]) -> Result<f64, JsError> {
+        let e: Vec<f64> = estimate.iter().map(|&v| v as f64).collect();
+        self.task.hidden_rmse(&e).map_err(js_error)
+    }
+
+    /// The observed measurements as a measurement CSV (FORMATS.md).
+    pub fn measurements_csv(&self) -> String {
+        let obs = self.task.measurements();
+        measurements_csv(&obs)
+    }
+
+    /// A full-slice estimate as an estimate CSV (FORMATS.md).
+    pub fn estimate_csv(&self, mean: &[f32], std: Option<Vec<f32>>) -> Result<String, JsError> {
+        estimate_csv(&self.task.queries(), mean, std, "power_dbm").map_err(js_error)
+    }
+}
+
+/// The scene's operations with core errors (testable off the browser; the exported methods
+/// above convert the error for JavaScript).
+impl Scene {
+    pub fn simulate(preset: &str, seed: u64) -> CoreResult<Scene> {
+        let preset = DynamicPreset::by_name(preset)?;
+        let map = DynamicSimulator::new(preset)?.simulate(seed)?;
+        Ok(Scene { preset, seed, pins: Vec::new(), task: SliceTask::new(map, 0, 0)? })
+    }
+
+    pub fn try_set_slice(&mut self, slot: usize, band: usize) -> CoreResult<()> {
+        let mut task = SliceTask::new(self.task.map.clone(), slot, band)?;
+        task.set_cells(self.task.cells().to_vec())?;
+        self.task = task;
+        Ok(())
+    }
+
+    pub fn try_toggle_at(&mut self, x_m: f64, y_m: f64) -> CoreResult<bool> {
+        let grid = &self.task.map.grid;
+        let Some((r, c)) = grid.cell_of(x_m, y_m) else {
+            let [w, h] = grid.extent_m();
+            return Err(RmeError::invalid("measurement position", format!("({x_m:.1}, {y_m:.1}) m is outside the {w:.0} m × {h:.0} m area")));
+        };
+        self.task.toggle(r * grid.cols + c)
+    }
+
+    pub fn try_move_transmitter(&mut self, index: usize, x_m: f64, y_m: f64) -> CoreResult<()> {
+        let mut pins: Vec<TxPin> = self.pins.iter().copied().filter(|p| p.index != index).collect();
+        pins.push(TxPin { index, x_m, y_m });
+        let map = DynamicSimulator::new(self.preset)?.simulate_with(self.seed, &pins)?;
+        let mut task = SliceTask::new(map, self.task.slot, self.task.band)?;
+        task.set_cells(self.task.cells().to_vec())?;
+        self.task = task;
+        self.pins = pins;
+        Ok(())
+    }
+}
+
+fn measurements_csv(obs: &MeasurementSet) -> String {
+    let query = QuerySet { points: obs.points.iter().map(|m| rme_core::Query { x_m: m.x_m, y_m: m.y_m, t_s: m.t_s, freq_hz: m.freq_hz }).collect() };
+    let est = Estimate { mean: obs.points.iter().map(|m| m.value).collect(), std: None };
+    write_estimate(&query, &est, &obs.quantity)
+}
+
+fn estimate_csv(query: &QuerySet, mean: &[f32], std: Option<Vec<f32>>, quantity: &str) -> CoreResult<String> {
+    if mean.len() != query.len() || std.as_ref().is_some_and(|s| s.len() != query.len()) {
+        return Err(RmeError::invalid("estimate", format!("{} values for {} queries", mean.len(), query.len())));
+    }
+    let est = Estimate { mean: mean.iter().map(|&v| v as f64).collect(), std: std.map(|s| s.iter().map(|&v| v as f64).collect()) };
+    Ok(write_estimate(query, &est, quantity))
+}
+
+/// An uploaded measurement file and the grid it is estimated on (covering its points, with
+/// at most `DATASET_GRID_CELLS` cells along the longer side), at the time and frequency of
+/// its first row.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct Dataset {
+    name: String,
+    obs: MeasurementSet,
+    grid: Grid,
+    notes: Vec<String>,
+}
+
+#[wasm_bindgen]
+impl Dataset {
+    /// Reads a measurement CSV (FORMATS.md); `name` names the file in errors.
+    pub fn from_csv(text: &str, name: &str) -> Result<Dataset, JsError> {
+        Dataset::read(text, name).map_err(js_error)
+    }
+
+}
+
+impl Dataset {
+    /// [`Dataset::from_csv`] with a core error.
+    pub fn read(text: &str, name: &str) -> CoreResult<Dataset> {
+        let (obs, report) = read_measurements(text, name, None)?;
+        if obs.len() > MAX_BROWSER_MEASUREMENTS {
+            return Err(RmeError::parse(
+                name,
+                None,
+                format!("{} measurements; the browser estimates from at most {MAX_BROWSER_MEASUREMENTS} (use `rme estimate` for larger sets)", obs.len()),
+            ));
+        }
+        let xy: Vec<[f64; 2]> = obs.points.iter().map(|p| [p.x_m, p.y_m]).collect();
+        let span = |k: usize| {
+            let (lo, hi) = xy.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| (lo.min(p[k]), hi.max(p[k])));
+            hi - lo
+        };
+        let longest = span(0).max(span(1));
+        let cell = if longest > 0.0 { longest / (DATASET_GRID_CELLS - 1) as f64 } else { 1.0 };
+        let grid = Grid::covering(&xy, cell)?;
+        Ok(Dataset { name: name.to_string(), obs, grid, notes: report.notes() })
+    }
+}
+
+#[wasm_bindgen]
+impl Dataset {
+    #[wasm_bindgen(getter)]
+    pub fn name(&self) -> String {
+        self.name.clone()
+    }
+    #[wasm_bindgen(getter)]
+    pub fn len(&self) -> usize {
+        self.obs.len()
+    }
+    #[wasm_bindgen(getter)]
+    pub fn rows(&self) -> usize {
+        self.grid.rows
+    }
+    #[wasm_bindgen(getter)]
+    pub fn cols(&self) -> usize {
+        self.grid.cols
+    }
+    #[wasm_bindgen(getter)]
+    pub fn cell_size_m(&self) -> f64 {
+        self.grid.cell_size_m
+    }
+    /// `[x, y]` of the outer corner of cell (0, 0), m.
+    pub fn origin_m(&self) -> Vec<f64> {
+        self.grid.origin_m.to_vec()
+    }
+    #[wasm_bindgen(getter)]
+    pub fn quantity(&self) -> String {
+        self.obs.quantity.clone()
+    }
+    /// What the reader noticed (merged duplicates, far points), one sentence each.
+    pub fn notes(&self) -> Vec<String> {
+        self.notes.clone()
+    }
+    /// `[x_m, y_m, value]` per measurement.
+    pub fn points(&self) -> Vec<f64> {
+        self.obs.points.iter().flat_map(|m| [m.x_m, m.y_m, m.value]).collect()
+    }
+
+    fn queries(&self) -> QuerySet {
+        let first = self.obs.points[0];
+        QuerySet::from_grid(&self.grid, first.t_s, first.freq_hz)
+    }
+
+    /// The measurements and a query at every grid cell.
+    pub fn problem(&self) -> Problem {
+        Problem::new(self.obs.clone(), self.queries())
+    }
+
+    /// A grid estimate as an estimate CSV.
+    pub fn estimate_csv(&self, mean: &[f32], std: Option<Vec<f32>>) -> Result<String, JsError> {
+        estimate_csv(&self.queries(), mean, std, &self.obs.quantity).map_err(js_error)
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
-    fn simulate_slice_has_the_grid_size() {
-        let v = super::simulate_slice("D1", 1, 0, 0).unwrap();
-        assert_eq!(v.len(), 64 * 64);
+    fn scene_sampling_matches_the_native_task() {
+        let mut s = Scene::simulate("D1", 3).unwrap();
+        s.sample_random(200, 3).unwrap();
+        let mut native = SliceTask::new(DynamicSimulator::new(DynamicPreset::by_name("D1").unwrap()).unwrap().simulate(3).unwrap(), 0, 0).unwrap();
+        native.sample_random(200, 3).unwrap();
+        assert_eq!(s.cells(), native.cells().iter().map(|&c| c as u32).collect::<Vec<_>>());
+        assert_eq!(s.truth().len(), 64 * 64);
+    }
+
+    #[test]
+    fn toggling_and_slices_keep_the_cells() {
+        let mut s = Scene::simulate("D2", 1).unwrap();
+        assert!(s.try_toggle_at(10.0, 10.0).unwrap());
+        s.try_set_slice(3, 0).unwrap();
+        assert_eq!(s.cells().len(), 1);
+        assert!(!s.try_toggle_at(10.0, 10.0).unwrap());
+        assert!(s.cells().is_empty());
+        assert!(s.try_set_slice(99, 0).is_err());
+        assert!(s.try_toggle_at(-5.0, 10.0).unwrap_err().to_string().contains("outside"));
+    }
+
+    #[test]
+    fn moving_a_transmitter_changes_the_truth() {
+        let mut s = Scene::simulate("D1", 2).unwrap();
+        let before = s.task.map.values.clone();
+        s.try_move_transmitter(0, 128.0, 128.0).unwrap();
+        assert_eq!(&s.transmitters()[0..2], &[128.0, 128.0]);
+        // Somewhere (in the slots and bands where transmitter 0 is on) the power changed.
+        assert_ne!(before, s.task.map.values);
+        assert!(s.try_move_transmitter(50, 1.0, 1.0).is_err());
+        assert!(s.try_move_transmitter(0, 1e6, 1.0).is_err());
+    }
+
+    #[test]
+    fn uploaded_csv_good_and_bad() {
+        let ok = Dataset::read("x_m,y_m,power_dbm\n0,0,-60\n10,0,-65\n0,10,-70\n", "ok.csv").unwrap();
+        assert_eq!((ok.len(), ok.rows().max(ok.cols())), (3, DATASET_GRID_CELLS));
+        assert_eq!(ok.problem().queries.len(), ok.rows() * ok.cols());
+        let missing = Dataset::read("x_m,power_dbm\n0,-60\n", "bad.csv").unwrap_err().to_string();
+        assert!(missing.contains("bad.csv"), "{missing}");
+        let nan = Dataset::read("x_m,y_m,power_dbm\n0,0,NaN\n", "nan.csv").unwrap_err().to_string();
+        assert!(nan.contains("nan.csv line 2"), "{nan}");
+        let mut big = String::from("x_m,y_m,power_dbm\n");
+        for i in 0..100_000 {
+            big.push_str(&format!("{},{},-70\n", i % 1000, i / 1000));
+        }
+        let big = Dataset::read(&big, "big.csv").unwrap_err().to_string();
+        assert!(big.contains("100000 measurements") && big.contains("at most 20000"), "{big}");
     }
 }

@@ -4,7 +4,7 @@
 //! group's queries are decoded in chunks of `query_chunk` (chunking does not change results:
 //! queries attend only to the visible tokens and themselves).
 
-use super::fm_rme::{local_baseline, Example, FmRme, FmRmeBatch, FmRmeConfig, ModelFrame};
+use super::fm_rme::{local_baseline, EncodedVisible, Example, FmRme, FmRmeBatch, FmRmeConfig, ModelFrame};
 use super::fm_rme_context::select_context;
 use crate::error::{Result, RmeError};
 use crate::estimator::Estimator;
@@ -26,30 +26,89 @@ impl FmRmeEstimator {
         Ok(Self { model, config, device, label: label.into() })
     }
 
-    /// Standardised predictions for queries of one slice given their context.
-    fn decode_slice(&self, visible: Vec<[f64; 5]>, queries: &[[f64; 4]]) -> Result<Vec<f64>> {
+    /// Groups the queries by (slot, band) and spatial tile of side `tile_m`, and picks each
+    /// group's context (up to `max_visible` measurements, [`select_context`]).
+    fn plan(&self, obs: &MeasurementSet, query: &QuerySet) -> Result<Vec<QueryGroup>> {
+        obs.validate()?;
+        query.validate()?;
         let cfg = &self.config;
-        let frame = ModelFrame::of(&visible);
-        let probe = Example { queries: vec![queries[0]], visible: visible.clone(), targets: vec![] };
-        let batch = FmRmeBatch::new(&[probe], cfg, &self.device)?;
-        let (mean, std) = batch.scales[0];
-        let encoded = self.model.encode(&batch);
-        let mut out = Vec::with_capacity(queries.len());
-        for chunk in queries.chunks(cfg.query_chunk) {
-            let coords = frame.query_coords(cfg, chunk, &self.device);
-            let pad = Tensor::<2, Bool>::from_data(TensorData::new(vec![false; chunk.len()], [1, chunk.len()]), &self.device);
-            let base = local_baseline(&visible, chunk, mean, std, cfg);
-            let base = Tensor::<2>::from_data(TensorData::new(base, [1, chunk.len()]), &self.device);
-            let values: Vec<f32> = self
-                .model
-                .decode(&encoded, coords, pad, base)
-                .into_data()
-                .try_to_vec::<f32>()
-                .map_err(|e| RmeError::numerical("FM-RME output", format!("{e:?}")))?;
-            out.extend(values.iter().map(|&v| v as f64 * std + mean));
+        let points: Vec<[f64; 5]> = obs.points.iter().map(|m| [m.x_m, m.y_m, m.t_s, m.freq_hz, m.value]).collect();
+        let mut groups: BTreeMap<(u64, u64, i64, i64), Vec<usize>> = BTreeMap::new();
+        for (i, q) in query.points.iter().enumerate() {
+            let tile = ((q.x_m / cfg.tile_m).floor() as i64, (q.y_m / cfg.tile_m).floor() as i64);
+            groups.entry((q.t_s.to_bits(), q.freq_hz.to_bits(), tile.0, tile.1)).or_default().push(i);
         }
-        Ok(out)
+        Ok(groups
+            .into_values()
+            .map(|indices| {
+                let queries: Vec<[f64; 4]> = indices
+                    .iter()
+                    .map(|&i| {
+                        let q = query.points[i];
+                        [q.x_m, q.y_m, q.t_s, q.freq_hz]
+                    })
+                    .collect();
+                let n = queries.len() as f64;
+                let centre = [queries.iter().map(|q| q[0]).sum::<f64>() / n, queries.iter().map(|q| q[1]).sum::<f64>() / n, queries[0][2], queries[0][3]];
+                let visible = select_context(&points, &centre, cfg.max_visible, cfg).iter().map(|&i| points[i]).collect();
+                QueryGroup { indices, visible, queries }
+            })
+            .collect())
     }
+
+    /// Encodes a group's context once; returns it with the group's frame and power scale.
+    fn encode_group(&self, group: &QueryGroup) -> Result<EncodedGroup> {
+        let probe = Example { queries: vec![group.queries[0]], visible: group.visible.clone(), targets: vec![] };
+        let batch = FmRmeBatch::new(&[probe], &self.config, &self.device)?;
+        let (mean, std) = batch.scales[0];
+        Ok(EncodedGroup { encoded: self.model.encode(&batch), frame: ModelFrame::of(&group.visible), mean, std })
+    }
+
+    /// The standardised prediction `[1, chunk]` for one chunk of a group's queries.
+    fn decode_chunk(&self, group: &QueryGroup, enc: &EncodedGroup, chunk: &[[f64; 4]]) -> Tensor<2> {
+        let cfg = &self.config;
+        let coords = enc.frame.query_coords(cfg, chunk, &self.device);
+        let pad = Tensor::<2, Bool>::from_data(TensorData::new(vec![false; chunk.len()], [1, chunk.len()]), &self.device);
+        let base = local_baseline(&group.visible, chunk, enc.mean, enc.std, cfg);
+        let base = Tensor::<2>::from_data(TensorData::new(base, [1, chunk.len()]), &self.device);
+        self.model.decode(&enc.encoded, coords, pad, base)
+    }
+
+    /// The same estimate as [`Estimator::estimate`], reading results back asynchronously —
+    /// the only way on WebGPU in a browser, where a synchronous read cannot wait for the GPU.
+    pub async fn estimate_async(&self, obs: &MeasurementSet, query: &QuerySet) -> Result<Estimate> {
+        let mut mean = vec![f64::NAN; query.len()];
+        for group in self.plan(obs, query)? {
+            let enc = self.encode_group(&group)?;
+            let mut k = 0;
+            for chunk in group.queries.chunks(self.config.query_chunk) {
+                let data = self.decode_chunk(&group, &enc, chunk).into_data_async().await.map_err(read_error)?;
+                for v in data.iter::<f32>() {
+                    mean[group.indices[k]] = v as f64 * enc.std + enc.mean;
+                    k += 1;
+                }
+            }
+        }
+        Ok(Estimate { mean, std: None })
+    }
+}
+
+/// Queries of one (slot, band, tile) and the context they are estimated from.
+struct QueryGroup {
+    indices: Vec<usize>,
+    visible: Vec<[f64; 5]>,
+    queries: Vec<[f64; 4]>,
+}
+
+struct EncodedGroup {
+    encoded: EncodedVisible,
+    frame: ModelFrame,
+    mean: f64,
+    std: f64,
+}
+
+fn read_error(e: impl std::fmt::Debug) -> RmeError {
+    RmeError::numerical("FM-RME output", format!("{e:?}"))
 }
 
 impl Estimator for FmRmeEstimator {
@@ -58,28 +117,16 @@ impl Estimator for FmRmeEstimator {
     }
 
     fn estimate(&self, obs: &MeasurementSet, query: &QuerySet) -> Result<Estimate> {
-        obs.validate()?;
-        query.validate()?;
-        let cfg = &self.config;
-        let points: Vec<[f64; 5]> = obs.points.iter().map(|m| [m.x_m, m.y_m, m.t_s, m.freq_hz, m.value]).collect();
-        // Groups: one (slot, band) and one spatial tile of side `tile_m`.
-        let mut groups: BTreeMap<(u64, u64, i64, i64), Vec<usize>> = BTreeMap::new();
-        for (i, q) in query.points.iter().enumerate() {
-            let tile = ((q.x_m / cfg.tile_m).floor() as i64, (q.y_m / cfg.tile_m).floor() as i64);
-            groups.entry((q.t_s.to_bits(), q.freq_hz.to_bits(), tile.0, tile.1)).or_default().push(i);
-        }
         let mut mean = vec![f64::NAN; query.len()];
-        for idx in groups.values() {
-            let qs: Vec<[f64; 4]> = idx.iter().map(|&i| {
-                let q = query.points[i];
-                [q.x_m, q.y_m, q.t_s, q.freq_hz]
-            }).collect();
-            let n = qs.len() as f64;
-            let centre = [qs.iter().map(|q| q[0]).sum::<f64>() / n, qs.iter().map(|q| q[1]).sum::<f64>() / n, qs[0][2], qs[0][3]];
-            let ctx = select_context(&points, &centre, cfg.max_visible, cfg);
-            let visible: Vec<[f64; 5]> = ctx.iter().map(|&i| points[i]).collect();
-            for (k, v) in self.decode_slice(visible, &qs)?.into_iter().enumerate() {
-                mean[idx[k]] = v;
+        for group in self.plan(obs, query)? {
+            let enc = self.encode_group(&group)?;
+            let mut k = 0;
+            for chunk in group.queries.chunks(self.config.query_chunk) {
+                let data = self.decode_chunk(&group, &enc, chunk).into_data();
+                for v in data.iter::<f32>() {
+                    mean[group.indices[k]] = v as f64 * enc.std + enc.mean;
+                    k += 1;
+                }
             }
         }
         Ok(Estimate { mean, std: None })

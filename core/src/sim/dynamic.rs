@@ -111,6 +111,15 @@ pub const BAND_COMMON_SHARE: f64 = 0.8;
 /// Distance a transmitter drives over which its shadowing decorrelates by e⁻¹, metres.
 pub const TX_DECORRELATION_M: f64 = 50.0;
 
+/// A transmitter parked at a position chosen by the user (see
+/// [`DynamicSimulator::simulate_with`]); `index` is its index in `RadioMap::tx`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TxPin {
+    pub index: usize,
+    pub x_m: f64,
+    pub y_m: f64,
+}
+
 /// Simulator of one preset; `simulate(seed)` draws one sample.
 pub struct DynamicSimulator {
     pub preset: DynamicPreset,
@@ -139,6 +148,14 @@ impl DynamicSimulator {
 
     /// Draws one sample `[T, F, H, W]` in dBm, bit-for-bit reproducible from `seed`.
     pub fn simulate(&self, seed: u64) -> Result<RadioMap> {
+        self.simulate_with(seed, &[])
+    }
+
+    /// The sample of `seed` with some transmitters parked at given positions (the demo's
+    /// "drag a transmitter"): a pinned transmitter stays at its pin in every slot, so its
+    /// shadowing does not evolve; every other draw (roads, other vehicles, fields) is the
+    /// same as in `simulate(seed)`.
+    pub fn simulate_with(&self, seed: u64, pins: &[TxPin]) -> Result<RadioMap> {
         let p = &self.preset;
         let mut rng = Rng::new(seed);
         let mut scene_rng = rng.fork(1);
@@ -184,6 +201,16 @@ impl DynamicSimulator {
             }
             tracks.push(TxTrack { positions_m: positions, power_dbm, bands, active });
             travelled.push(steps);
+        }
+        for pin in pins {
+            if pin.index >= k {
+                return Err(RmeError::invalid("transmitter", format!("{} has {k} transmitters in sample {seed}; there is no transmitter {}", p.name, pin.index)));
+            }
+            if !(pin.x_m.is_finite() && pin.y_m.is_finite() && (0.0..=REGION_M).contains(&pin.x_m) && (0.0..=REGION_M).contains(&pin.y_m)) {
+                return Err(RmeError::invalid("transmitter", format!("position ({}, {}) m is outside the {REGION_M} m × {REGION_M} m area", pin.x_m, pin.y_m)));
+            }
+            tracks[pin.index].positions_m.iter_mut().for_each(|q| *q = [pin.x_m, pin.y_m, RX_HEIGHT_M]);
+            travelled[pin.index].iter_mut().for_each(|d| *d = 0.0);
         }
 
         // Received PSD, accumulated in linear power per (slot, band, cell).
@@ -355,5 +382,23 @@ mod tests {
             let step = ((p1[0] - p0[0]).abs() + (p1[1] - p0[1]).abs()).max(0.0);
             assert!(step <= 15.0 + 1e-6, "moved {step} m in one second");
         }
+    }
+
+    #[test]
+    fn a_pinned_transmitter_stays_put_and_the_rest_of_the_sample_is_unchanged() {
+        let sim = DynamicSimulator::new(DynamicPreset::by_name("D2").unwrap()).unwrap();
+        let free = sim.simulate(5).unwrap();
+        assert_eq!(sim.simulate_with(5, &[]).unwrap().values, free.values);
+        let pinned = sim.simulate_with(5, &[TxPin { index: 0, x_m: 30.0, y_m: 200.0 }]).unwrap();
+        assert!(pinned.tx[0].positions_m.iter().all(|q| q[0] == 30.0 && q[1] == 200.0));
+        for (a, b) in pinned.tx.iter().zip(&free.tx).skip(1) {
+            assert_eq!(a.positions_m, b.positions_m);
+        }
+        assert_eq!((pinned.bands_hz.clone(), pinned.tx.len()), (free.bands_hz.clone(), free.tx.len()));
+        assert_ne!(pinned.values, free.values);
+        let bad = sim.simulate_with(5, &[TxPin { index: 99, x_m: 1.0, y_m: 1.0 }]).unwrap_err().to_string();
+        assert!(bad.contains("no transmitter 99"), "{bad}");
+        let outside = sim.simulate_with(5, &[TxPin { index: 0, x_m: f64::NAN, y_m: 1.0 }]).unwrap_err().to_string();
+        assert!(outside.contains("outside"), "{outside}");
     }
 }

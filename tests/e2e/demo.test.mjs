@@ -1,0 +1,205 @@
+// The demo page and the widget in headless chromium, against the trunk build in dist/.
+// Run by scripts/test.sh (after scripts/build-web.sh); `npm test` in this folder runs them alone.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import os from 'node:os';
+import { serve, browser, page, screenshot, estimated, rme, ROOT, DIST } from './harness.mjs';
+
+let server;
+let cpu; // chromium without WebGPU: the CPU fallback
+
+before(async () => {
+  assert.ok(fs.existsSync(path.join(DIST, 'rme-web_bg.wasm')), 'dist/ has no wasm bundle: run scripts/build-web.sh first');
+  server = await serve();
+  cpu = await browser();
+});
+
+after(async () => {
+  await cpu?.close();
+  await server?.close();
+});
+
+/// The native reference: `rme demo` on the same preset, seed and sample count, with the same
+/// weights; returns {method: rmse_db}.
+function nativeRmse(preset, seed, samples, methods) {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'rme-e2e-'));
+  rme('demo', '--preset', preset, '--seed', String(seed), '--samples', String(samples), '--methods', methods.join(','),
+    '--weights', path.join(ROOT, 'static/models/fm-rme-small'), '--out', out);
+  const r = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
+  return Object.fromEntries(r.methods.map((m) => [m.name, m.rmse_db]));
+}
+
+async function pageRmse(p) {
+  return Number(await p.locator('#rmse').getAttribute('data-value'));
+}
+
+test('the page starts on the CPU backend when there is no WebGPU, estimates, and reacts to clicks', async () => {
+  const errors = [];
+  const p = await page(cpu, errors);
+  await p.goto(`${server.url}?preset=D7&seed=3&samples=200&method=kriging`);
+  await estimated(p, 1);
+  assert.equal(await p.evaluate(() => document.body.dataset.backend), 'cpu (flex, wasm)');
+  assert.match(await p.locator('#backend').textContent(), /no adapter|no WebGPU/);
+  const before = await pageRmse(p);
+  assert.ok(before > 0 && before < 20, `RMSE ${before}`);
+  assert.equal(await p.locator('#count').textContent(), '200');
+  // A click on the map adds a measurement: one more estimate, a different RMSE.
+  const box = await p.locator('#map').boundingBox();
+  await p.mouse.click(box.x + box.width * 0.37, box.y + box.height * 0.61);
+  await estimated(p, 2);
+  assert.equal(await p.locator('#count').textContent(), '201');
+  assert.notEqual(await pageRmse(p), before);
+  // The same click again removes it.
+  await p.mouse.click(box.x + box.width * 0.37, box.y + box.height * 0.61);
+  await estimated(p, 3);
+  assert.equal(await p.locator('#count').textContent(), '200');
+  assert.ok(Math.abs((await pageRmse(p)) - before) < 1e-9);
+  // Views and sliders work without errors.
+  for (const v of ['truth', 'error', 'std', 'estimate']) await p.check(`input[name=view][value=${v}]`);
+  await p.locator('#slot').fill('2');
+  await estimated(p, 4);
+  assert.match(await p.locator('#slot-out').textContent(), /^2 /);
+  await screenshot(p, 'demo-cpu');
+  assert.deepEqual(errors, []);
+  await p.close();
+});
+
+test('the RMSE in the page equals the native one (same preset, seed, samples and weights)', async () => {
+  const errors = [];
+  const native = nativeRmse('D7', 3, 200, ['fm-rme', 'kriging', 'idw']);
+  const p = await page(cpu, errors);
+  const shown = {};
+  for (const [method, nativeName] of [['fm-rme-small', 'fm-rme'], ['kriging', 'kriging'], ['idw', 'idw']]) {
+    await p.goto(`${server.url}?preset=D7&seed=3&samples=200&method=${method}`);
+    await estimated(p, 1);
+    shown[method] = await pageRmse(p);
+    assert.ok(Math.abs(shown[method] - native[nativeName]) < 0.05, `${method}: page ${shown[method]} dB, native ${native[nativeName]} dB`);
+  }
+  console.log(`RMSE page vs native (D7, seed 3, 200 samples): ${JSON.stringify(shown)} vs ${JSON.stringify(native)}`);
+  const timing = {
+    init: await p.locator('#t-init').textContent(),
+    first: await p.locator('#t-first').textContent(),
+  };
+  console.log(`timing (cpu): ${JSON.stringify(timing)}`);
+  await screenshot(p, 'demo-fm-rme');
+  assert.deepEqual(errors, []);
+  await p.close();
+});
+
+test('CSV upload: a good file is estimated and downloadable; bad files give their error and the page keeps working', async () => {
+  const errors = [];
+  const p = await page(cpu, errors);
+  await p.goto(`${server.url}?preset=D1&seed=2&samples=100&method=idw`);
+  await estimated(p, 1);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rme-e2e-csv-'));
+  const write = (name, text) => {
+    const f = path.join(dir, name);
+    fs.writeFileSync(f, text);
+    return f;
+  };
+  let good = 'x_m,y_m,power_dbm\n';
+  for (let i = 0; i < 150; i++) good += `${(i * 37) % 120},${(i * 53) % 90},${(-60 - ((i * 7) % 30)).toFixed(1)}\n`;
+  await p.setInputFiles('#upload', write('drive.csv', good));
+  await estimated(p, 2);
+  assert.equal(await p.locator('#count').textContent(), '150');
+  assert.match(await p.locator('#scene-info').textContent(), /drive\.csv: 150 measurements/);
+  const [dl] = await Promise.all([p.waitForEvent('download'), p.click('#dl-csv')]);
+  const csv = fs.readFileSync(await dl.path(), 'utf8').trim().split('\n');
+  assert.match(csv[0], /^x_m,y_m/);
+  assert.equal(csv.length - 1, 64 * Number((await p.locator('#scene-info').textContent()).match(/(\d+)×64|64×(\d+)/).slice(1).find(Boolean)));
+  const [png] = await Promise.all([p.waitForEvent('download'), p.click('#dl-png')]);
+  assert.deepEqual([...fs.readFileSync(await png.path()).subarray(1, 4)], [0x50, 0x4e, 0x47]);
+  await screenshot(p, 'demo-upload');
+
+  const cases = [
+    ['columns.csv', 'x_m,power_dbm\n1,-60\n', /columns\.csv.*y_m/],
+    ['nan.csv', 'x_m,y_m,power_dbm\n0,0,-60\n1,1,NaN\n', /nan\.csv line 3/],
+    ['huge.csv', 'x_m,y_m,power_dbm\n' + Array.from({ length: 100000 }, (_, i) => `${i % 1000},${Math.floor(i / 1000)},-70`).join('\n'), /100000 measurements.*at most 20000/],
+  ];
+  for (const [name, text, want] of cases) {
+    await p.setInputFiles('#upload', write(name, text));
+    await p.waitForFunction(() => document.getElementById('upload-error').textContent.length > 0);
+    assert.match(await p.locator('#upload-error').textContent(), want);
+    if (name === 'columns.csv') await screenshot(p, 'demo-bad-csv');
+  }
+  // Still working: back to the scene, a new estimate.
+  const n = Number(await p.evaluate(() => document.body.dataset.estimates));
+  await p.click('#back');
+  await estimated(p, n + 1);
+  assert.ok((await pageRmse(p)) > 0);
+  assert.deepEqual(errors, []);
+  await p.close();
+});
+
+test('weights whose hash does not match give a specific message; the classical methods keep working', async () => {
+  const errors = [];
+  const p = await page(cpu, errors);
+  await p.route('**/models/fm-rme-small/model.bpk', async (route) => {
+    const res = await route.fetch();
+    const body = Buffer.from(await res.body());
+    body[body.length >> 1] ^= 0xff;
+    await route.fulfill({ response: res, body });
+  });
+  await p.goto(`${server.url}?preset=D2&seed=1&samples=150&method=fm-rme-small`);
+  await estimated(p, 1);
+  assert.match(await p.locator('#model-error').textContent(), /fm-rme-small\/model\.bpk.*sha256.*does not match/);
+  assert.equal(await p.locator('#method').inputValue(), 'kriging');
+  assert.ok((await pageRmse(p)) > 0);
+  await screenshot(p, 'demo-bad-weights');
+  assert.deepEqual(errors, []);
+  await p.close();
+});
+
+test('embed.html renders two widgets that share one engine', async () => {
+  const errors = [];
+  const p = await page(cpu, errors);
+  const workers = [];
+  p.on('worker', (w) => workers.push(w.url()));
+  const models = [];
+  p.on('request', (r) => {
+    if (r.url().endsWith('model.bpk')) models.push(r.url());
+  });
+  await p.goto(`${server.url}static/embed.html`);
+  await p.waitForFunction(() => [...document.querySelectorAll('rme-map')].every((w) => w.dataset.state === 'ready' && w.dataset.rmse));
+  const rmse = await p.evaluate(() => [...document.querySelectorAll('rme-map')].map((w) => Number(w.dataset.rmse)));
+  assert.equal(rmse.length, 2);
+  assert.ok(rmse.every((r) => r > 0 && r < 20), JSON.stringify(rmse));
+  assert.equal(workers.length, 1, `workers: ${workers}`);
+  assert.equal(models.length, 1, `weight downloads: ${models}`);
+  // A click inside the first widget's shadow root re-estimates it.
+  const box = await p.locator('#w1 canvas.map').boundingBox();
+  const before = rmse[0];
+  await p.mouse.click(box.x + box.width * 0.5, box.y + box.height * 0.5);
+  await p.waitForFunction((r) => document.getElementById('w1').dataset.state === 'ready' && Number(document.getElementById('w1').dataset.rmse) !== r, before);
+  await screenshot(p, 'embed');
+  assert.deepEqual(errors, []);
+  await p.close();
+});
+
+test('WebGPU (SwiftShader) runs the same model with the same numbers, where the bundle was built', async (t) => {
+  if (!fs.existsSync(path.join(DIST, 'gpu/rme-web_bg.wasm'))) {
+    t.skip('the WebGPU bundle is not built (scripts/build-web.sh --webgpu); the CPU path is tested above');
+    return;
+  }
+  const gpu = await browser({ webgpu: true });
+  try {
+    const errors = [];
+    const p = await page(gpu, errors);
+    await p.goto(`${server.url}?preset=D7&seed=3&samples=200&method=fm-rme-small`);
+    await estimated(p, 1);
+    const backend = await p.evaluate(() => document.body.dataset.backend);
+    const shown = await pageRmse(p);
+    const native = nativeRmse('D7', 3, 200, ['fm-rme'])['fm-rme'];
+    console.log(`webgpu: backend ${backend}, ${await p.locator('#backend').textContent()}; RMSE ${shown} vs native ${native}; init ${await p.locator('#t-init').textContent()}, first ${await p.locator('#t-first').textContent()}`);
+    assert.equal(backend, 'webgpu');
+    assert.ok(Math.abs(shown - native) < 0.05, `page ${shown} dB, native ${native} dB`);
+    await screenshot(p, 'demo-webgpu');
+    assert.deepEqual(errors, []);
+    await p.close();
+  } finally {
+    await gpu.close();
+  }
+});

@@ -1,0 +1,281 @@
+//! The compute engine: a burn device (WebGPU, or burn's CPU backend compiled to wasm), the
+//! FM-RME models loaded on it, and estimation of a [`Problem`] by any method.
+
+use crate::js_error;
+use burn::tensor::Device;
+use js_sys::Promise;
+use rme_core::models::fm_rme_estimator::FmRmeEstimator;
+use rme_core::models::weights::{load_fm_rme, Manifest};
+use rme_core::{classical_by_name, Estimate, Measurement, MeasurementSet, Query, QuerySet, Result as CoreResult, RmeError};
+use serde::Serialize;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+/// The classical methods the page offers (the oracle needs the simulator's hidden model and
+/// is left to `rme eval`).
+pub const CLASSICAL: [&str; 3] = ["kriging", "idw", "ldpl"];
+
+/// Measurements and the points to estimate at.
+#[wasm_bindgen]
+pub struct Problem {
+    pub(crate) obs: MeasurementSet,
+    pub(crate) queries: QuerySet,
+}
+
+impl Problem {
+    pub fn new(obs: MeasurementSet, queries: QuerySet) -> Self {
+        Self { obs, queries }
+    }
+}
+
+#[wasm_bindgen]
+impl Problem {
+    #[wasm_bindgen(getter)]
+    pub fn measurements(&self) -> usize {
+        self.obs.len()
+    }
+    #[wasm_bindgen(getter)]
+    pub fn queries(&self) -> usize {
+        self.queries.len()
+    }
+}
+
+/// An estimate: the mean at every query (dBm) and, where the method gives one, σ (dB).
+#[wasm_bindgen]
+pub struct EstimateOut {
+    mean: Vec<f32>,
+    std: Option<Vec<f32>>,
+}
+
+#[wasm_bindgen]
+impl EstimateOut {
+    #[wasm_bindgen(getter)]
+    pub fn mean(&self) -> Vec<f32> {
+        self.mean.clone()
+    }
+    #[wasm_bindgen(getter)]
+    pub fn std(&self) -> Option<Vec<f32>> {
+        self.std.clone()
+    }
+}
+
+impl From<Estimate> for EstimateOut {
+    fn from(e: Estimate) -> Self {
+        let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+        Self { mean: f(&e.mean), std: e.std.as_deref().map(f) }
+    }
+}
+
+/// What `load_model` reports.
+#[derive(Serialize)]
+struct ModelInfo {
+    name: String,
+    kind: String,
+    params: usize,
+    sha256: String,
+    trained_on: String,
+    hardware: String,
+    steps: u64,
+}
+
+struct Inner {
+    device: Device,
+    backend: String,
+    models: RefCell<BTreeMap<String, Rc<FmRmeEstimator>>>,
+}
+
+/// A compute device and the models loaded on it. Cloning shares them.
+#[wasm_bindgen]
+#[derive(Clone)]
+pub struct Engine {
+    inner: Rc<Inner>,
+}
+
+impl Engine {
+    pub fn with_device(device: Device, backend: &str) -> Self {
+        Self { inner: Rc::new(Inner { device, backend: backend.into(), models: RefCell::new(BTreeMap::new()) }) }
+    }
+
+    /// Checks `bytes` against the manifest (kind, sha256, config, parameter count), decodes
+    /// them on this engine's device and registers the model under `name`.
+    pub fn add_model(&self, name: &str, manifest_text: &str, bytes: &[u8]) -> CoreResult<()> {
+        let file = format!("{name}/model.bpk");
+        let manifest = Manifest::parse(manifest_text, &format!("{name}/manifest.json"))?;
+        let (model, config) = load_fm_rme(&manifest, bytes, &self.inner.device, &file)?;
+        let est = FmRmeEstimator::new(model, config, self.inner.device.clone(), name)?;
+        self.inner.models.borrow_mut().insert(name.to_string(), Rc::new(est));
+        Ok(())
+    }
+
+    fn info(&self, name: &str, manifest_text: &str) -> CoreResult<ModelInfo> {
+        let m = Manifest::parse(manifest_text, &format!("{name}/manifest.json"))?;
+        Ok(ModelInfo { name: name.into(), kind: m.kind, params: m.params, sha256: m.sha256, trained_on: m.trained_on, hardware: m.hardware, steps: m.steps })
+    }
+
+    /// Estimates `problem` with `method`: a loaded model's name or one of [`CLASSICAL`].
+    /// Model outputs are read back asynchronously (required on WebGPU).
+    pub async fn run(&self, method: &str, problem: &Problem) -> CoreResult<Estimate> {
+        if problem.obs.is_empty() {
+            return Err(RmeError::Empty("measurement set (add measurements first)".into()));
+        }
+        let model = self.inner.models.borrow().get(method).cloned();
+        match model {
+            Some(m) => m.estimate_async(&problem.obs, &problem.queries).await,
+            None if CLASSICAL.contains(&method) => classical_by_name(method, None)?.estimate(&problem.obs, &problem.queries),
+            None => Err(RmeError::invalid(
+                "method",
+                format!("'{method}' is neither a loaded model ({}) nor one of {}", self.model_names().join(", "), CLASSICAL.join(", ")),
+            )),
+        }
+    }
+
+    pub fn model_names(&self) -> Vec<String> {
+        self.inner.models.borrow().keys().cloned().collect()
+    }
+
+    /// Runs a model once on a small synthetic set, so that the first user estimate does not
+    /// pay for shader compilation (WebGPU) or first-touch allocation.
+    pub async fn warm_up(&self, name: &str) -> CoreResult<()> {
+        let points: Vec<Measurement> = (0..48)
+            .map(|i| Measurement { x_m: (i % 8) as f64 * 8.0, y_m: (i / 8) as f64 * 8.0, t_s: 0.0, freq_hz: 3.5e9, value: -60.0 - (i % 7) as f64 })
+            .collect();
+        let queries = QuerySet { points: (0..32).map(|i| Query { x_m: i as f64 * 2.0, y_m: 20.0, t_s: 0.0, freq_hz: 3.5e9 }).collect() };
+        let problem = Problem::new(MeasurementSet::from_points(points), queries);
+        let e = self.run(name, &problem).await?;
+        if e.mean.iter().all(|v| v.is_finite()) {
+            Ok(())
+        } else {
+            Err(RmeError::numerical(name, "the warm-up estimate is not finite (weights or backend broken)"))
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// burn's CPU backend (flex) compiled to WebAssembly.
+    pub fn cpu() -> Engine {
+        Engine::with_device(Device::flex(), "cpu (flex, wasm)")
+    }
+
+    /// WebGPU through burn's wgpu runtime. Resolves to an `Engine`; rejects (no panic) when
+    /// the browser has no WebGPU adapter — the cue to fall back to `Engine.cpu()`.
+    #[cfg(feature = "webgpu")]
+    pub fn webgpu() -> Promise {
+        future_to_promise(async move {
+            let device = Device::wgpu_options()
+                .graphics_api(burn::tensor::wgpu::WgpuBackend::WebGpu)
+                .init_async()
+                .await
+                .map_err(|e| JsValue::from(js_error(format!("WebGPU is not available: {e:?}"))))?;
+            Ok(JsValue::from(Engine::with_device(device, "webgpu")))
+        })
+    }
+
+    /// Whether this bundle was built with WebGPU support.
+    pub fn has_webgpu() -> bool {
+        cfg!(feature = "webgpu")
+    }
+
+    /// Which backend runs: "webgpu" or "cpu (flex, wasm)".
+    #[wasm_bindgen(getter)]
+    pub fn backend(&self) -> String {
+        self.inner.backend.clone()
+    }
+
+    /// Names of the loaded models.
+    pub fn models(&self) -> Vec<String> {
+        self.model_names()
+    }
+
+    /// Checks, decodes and warms up a model (`bytes` = `model.bpk`, `manifest` = the text of
+    /// `manifest.json`). Resolves to `{name, kind, params, sha256, …}`; rejects with a message
+    /// naming the file when the hash, config or tensors do not match.
+    pub fn load_model(&self, name: String, manifest: String, bytes: Vec<u8>) -> Promise {
+        let engine = self.clone();
+        future_to_promise(async move {
+            let err = |e: RmeError| JsValue::from(js_error(e));
+            engine.add_model(&name, &manifest, &bytes).map_err(err)?;
+            engine.warm_up(&name).await.map_err(err)?;
+            let info = engine.info(&name, &manifest).map_err(err)?;
+            serde_wasm_bindgen::to_value(&info).map_err(|e| JsValue::from(js_error(e)))
+        })
+    }
+
+    /// Estimates `problem` with `method` (a loaded model's name, "kriging", "idw" or
+    /// "ldpl"). Resolves to an `EstimateOut`.
+    pub fn estimate(&self, method: String, problem: Problem) -> Promise {
+        let engine = self.clone();
+        future_to_promise(async move {
+            let e = engine.run(&method, &problem).await.map_err(|e| JsValue::from(js_error(e)))?;
+            Ok(JsValue::from(EstimateOut::from(e)))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rme_core::models::fm_rme::FmRmeConfig;
+    use rme_core::models::weights::{fm_rme_to_bytes, sha256_hex};
+
+    /// Polls a future that never waits (CPU backend) to completion.
+    fn ready<F: std::future::Future>(f: F) -> F::Output {
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        let mut f = std::pin::pin!(f);
+        loop {
+            if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+    }
+
+    fn manifest_for(bytes: &[u8], cfg: &FmRmeConfig, params: usize) -> String {
+        serde_json::json!({
+            "name": "t", "kind": "fm-rme", "config": cfg, "params": params, "sha256": sha256_hex(bytes)
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn loads_a_model_and_matches_the_native_estimator() {
+        let engine = Engine::cpu();
+        let cfg = FmRmeConfig::tiny();
+        let model = cfg.init(&Device::flex());
+        let bytes = fm_rme_to_bytes(&model).unwrap();
+        let manifest = manifest_for(&bytes, &cfg, burn::module::Module::num_params(&model));
+        engine.add_model("tiny", &manifest, &bytes).unwrap();
+        ready(engine.warm_up("tiny")).unwrap();
+        let mut scene = crate::Scene::simulate("D1", 4).unwrap();
+        scene.sample_random(100, 4).unwrap();
+        let problem = scene.problem();
+        let web = ready(engine.run("tiny", &problem)).unwrap();
+        let native = FmRmeEstimator::new(model, cfg, Device::flex(), "tiny").unwrap().estimate(&problem.obs, &problem.queries).unwrap();
+        assert_eq!(web.mean, native.mean);
+        let k = ready(engine.run("kriging", &problem)).unwrap();
+        assert_eq!(k.mean.len(), 64 * 64);
+    }
+
+    #[test]
+    fn bad_weights_and_methods_are_errors() {
+        let engine = Engine::cpu();
+        let cfg = FmRmeConfig::tiny();
+        let model = cfg.init(&Device::flex());
+        let mut bytes = fm_rme_to_bytes(&model).unwrap();
+        let manifest = manifest_for(&bytes, &cfg, burn::module::Module::num_params(&model));
+        let n = bytes.len();
+        bytes[n / 2] ^= 0x55;
+        let e = engine.add_model("tiny", &manifest, &bytes).unwrap_err().to_string();
+        assert!(e.contains("tiny/model.bpk") && e.contains("sha256"), "{e}");
+        assert!(engine.add_model("tiny", "{", &bytes).unwrap_err().to_string().contains("tiny/manifest.json"));
+        let mut scene = crate::Scene::simulate("D1", 4).unwrap();
+        let empty = ready(engine.run("kriging", &scene.problem())).unwrap_err().to_string();
+        assert!(empty.contains("empty"), "{empty}");
+        scene.sample_random(10, 1).unwrap();
+        let unknown = ready(engine.run("fm-rme-huge", &scene.problem())).unwrap_err().to_string();
+        assert!(unknown.contains("fm-rme-huge"), "{unknown}");
+    }
+}
