@@ -8,7 +8,7 @@
 #                                   (~40 CPU-minutes cold: burn's wgpu runtime for wasm32).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 RELEASE=""
 WEBGPU=0

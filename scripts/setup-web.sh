@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 TRUNK_VERSION=0.21.14
 BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
 [ -n "$BINDGEN_VERSION" ] || { echo "could not read the wasm-bindgen version from Cargo.lock" >&2; exit 1; }
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 rustup target add wasm32-unknown-unknown >/dev/null
 

@@ -220,6 +220,7 @@ mod tests {
     use super::*;
     use rme_core::models::fm_rme::FmRmeConfig;
     use rme_core::models::weights::{fm_rme_to_bytes, sha256_hex};
+    use rme_core::Estimator;
 
     /// Polls a future that never waits (CPU backend) to completion.
     fn ready<F: std::future::Future>(f: F) -> F::Output {

@@ -1,0 +1,57 @@
+// Browser benchmark (not a test): sizes of what the page downloads, cold start to first map,
+// and the warm median estimate time, per backend and method, in headless chromium.
+//   node tests/e2e/bench.mjs [--webgpu] [--clicks 10]
+// Build first: scripts/demo.sh --no-serve (release) [--webgpu]. Prints a Markdown table.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import os from 'node:os';
+import { serve, browser, page, estimated, DIST } from './harness.mjs';
+
+const args = process.argv.slice(2);
+const webgpu = args.includes('--webgpu');
+const clicks = Number(args[args.indexOf('--clicks') + 1] ?? 10) || 10;
+
+function size(rel) {
+  const f = path.join(DIST, rel);
+  if (!fs.existsSync(f)) return null;
+  const raw = fs.readFileSync(f);
+  return { raw: raw.length, gzip: zlib.gzipSync(raw, { level: 9 }).length };
+}
+
+const mb = (n) => (n / 1e6).toFixed(2);
+const rows = [];
+for (const rel of ['rme-web_bg.wasm', 'rme-web.js', 'gpu/rme-web_bg.wasm', 'gpu/rme-web.js', 'static/models/fm-rme-small/model.bpk']) {
+  const s = size(rel);
+  if (s) rows.push(`| ${rel} | ${mb(s.raw)} MB | ${mb(s.gzip)} MB |`);
+}
+console.log('| file | raw | gzip -9 |\n|---|---|---|\n' + rows.join('\n'));
+
+const server = await serve();
+const b = await browser({ webgpu });
+const out = [];
+try {
+  for (const method of ['fm-rme-small', 'kriging', 'idw']) {
+    const errors = [];
+    const p = await page(b, errors);
+    const t0 = Date.now();
+    await p.goto(`${server.url}?preset=D7&seed=3&samples=200&method=${method}`);
+    await estimated(p, 1);
+    const coldMs = Date.now() - t0;
+    const backend = await p.evaluate(() => document.body.dataset.backend);
+    const box = await p.locator('#map').boundingBox();
+    for (let i = 0; i < clicks; i++) {
+      await p.mouse.click(box.x + box.width * (0.1 + 0.08 * i), box.y + box.height * (0.2 + 0.05 * i));
+      await estimated(p, i + 2);
+    }
+    const read = (id) => p.locator(id).textContent();
+    out.push(`| ${backend} | ${method} | ${coldMs} ms | ${await read('#t-init')} | ${await read('#t-first')} | ${await read('#t-median')} | ${errors.length} |`);
+    await p.close();
+  }
+} finally {
+  await b.close();
+  await server.close();
+}
+console.log(`\nD7, seed 3, 200 samples, 64×64 map; ${clicks} clicks for the median; ${os.cpus().length} cores (${os.cpus()[0].model})`);
+console.log('| backend | method | navigation → first map | init (engine + weights + warm-up) | first estimate | median of last 10 | console errors |\n|---|---|---|---|---|---|---|\n' + out.join('\n'));
