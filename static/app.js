@@ -104,9 +104,11 @@ function draw() {
       ctx.fillRect(x - 2, y - 2, 4, 4);
       ctx.strokeRect(x - 2.5, y - 2.5, 5, 5);
     }
+    const marks = [];
     for (let i = 0; i < m.tx.length / 3; i++) {
       const [x, y, on] = [m.tx[3 * i], m.tx[3 * i + 1], m.tx[3 * i + 2]];
       const [cx, cy] = toCanvas(x, y);
+      marks.push([cx / MAP_PX, cy / MAP_PX]);
       ctx.beginPath();
       ctx.moveTo(cx, cy - 8);
       ctx.lineTo(cx - 7, cy + 6);
@@ -117,6 +119,8 @@ function draw() {
       ctx.strokeStyle = '#fff';
       ctx.stroke();
     }
+    // Where the transmitters are drawn (fractions of the canvas), for tools and tests.
+    canvas.dataset.tx = JSON.stringify(marks);
     note.textContent = layer.view === 'std' && !layer.values ? `${method()} gives no σ.` : '';
   } else {
     const d = state.dataset;

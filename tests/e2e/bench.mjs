@@ -1,6 +1,6 @@
 // Browser benchmark (not a test): sizes of what the page downloads, cold start to first map,
 // and the warm median estimate time, per backend and method, in headless chromium.
-//   node tests/e2e/bench.mjs [--webgpu] [--clicks 10]
+//   node tests/e2e/bench.mjs [--webgpu] [--clicks 10] [--methods fm-rme-small,kriging,idw]
 // Build first: scripts/demo.sh --no-serve (release) [--webgpu]. Prints a Markdown table.
 
 import fs from 'node:fs';
@@ -11,7 +11,9 @@ import { serve, browser, page, estimated, DIST } from './harness.mjs';
 
 const args = process.argv.slice(2);
 const webgpu = args.includes('--webgpu');
-const clicks = Number(args[args.indexOf('--clicks') + 1] ?? 10) || 10;
+const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
+const clicks = Number(opt('--clicks', 10)) || 10;
+const methods = opt('--methods', 'fm-rme-small,kriging,idw').split(',');
 
 function size(rel) {
   const f = path.join(DIST, rel);
@@ -32,7 +34,7 @@ const server = await serve();
 const b = await browser({ webgpu });
 const out = [];
 try {
-  for (const method of ['fm-rme-small', 'kriging', 'idw']) {
+  for (const method of methods) {
     const errors = [];
     const p = await page(b, errors);
     const t0 = Date.now();
@@ -53,5 +55,5 @@ try {
   await b.close();
   await server.close();
 }
-console.log(`\nD7, seed 3, 200 samples, 64×64 map; ${clicks} clicks for the median; ${os.cpus().length} cores (${os.cpus()[0].model})`);
+console.log(`\nD7, seed 3, 200 samples, 64×64 map; ${clicks} clicks for the median (of at most the last 10); ${os.cpus().length} cores (${os.cpus()[0].model})`);
 console.log('| backend | method | navigation → first map | init (engine + weights + warm-up) | first estimate | median of last 10 | console errors |\n|---|---|---|---|---|---|---|\n' + out.join('\n'));

@@ -57,10 +57,23 @@ test('the page starts on the CPU backend when there is no WebGPU, estimates, and
   await estimated(p, 3);
   assert.equal(await p.locator('#count').textContent(), '200');
   assert.ok(Math.abs((await pageRmse(p)) - before) < 1e-9);
+  // Dragging a transmitter re-simulates the truth: it is drawn at its new place and the RMSE changes.
+  const [tx] = JSON.parse(await p.locator('#map').getAttribute('data-tx'));
+  const target = [tx[0] < 0.5 ? tx[0] + 0.3 : tx[0] - 0.3, tx[1] < 0.5 ? tx[1] + 0.3 : tx[1] - 0.3];
+  await p.mouse.move(box.x + box.width * tx[0], box.y + box.height * tx[1]);
+  await p.mouse.down();
+  await p.mouse.move(box.x + box.width * (tx[0] + target[0]) / 2, box.y + box.height * (tx[1] + target[1]) / 2);
+  await p.mouse.move(box.x + box.width * target[0], box.y + box.height * target[1]);
+  await p.mouse.up();
+  await estimated(p, 4);
+  const [moved] = JSON.parse(await p.locator('#map').getAttribute('data-tx'));
+  assert.ok(Math.hypot(moved[0] - target[0], moved[1] - target[1]) < 0.01, `transmitter at ${moved}, dragged to ${target}`);
+  assert.notEqual(await pageRmse(p), before);
+  assert.equal(await p.locator('#count').textContent(), '200');
   // Views and sliders work without errors.
   for (const v of ['truth', 'error', 'std', 'estimate']) await p.check(`input[name=view][value=${v}]`);
   await p.locator('#slot').fill('2');
-  await estimated(p, 4);
+  await estimated(p, 5);
   assert.match(await p.locator('#slot-out').textContent(), /^2 /);
   await screenshot(p, 'demo-cpu');
   assert.deepEqual(errors, []);
