@@ -89,6 +89,7 @@ test('the RMSE in the page equals the native one (same preset, seed, samples and
     await p.goto(`${server.url}?preset=D7&seed=3&samples=200&method=${method}`);
     await estimated(p, 1);
     shown[method] = await pageRmse(p);
+    await screenshot(p, `demo-${method}`);
     assert.ok(Math.abs(shown[method] - native[nativeName]) < 0.05, `${method}: page ${shown[method]} dB, native ${native[nativeName]} dB`);
   }
   console.log(`RMSE page vs native (D7, seed 3, 200 samples): ${JSON.stringify(shown)} vs ${JSON.stringify(native)}`);
@@ -96,8 +97,7 @@ test('the RMSE in the page equals the native one (same preset, seed, samples and
     init: await p.locator('#t-init').textContent(),
     first: await p.locator('#t-first').textContent(),
   };
-  console.log(`timing (cpu): ${JSON.stringify(timing)}`);
-  await screenshot(p, 'demo-fm-rme');
+  console.log(`timing (cpu, last method): ${JSON.stringify(timing)}`);
   assert.deepEqual(errors, []);
   await p.close();
 });
