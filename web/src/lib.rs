@@ -305,6 +305,12 @@ impl Dataset {
     pub fn len(&self) -> usize {
         self.obs.len()
     }
+    /// Never true for a data set that was read (an empty file is an error); here for
+    /// completeness of the collection-like interface.
+    #[wasm_bindgen(getter)]
+    pub fn is_empty(&self) -> bool {
+        self.obs.is_empty()
+    }
     #[wasm_bindgen(getter)]
     pub fn rows(&self) -> usize {
         self.grid.rows
