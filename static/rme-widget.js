@@ -71,8 +71,6 @@ class RmeMap extends HTMLElement {
     try {
       this.info = await this.client.ready;
       paintBar(this.root.querySelector('canvas.bar'), this.info.colormap);
-      const m = this.model;
-      if (!['kriging', 'idw', 'ldpl'].includes(m)) await this.client.call('loadModel', { name: m });
       const preset = this.getAttribute('preset') ?? 'D7';
       const seed = Math.max(0, Math.floor(Number(this.getAttribute('seed') ?? 1)));
       const samples = Math.max(1, Math.floor(Number(this.getAttribute('samples') ?? 200)));

@@ -74,6 +74,7 @@ async function init({ prefer = 'auto' } = {}) {
     notes,
     version: rme.version(),
     presets: rme.presets(),
+    classical: rme.classical_methods(),
     colormap: rme.colormap_rgba(256),
     startMs: performance.now() - t0,
   };
@@ -86,12 +87,12 @@ async function fetchBytes(url) {
   return new Uint8Array(await r.arrayBuffer());
 }
 
-function loadModel({ name, base }) {
+function loadModel({ name }) {
   if (!/^[A-Za-z0-9._-]+$/.test(name)) return Promise.reject(new Error(`model name '${name}' is not a plain name`));
   if (!models.has(name)) {
     const p = (async () => {
       const t0 = performance.now();
-      const dir = new URL(`models/${name}/`, base ? new URL(base, here) : here);
+      const dir = new URL(`models/${name}/`, here);
       const manifestRes = await fetch(new URL('manifest.json', dir));
       if (!manifestRes.ok) throw new Error(`${name}/manifest.json: HTTP ${manifestRes.status}`);
       const manifest = await manifestRes.text();
@@ -123,7 +124,7 @@ function sceneMeta(s) {
 }
 
 async function estimateWith(method, problem) {
-  if (method !== 'kriging' && method !== 'idw' && method !== 'ldpl' && !engine.models().includes(method)) {
+  if (!info.classical.includes(method) && !engine.models().includes(method)) {
     await loadModel({ name: method });
   }
   const t0 = performance.now();

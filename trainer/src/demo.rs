@@ -4,7 +4,7 @@
 
 use crate::common::{estimator_for, write_atomic};
 use anyhow::{ensure, Result};
-use rme_core::io::csv::write_estimate;
+use rme_core::io::csv::write_measurements;
 use rme_core::io::png::{finite_range, render_map, RenderOptions};
 use rme_core::metrics::mae;
 use rme_core::scene::SliceTask;
@@ -73,7 +73,7 @@ pub fn run(a: &Args, out: &Path) -> Result<()> {
     let markers: Vec<(usize, usize)> = cells.iter().map(|c| (c / cols, c % cols)).collect();
     let opts = RenderOptions { scale, range, unit: "dBm".into(), markers };
     write_atomic(&out.join("truth.png"), &render_map(&truth, rows, cols, None, &opts)?)?;
-    write_atomic(&out.join("measurements.csv"), write_estimate(&QuerySet { points: obs.points.iter().map(|m| rme_core::Query { x_m: m.x_m, y_m: m.y_m, t_s: m.t_s, freq_hz: m.freq_hz }).collect() }, &rme_core::Estimate { mean: obs.points.iter().map(|m| m.value).collect(), std: None }, "power_dbm").as_bytes())?;
+    write_atomic(&out.join("measurements.csv"), write_measurements(&obs).as_bytes())?;
 
     let plain = RenderOptions { markers: vec![], ..opts.clone() };
     let mut methods = Vec::new();

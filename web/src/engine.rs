@@ -174,11 +174,6 @@ impl Engine {
         })
     }
 
-    /// Whether this bundle was built with WebGPU support.
-    pub fn has_webgpu() -> bool {
-        cfg!(feature = "webgpu")
-    }
-
     /// Which backend runs: "webgpu" or "cpu (flex, wasm)".
     #[wasm_bindgen(getter)]
     pub fn backend(&self) -> String {

@@ -16,9 +16,9 @@ mod engine;
 mod render;
 
 pub use engine::{Engine, EstimateOut, Problem};
-pub use render::{colormap_rgba, png_bytes, render_rgba};
+pub use render::{colormap_rgba, png_bytes};
 
-use rme_core::io::csv::{read_measurements, write_estimate};
+use rme_core::io::csv::{read_measurements, write_estimate, write_measurements};
 use rme_core::scene::SliceTask;
 use rme_core::sim::{DynamicPreset, DynamicSimulator, TxPin};
 use rme_core::{Estimate, Grid, MeasurementSet, QuerySet, Result as CoreResult, RmeError};
@@ -49,6 +49,12 @@ pub fn start() {
 #[wasm_bindgen]
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
+}
+
+/// The classical methods the page offers beside the loaded models.
+#[wasm_bindgen]
+pub fn classical_methods() -> Vec<String> {
+    engine::CLASSICAL.iter().map(|m| m.to_string()).collect()
 }
 
 /// Names of the simulator presets, D1–D7.
@@ -190,8 +196,7 @@ impl Scene {
 
     /// The observed measurements as a measurement CSV (FORMATS.md).
     pub fn measurements_csv(&self) -> String {
-        let obs = self.task.measurements();
-        measurements_csv(&obs)
+        write_measurements(&self.task.measurements())
     }
 
     /// A full-slice estimate as an estimate CSV (FORMATS.md).
@@ -210,7 +215,12 @@ impl Scene {
     }
 
     pub fn try_set_slice(&mut self, slot: usize, band: usize) -> CoreResult<()> {
-        let mut task = SliceTask::new(self.task.map.clone(), slot, band)?;
+        self.replace_task(self.task.map.clone(), slot, band)
+    }
+
+    /// Shows `map` at `(slot, band)`, keeping the observed cells.
+    fn replace_task(&mut self, map: rme_core::RadioMap, slot: usize, band: usize) -> CoreResult<()> {
+        let mut task = SliceTask::new(map, slot, band)?;
         task.set_cells(self.task.cells().to_vec())?;
         self.task = task;
         Ok(())
@@ -229,18 +239,10 @@ impl Scene {
         let mut pins: Vec<TxPin> = self.pins.iter().copied().filter(|p| p.index != index).collect();
         pins.push(TxPin { index, x_m, y_m });
         let map = DynamicSimulator::new(self.preset)?.simulate_with(self.seed, &pins)?;
-        let mut task = SliceTask::new(map, self.task.slot, self.task.band)?;
-        task.set_cells(self.task.cells().to_vec())?;
-        self.task = task;
+        self.replace_task(map, self.task.slot, self.task.band)?;
         self.pins = pins;
         Ok(())
     }
-}
-
-fn measurements_csv(obs: &MeasurementSet) -> String {
-    let query = QuerySet { points: obs.points.iter().map(|m| rme_core::Query { x_m: m.x_m, y_m: m.y_m, t_s: m.t_s, freq_hz: m.freq_hz }).collect() };
-    let est = Estimate { mean: obs.points.iter().map(|m| m.value).collect(), std: None };
-    write_estimate(&query, &est, &obs.quantity)
 }
 
 fn estimate_csv(query: &QuerySet, mean: &[f32], std: Option<Vec<f32>>, quantity: &str) -> CoreResult<String> {

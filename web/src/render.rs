@@ -1,42 +1,13 @@
-//! Pixels for the page's canvases, with the colormap of the CLI's PNGs (viridis), so that a
-//! map looks the same in the browser, in `rme estimate --out x.png` and in a download.
+//! The colormap of the CLI's PNGs (viridis) for the page's canvases, and PNG files for
+//! download, so that a map looks the same in the browser, in `rme estimate --out x.png` and
+//! in a download.
 
 use crate::js_error;
 use rme_core::io::png::{render_map, viridis, RenderOptions};
 use wasm_bindgen::prelude::*;
 
-/// RGBA pixels (`rows × cols`, north up, one pixel per cell) of a row-major map whose row 0
-/// is the south edge, coloured over `[lo, hi]` (clamped). Non-finite cells are transparent.
-#[wasm_bindgen]
-pub fn render_rgba(values: &[f32], rows: usize, cols: usize, lo: f64, hi: f64) -> Result<Vec<u8>, JsError> {
-    rgba(values, rows, cols, lo, hi).map_err(js_error)
-}
-
-fn rgba(values: &[f32], rows: usize, cols: usize, lo: f64, hi: f64) -> Result<Vec<u8>, String> {
-    if values.len() != rows * cols {
-        return Err(format!("{} values for a {rows} × {cols} map", values.len()));
-    }
-    if !(lo.is_finite() && hi.is_finite()) {
-        return Err(format!("colour range [{lo}, {hi}] is not finite"));
-    }
-    let span = if hi > lo { hi - lo } else { 1.0 };
-    let mut out = vec![0u8; rows * cols * 4];
-    for r in 0..rows {
-        // Canvas row 0 is the top (north) edge.
-        let src = (rows - 1 - r) * cols;
-        for c in 0..cols {
-            let v = values[src + c] as f64;
-            let px = &mut out[(r * cols + c) * 4..(r * cols + c) * 4 + 4];
-            if v.is_finite() {
-                let [red, green, blue] = viridis(((v - lo) / span).clamp(0.0, 1.0));
-                px.copy_from_slice(&[red, green, blue, 255]);
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// `n` RGBA colours of the colormap from low to high (for the colour bar).
+/// `n` RGBA colours of the colormap from low to high: the lookup table the page paints its
+/// maps and colour bars with.
 #[wasm_bindgen]
 pub fn colormap_rgba(n: usize) -> Vec<u8> {
     let n = n.max(2);
@@ -61,14 +32,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rows_are_flipped_north_up_and_nan_is_transparent() {
-        // 2 × 1 map: row 0 (south) = lo, row 1 (north) = NaN.
-        let px = rgba(&[0.0, f32::NAN], 2, 1, 0.0, 1.0).unwrap();
-        assert_eq!(&px[0..4], &[0, 0, 0, 0]); // top pixel: the north cell, NaN
-        let [r, g, b] = viridis(0.0);
-        assert_eq!(&px[4..8], &[r, g, b, 255]);
-        assert!(rgba(&[0.0], 2, 1, 0.0, 1.0).is_err());
-        assert!(rgba(&[0.0, 0.0], 2, 1, f64::NAN, 1.0).is_err());
+    fn colormap_runs_from_low_to_high() {
         assert_eq!(colormap_rgba(16).len(), 64);
+        let [r, g, b] = viridis(0.0);
+        assert_eq!(&colormap_rgba(16)[0..4], &[r, g, b, 255]);
     }
 }

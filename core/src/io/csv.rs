@@ -275,6 +275,14 @@ pub fn read_queries(text: &str, name: &str) -> Result<QuerySet> {
     Ok(QuerySet { points })
 }
 
+/// Writes a measurement set as a measurement CSV (position, time and frequency columns as
+/// needed, then the quantity), which `read_measurements` reads back.
+pub fn write_measurements(obs: &MeasurementSet) -> String {
+    let query = QuerySet { points: obs.points.iter().map(|m| Query { x_m: m.x_m, y_m: m.y_m, t_s: m.t_s, freq_hz: m.freq_hz }).collect() };
+    let values = Estimate { mean: obs.points.iter().map(|m| m.value).collect(), std: None };
+    write_estimate(&query, &values, &obs.quantity)
+}
+
 /// Writes an estimate: the query columns, the quantity and `std_db` where there is one.
 pub fn write_estimate(query: &QuerySet, est: &Estimate, quantity: &str) -> String {
     let with_t = query.points.iter().any(|q| q.t_s != 0.0);
@@ -379,5 +387,17 @@ mod tests {
         // The estimate is itself a valid measurement file.
         let (back, _) = read_measurements(&text, "e.csv", None).unwrap();
         assert_eq!(back.points[1].value, -60.5);
+    }
+
+    #[test]
+    fn measurements_round_trip() {
+        let obs = MeasurementSet::from_points(vec![
+            Measurement { x_m: 1.0, y_m: 2.0, t_s: 0.0, freq_hz: 3.5e9, value: -61.25 },
+            Measurement { x_m: 4.0, y_m: 8.0, t_s: 1.0, freq_hz: 3.5e9, value: -70.5 },
+        ]);
+        let text = write_measurements(&obs);
+        assert!(text.starts_with("x_m,y_m,t_s,freq_hz,power_dbm\n"), "{text}");
+        let (back, _) = read_measurements(&text, "m.csv", None).unwrap();
+        assert_eq!(back.points, obs.points);
     }
 }

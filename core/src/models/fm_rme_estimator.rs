@@ -80,13 +80,10 @@ impl FmRmeEstimator {
         let mut mean = vec![f64::NAN; query.len()];
         for group in self.plan(obs, query)? {
             let enc = self.encode_group(&group)?;
-            let mut k = 0;
-            for chunk in group.queries.chunks(self.config.query_chunk) {
+            let n = self.config.query_chunk;
+            for (indices, chunk) in group.indices.chunks(n).zip(group.queries.chunks(n)) {
                 let data = self.decode_chunk(&group, &enc, chunk).into_data_async().await.map_err(read_error)?;
-                for v in data.iter::<f32>() {
-                    mean[group.indices[k]] = v as f64 * enc.std + enc.mean;
-                    k += 1;
-                }
+                enc.scatter(&data, indices, &mut mean);
             }
         }
         Ok(Estimate { mean, std: None })
@@ -107,6 +104,16 @@ struct EncodedGroup {
     std: f64,
 }
 
+impl EncodedGroup {
+    /// Maps a chunk's standardised outputs back to power and writes them at the chunk's
+    /// query indices.
+    fn scatter(&self, standardised: &TensorData, indices: &[usize], mean: &mut [f64]) {
+        for (&i, v) in indices.iter().zip(standardised.iter::<f32>()) {
+            mean[i] = v as f64 * self.std + self.mean;
+        }
+    }
+}
+
 fn read_error(e: impl std::fmt::Debug) -> RmeError {
     RmeError::numerical("FM-RME output", format!("{e:?}"))
 }
@@ -120,13 +127,9 @@ impl Estimator for FmRmeEstimator {
         let mut mean = vec![f64::NAN; query.len()];
         for group in self.plan(obs, query)? {
             let enc = self.encode_group(&group)?;
-            let mut k = 0;
-            for chunk in group.queries.chunks(self.config.query_chunk) {
-                let data = self.decode_chunk(&group, &enc, chunk).into_data();
-                for v in data.iter::<f32>() {
-                    mean[group.indices[k]] = v as f64 * enc.std + enc.mean;
-                    k += 1;
-                }
+            let n = self.config.query_chunk;
+            for (indices, chunk) in group.indices.chunks(n).zip(group.queries.chunks(n)) {
+                enc.scatter(&self.decode_chunk(&group, &enc, chunk).into_data(), indices, &mut mean);
             }
         }
         Ok(Estimate { mean, std: None })
