@@ -149,6 +149,11 @@ fn bad_input_gives_a_clear_error_and_no_panic() {
     // Unknown preset and method.
     let out = rme(&["simulate", "--preset", "D9", "--out", dir.join("x").to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("D9"));
+    // An unknown suite table is named before anything is simulated.
+    let out = rme(&["eval", "fm-rme", "--suite", "paper", "--tables", "spatial,spectrl"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("'spectrl'") && err.contains("temporal"), "{err}");
 }
 
 #[test]

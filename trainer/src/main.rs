@@ -108,6 +108,12 @@ enum Command {
         /// Random (slot, band) slices per map.
         #[arg(long, default_value_t = 2)]
         slices: usize,
+        /// Suite: which tables (spatial, zero-shot, temporal, spectral; Sionna with --sionna).
+        #[arg(long, default_value = "spatial,zero-shot,temporal,spectral")]
+        tables: String,
+        /// Suite: simulator seeds of the maps — test (reported results) or validation (tuning).
+        #[arg(long, default_value = "test", value_parser = ["test", "validation"])]
+        split: String,
         /// Write the table to OUT.md and OUT.csv as well.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -184,6 +190,9 @@ enum Command {
         /// Query tokens per example at most.
         #[arg(long, default_value_t = 128)]
         max_queries: usize,
+        /// Override the preset's context-score weight of slot/band distance (see FmRmeConfig).
+        #[arg(long)]
+        slice_weight: Option<f64>,
         #[arg(long, default_value_t = 100)]
         val_every: u64,
         #[arg(long, default_value_t = 50)]
@@ -230,11 +239,17 @@ fn run(cli: Cli) -> Result<()> {
         Command::Estimate { measurements, query, grid_from, cell, t_s, freq_hz, method, weights, out } => {
             estimate::run(&estimate::Args { measurements, query, grid_from, cell, t_s, freq_hz, method, weights, out })
         }
-        Command::Eval { model, weights, suite, maps, queries, sionna, mapset, measurements, methods, fractions, seed, limit, slices, out } => {
+        Command::Eval { model, weights, suite, maps, queries, sionna, mapset, measurements, methods, fractions, seed, limit, slices, tables, split, out } => {
             if let Some(suite_name) = suite {
                 anyhow::ensure!(suite_name == "paper", "unknown suite '{suite_name}' (paper)");
                 anyhow::ensure!(model.as_deref().unwrap_or("fm-rme") == "fm-rme", "the paper suite evaluates fm-rme");
-                let md = suite::run(&suite::Args { weights, maps: maps.max(1), slices: slices.max(1), queries: queries.max(1), seed, sionna, out })?;
+                let tables = split_list(&tables);
+                if let Some(bad) = tables.iter().find(|t| !suite::TABLES.contains(&t.as_str())) {
+                    bail!("--tables: unknown table '{bad}' (one of {})", suite::TABLES.join(", "));
+                }
+                let split = if split == "validation" { rme_core::sim::dynamic::DataSplit::Validation } else { rme_core::sim::dynamic::DataSplit::Test };
+                let methods = split_list(&methods);
+                let md = suite::run(&suite::Args { weights, maps: maps.max(1), slices: slices.max(1), queries: queries.max(1), seed, sionna, out, tables, methods, split })?;
                 println!("{md}");
                 return Ok(());
             }
@@ -258,9 +273,13 @@ fn run(cli: Cli) -> Result<()> {
             }
             demo::run(&demo::Args { preset, seed, slot, band, samples, methods, weights }, &out)
         }
-        Command::Train { model, config, presets, steps, batch, device, out, resume, lr, weight_decay, grad_clip, loss, warmup, seed, pool, max_visible, max_queries, val_every, checkpoint_every, stop_after } => {
+        Command::Train { model, config, presets, steps, batch, device, out, resume, lr, weight_decay, grad_clip, loss, warmup, seed, pool, max_visible, max_queries, slice_weight, val_every, checkpoint_every, stop_after } => {
             anyhow::ensure!(model == "fm-rme", "model '{model}' cannot be trained yet (fm-rme can)");
-            let cfg = rme_core::models::fm_rme::FmRmeConfig::preset(&config)?.with_max_visible(max_visible.max(8));
+            let mut cfg = rme_core::models::fm_rme::FmRmeConfig::preset(&config)?.with_max_visible(max_visible.max(8));
+            if let Some(w) = slice_weight {
+                cfg = cfg.with_slice_weight(w);
+            }
+            cfg.validate()?;
             let spec = train::RunSpec {
                 model: cfg,
                 presets: split_list(&presets),

@@ -2,7 +2,8 @@
 //! at 10/30/50 % visible on D1–D6, zero-shot D7, temporal on D2/D3/D4/D6, spectral on
 //! D1/D4/D5) and zero-shot on the ray-traced Sionna maps, FM-RME beside IDW, LDPL, kriging
 //! and the GP oracle. All maps come from the test seeds (never used in training or
-//! validation).
+//! validation); `--split validation` runs the same cases on validation seeds, for choosing
+//! between runs without looking at the test numbers. `--tables` picks the tables.
 //!
 //! Per case: a test sample, a mask over its whole `[T, F, H, W]` tensor (every method sees the
 //! same visible voxels, from every slot and band), `--slices` random target slices among the
@@ -30,7 +31,16 @@ pub struct Args {
     pub seed: u64,
     pub sionna: Option<PathBuf>,
     pub out: Option<PathBuf>,
+    /// Which tables: any of "spatial", "zero-shot", "temporal", "spectral" (Sionna: `sionna`).
+    pub tables: Vec<String>,
+    /// Classical methods beside FM-RME (the Sionna table uses its own list).
+    pub methods: Vec<String>,
+    /// Seeds the maps come from: test (the reported numbers) or validation (for tuning).
+    pub split: DataSplit,
 }
+
+/// The suite's table names, in order.
+pub const TABLES: [&str; 4] = ["spatial", "zero-shot", "temporal", "spectral"];
 
 /// Loads shipped weights from a folder with `model.bpk` and `manifest.json`.
 pub fn load_weights(dir: &Path) -> Result<FmRmeEstimator> {
@@ -113,18 +123,18 @@ fn run_case(map: &RadioMap, strategy: &MaskStrategy, args: &Args, case_seed: u64
     Ok(acc)
 }
 
-fn method_order(fm: bool) -> Vec<String> {
-    let mut v: Vec<String> = ["idw", "ldpl", "kriging", "oracle"].iter().map(|s| s.to_string()).collect();
+fn method_order(classical: &[String], fm: bool) -> Vec<String> {
+    let mut v = classical.to_vec();
     if fm {
         v.push("fm-rme".into());
     }
     v
 }
 
-fn test_maps(preset: &str, count: usize) -> Result<Vec<RadioMap>> {
+fn suite_maps(preset: &str, count: usize, split: DataSplit) -> Result<Vec<RadioMap>> {
     let p = DynamicPreset::by_name(preset)?;
     let sim = DynamicSimulator::new(p)?;
-    (0..count).map(|i| Ok(sim.simulate(split_seed(DataSplit::Test, p.name, i as u64))?)).collect()
+    (0..count).map(|i| Ok(sim.simulate(split_seed(split, p.name, i as u64))?)).collect()
 }
 
 pub fn run(args: &Args) -> Result<String> {
@@ -132,8 +142,8 @@ pub fn run(args: &Args) -> Result<String> {
         Some(w) => Some(load_weights(w)?),
         None => None,
     };
-    let classical: Vec<String> = ["idw", "ldpl", "kriging", "oracle"].iter().map(|s| s.to_string()).collect();
-    let order = method_order(fm.is_some());
+    let classical: Vec<String> = args.methods.iter().filter(|m| *m != "fm-rme").cloned().collect();
+    let order = method_order(&classical, fm.is_some());
     let prov = Provenance::capture(Some(args.seed));
     let mut md = String::new();
     let mut csv = String::new();
@@ -159,15 +169,23 @@ pub fn run(args: &Args) -> Result<String> {
     let mut cache: BTreeMap<String, Vec<RadioMap>> = BTreeMap::new();
     let mut maps_of = |p: &str| -> Result<Vec<RadioMap>> {
         if !cache.contains_key(p) {
-            eprintln!("simulating {} test samples of {p}", args.maps);
-            cache.insert(p.to_string(), test_maps(p, args.maps)?);
+            eprintln!("simulating {} {:?} samples of {p}", args.maps, args.split);
+            cache.insert(p.to_string(), suite_maps(p, args.maps, args.split)?);
         }
         Ok(cache[p].clone())
     };
     let ratios = [0.1, 0.3, 0.5];
 
     // Table 1: spatial, D1–D6; Table 2: zero-shot D7.
-    for (title, presets) in [("Spatial estimation, D1–D6 test samples (RMSE, dB)", pretrain.to_vec()), ("Zero-shot, D7 (never seen in training) (RMSE, dB)", vec!["D7"])] {
+    let wanted = |t: &str| args.tables.iter().any(|x| x == t);
+    let samples = if args.split == DataSplit::Test { "test samples" } else { "VALIDATION samples" };
+    for (table, title, presets) in [
+        ("spatial", format!("Spatial estimation, D1–D6 {samples} (RMSE, dB)"), pretrain.to_vec()),
+        ("zero-shot", "Zero-shot, D7 (never seen in training) (RMSE, dB)".to_string(), vec!["D7"]),
+    ] {
+        if !wanted(table) {
+            continue;
+        }
         let mut cols: Vec<BTreeMap<String, Acc>> = vec![BTreeMap::new(); ratios.len()];
         let mut per_preset: BTreeMap<String, BTreeMap<String, Acc>> = BTreeMap::new();
         for p in &presets {
@@ -202,7 +220,7 @@ pub fn run(args: &Args) -> Result<String> {
             title: title.into(),
             columns,
             rows,
-            notes: vec![format!("{} test samples per preset, {} target slices each, ≤ {} predicted voxels per slice; RMSE pooled over all predicted voxels", args.maps, args.slices, args.queries)],
+            notes: vec![format!("{} {samples} per preset, {} target slices each, ≤ {} predicted voxels per slice; RMSE pooled over all predicted voxels", args.maps, args.slices, args.queries)],
         });
     }
 
@@ -211,6 +229,9 @@ pub fn run(args: &Args) -> Result<String> {
         ("Temporal estimation: predict the slots after the cut-off (RMSE, dB)", vec!["D2", "D3", "D4", "D6"], true),
         ("Spectral estimation: predict a missing band (RMSE, dB)", vec!["D1", "D4", "D5"], false),
     ] {
+        if !wanted(if temporal { "temporal" } else { "spectral" }) {
+            continue;
+        }
         let mut per: BTreeMap<String, BTreeMap<String, Acc>> = BTreeMap::new();
         let mut all: BTreeMap<String, Acc> = BTreeMap::new();
         for p in &presets {
@@ -242,7 +263,7 @@ pub fn run(args: &Args) -> Result<String> {
             })
             .collect();
         let how = if temporal { "cut-off at 80 % of the slots; 10 % of the earlier voxels visible" } else { "one band hidden whole; 10 % of the other bands' voxels visible" };
-        emit(Table { title: title.into(), columns, rows, notes: vec![format!("{how}; {} test samples per preset, {} target slices, ≤ {} voxels each", args.maps, args.slices, args.queries)] });
+        emit(Table { title: title.into(), columns, rows, notes: vec![format!("{how}; {} {samples} per preset, {} target slices, ≤ {} voxels each", args.maps, args.slices, args.queries)] });
     }
 
     // Zero-shot on ray-traced maps.

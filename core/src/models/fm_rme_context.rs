@@ -6,8 +6,9 @@
 //! point is scored by its distance to the group's centre in space and in (slot, band),
 //! `|Δx|/length_scale + slice_weight·(|Δt|/time_scale + |Δf|/freq_scale)`, and the
 //! `max_visible` lowest scores are taken (ties by index: deterministic). With the defaults a
-//! point one 1-s slot away counts like a point 17 m away in the same slot, and one 180-MHz band
-//! away like 92 m. At inference the queries of a slice are grouped in square tiles of
+//! point one 1-s slot away counts like a point 68 m away in the same slot, and one 180-MHz band
+//! away like 369 m: a query's own slice comes first, other slices fill in where it is sparse
+//! or empty (temporal and spectral prediction). At inference the queries of a slice are grouped in square tiles of
 //! `tile_m`; in training the queries are the hidden voxels nearest to a random centre.
 
 use super::fm_rme::{Example, FmRmeConfig};
@@ -90,7 +91,7 @@ mod tests {
 
     #[test]
     fn context_prefers_near_points_of_the_same_slice() {
-        let cfg = FmRmeConfig::tiny();
+        let cfg = FmRmeConfig::tiny().with_slice_weight(8.0);
         let p = |x: f64, t: f64, f: f64| [x, 0.0, t, f, -60.0];
         let pts = vec![p(100.0, 0.0, 3.5e9), p(10.0, 0.0, 3.5e9), p(0.0, 1.0, 3.5e9), p(0.0, 0.0, 3.7e9), p(0.0, 60.0, 3.5e9)];
         // Scores: 1.5625; 0.156; 8/30 = 0.267; 8·0.2 = 1.6; 16.

@@ -4,7 +4,7 @@
 //! group's queries are decoded in chunks of `query_chunk` (chunking does not change results:
 //! queries attend only to the visible tokens and themselves).
 
-use super::fm_rme::{local_baseline, EncodedVisible, Example, FmRme, FmRmeBatch, FmRmeConfig, ModelFrame};
+use super::fm_rme::{EncodedVisible, Example, FmRme, FmRmeBatch, FmRmeConfig, ModelFrame, QueryNeighbourhoods};
 use super::fm_rme_context::select_context;
 use crate::error::{Result, RmeError};
 use crate::estimator::Estimator;
@@ -27,7 +27,8 @@ impl FmRmeEstimator {
     }
 
     /// Groups the queries by (slot, band) and spatial tile of side `tile_m`, and picks each
-    /// group's context (up to `max_visible` measurements, [`select_context`]).
+    /// group's context (up to `max_visible` measurements, [`select_context`]); a group whose
+    /// context does not comfortably surround its queries is split further ([`Self::refine`]).
     fn plan(&self, obs: &MeasurementSet, query: &QuerySet) -> Result<Vec<QueryGroup>> {
         obs.validate()?;
         query.validate()?;
@@ -38,22 +39,51 @@ impl FmRmeEstimator {
             let tile = ((q.x_m / cfg.tile_m).floor() as i64, (q.y_m / cfg.tile_m).floor() as i64);
             groups.entry((q.t_s.to_bits(), q.freq_hz.to_bits(), tile.0, tile.1)).or_default().push(i);
         }
-        Ok(groups
-            .into_values()
-            .map(|indices| {
-                let queries: Vec<[f64; 4]> = indices
-                    .iter()
-                    .map(|&i| {
-                        let q = query.points[i];
-                        [q.x_m, q.y_m, q.t_s, q.freq_hz]
-                    })
-                    .collect();
-                let n = queries.len() as f64;
-                let centre = [queries.iter().map(|q| q[0]).sum::<f64>() / n, queries.iter().map(|q| q[1]).sum::<f64>() / n, queries[0][2], queries[0][3]];
-                let visible = select_context(&points, &centre, cfg.max_visible, cfg).iter().map(|&i| points[i]).collect();
-                QueryGroup { indices, visible, queries }
-            })
-            .collect())
+        let mut out = Vec::with_capacity(groups.len());
+        for indices in groups.into_values() {
+            let queries: Vec<[f64; 4]> = indices
+                .iter()
+                .map(|&i| {
+                    let q = query.points[i];
+                    [q.x_m, q.y_m, q.t_s, q.freq_hz]
+                })
+                .collect();
+            self.refine(&points, indices, queries, 0, &mut out);
+        }
+        Ok(out)
+    }
+
+    /// Picks a group's context; if the context was cut to `max_visible` points and some query
+    /// lies farther from the group's centre than half the context's spatial radius, splits
+    /// the group into quadrants and recurses (at most 8 levels). Why: in training the queries
+    /// are the hidden voxels nearest the centre of their context, well inside it; with dense
+    /// measurements a fixed tile would put its corner queries at the context's edge, where
+    /// their nearest neighbours all lie on one side (measured on validation seeds: 50 %
+    /// visible on 128² maps was worse than inverse-distance weighting before this rule).
+    fn refine(&self, points: &[[f64; 5]], indices: Vec<usize>, queries: Vec<[f64; 4]>, depth: usize, out: &mut Vec<QueryGroup>) {
+        let cfg = &self.config;
+        let n = queries.len() as f64;
+        let centre = [queries.iter().map(|q| q[0]).sum::<f64>() / n, queries.iter().map(|q| q[1]).sum::<f64>() / n, queries[0][2], queries[0][3]];
+        let chosen = select_context(points, &centre, cfg.max_visible, cfg);
+        let spatial = |x: f64, y: f64| (x - centre[0]).hypot(y - centre[1]);
+        let radius = chosen.iter().map(|&i| spatial(points[i][0], points[i][1])).fold(0.0, f64::max);
+        let reach = queries.iter().map(|q| spatial(q[0], q[1])).fold(0.0, f64::max);
+        if chosen.len() < points.len() && reach > 0.5 * radius && queries.len() > 1 && depth < 8 {
+            let mut quadrants: [(Vec<usize>, Vec<[f64; 4]>); 4] = Default::default();
+            for (i, q) in indices.into_iter().zip(queries) {
+                let k = usize::from(q[0] >= centre[0]) + 2 * usize::from(q[1] >= centre[1]);
+                quadrants[k].0.push(i);
+                quadrants[k].1.push(q);
+            }
+            for (idx, qs) in quadrants {
+                if !qs.is_empty() {
+                    self.refine(points, idx, qs, depth + 1, out);
+                }
+            }
+            return;
+        }
+        let visible = chosen.iter().map(|&i| points[i]).collect();
+        out.push(QueryGroup { indices, visible, queries });
     }
 
     /// Encodes a group's context once; returns it with the group's frame and power scale.
@@ -69,9 +99,10 @@ impl FmRmeEstimator {
         let cfg = &self.config;
         let coords = enc.frame.query_coords(cfg, chunk, &self.device);
         let pad = Tensor::<2, Bool>::from_data(TensorData::new(vec![false; chunk.len()], [1, chunk.len()]), &self.device);
-        let base = local_baseline(&group.visible, chunk, enc.mean, enc.std, cfg);
-        let base = Tensor::<2>::from_data(TensorData::new(base, [1, chunk.len()]), &self.device);
-        self.model.decode(&enc.encoded, coords, pad, base)
+        let hoods = [QueryNeighbourhoods::of(&group.visible, chunk, enc.mean, enc.std, cfg)];
+        let base = QueryNeighbourhoods::baseline_tensor(&hoods, chunk.len(), &self.device);
+        let neighbourhood = QueryNeighbourhoods::to_tensors(&hoods, chunk.len(), &self.device);
+        self.model.decode(&enc.encoded, coords, pad, base, &neighbourhood)
     }
 
     /// The same estimate as [`Estimator::estimate`], reading results back asynchronously —
@@ -141,6 +172,33 @@ mod tests {
     use super::*;
     use crate::backend::cpu;
     use crate::map::{Measurement, Query};
+
+    /// Dense measurements: groups are split until every query lies within half its context's
+    /// radius of the group's centre; every query is in exactly one group.
+    #[test]
+    fn dense_measurements_split_groups_until_the_context_surrounds_them() {
+        let d = cpu();
+        let cfg = FmRmeConfig::tiny().with_max_visible(100);
+        let est = FmRmeEstimator::new(cfg.init(&d), cfg.clone(), d, "fm-rme").unwrap();
+        let cell = |i: usize| ((i % 32) as f64 * 2.0 + 1.0, (i / 32) as f64 * 2.0 + 1.0);
+        let obs = MeasurementSet::from_points((0..1024).map(|i| Measurement { x_m: cell(i).0, y_m: cell(i).1, t_s: 0.0, freq_hz: 3.5e9, value: -70.0 }).collect());
+        let query = QuerySet { points: (0..1024).map(|i| Query { x_m: cell(i).0 + 0.5, y_m: cell(i).1, t_s: 0.0, freq_hz: 3.5e9 }).collect() };
+        let groups = est.plan(&obs, &query).unwrap();
+        // One 64 m tile would hold all 1024 queries; 100 points reach ~11 m from a centre.
+        assert!(groups.len() >= 16, "{} groups", groups.len());
+        let mut seen = vec![0; 1024];
+        for g in &groups {
+            let n = g.queries.len() as f64;
+            let (cx, cy) = (g.queries.iter().map(|q| q[0]).sum::<f64>() / n, g.queries.iter().map(|q| q[1]).sum::<f64>() / n);
+            let radius = g.visible.iter().map(|v| (v[0] - cx).hypot(v[1] - cy)).fold(0.0, f64::max);
+            assert!(g.queries.iter().all(|q| (q[0] - cx).hypot(q[1] - cy) <= 0.5 * radius + 1e-9));
+            g.indices.iter().for_each(|&i| seen[i] += 1);
+        }
+        assert!(seen.iter().all(|&c| c == 1));
+        // Sparse measurements: the context is every point, nothing to gain by splitting.
+        let sparse = MeasurementSet::from_points(obs.points[..50].to_vec());
+        assert_eq!(est.plan(&sparse, &query).unwrap().len(), 1);
+    }
 
     #[test]
     fn estimates_every_query_in_chunks_and_matches_one_pass() {
