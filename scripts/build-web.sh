@@ -21,11 +21,21 @@ for arg in "$@"; do
 done
 
 scripts/setup-web.sh
-# A WebGPU bundle from an earlier build survives the main build (trunk empties dist/).
+# What the wasm bundles are built from (the weights are fetched at run time, not built in).
+source_stamp() {
+  git ls-files -co --exclude-standard -- Cargo.toml Cargo.lock core web | sort | xargs sha256sum | sha256sum | cut -d' ' -f1
+}
+# A WebGPU bundle from an earlier build survives the main build (trunk empties dist/), but
+# only if it was built from the same sources: a stale one would run an older model.
 keep=""
 if [ "$WEBGPU" = 0 ] && [ -d dist/gpu ]; then
-  keep=$(mktemp -d)
-  mv dist/gpu "$keep/"
+  if [ "$(cat dist/gpu/SOURCE_STAMP 2>/dev/null)" = "$(source_stamp)" ]; then
+    keep=$(mktemp -d)
+    mv dist/gpu "$keep/"
+  else
+    echo "dropping dist/gpu: built from other sources (rebuild it with --webgpu)" >&2
+    rm -rf dist/gpu
+  fi
 fi
 trunk build $RELEASE --offline
 if [ -n "$keep" ]; then
@@ -34,5 +44,6 @@ if [ -n "$keep" ]; then
 fi
 if [ "$WEBGPU" = 1 ]; then
   trunk build $RELEASE --offline --config Trunk.toml web/gpu.html --dist dist/gpu
+  source_stamp > dist/gpu/SOURCE_STAMP
 fi
 ls -l dist/*.wasm dist/gpu/*.wasm 2>/dev/null || true
