@@ -83,7 +83,8 @@ export async function estimated(p, n) {
   await p.waitForFunction((k) => Number(document.body.dataset.estimates ?? 0) >= k && document.body.dataset.state === 'ready', n);
 }
 
+/// Runs the debug `rme` that `cargo test` built (in $CARGO_TARGET_DIR when that is set).
 export function rme(...args) {
-  const bin = path.join(ROOT, 'target/debug/rme');
+  const bin = path.join(process.env.CARGO_TARGET_DIR ? path.resolve(ROOT, process.env.CARGO_TARGET_DIR) : path.join(ROOT, 'target'), 'debug/rme');
   return execFileSync(bin, args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
