@@ -7,8 +7,8 @@
 //! query (with the query's STS-PE and an embedding of a local interpolation baseline,
 //! [`local_baseline`]). The output at a query is a learned weighted mean of its nearest
 //! visible measurements ([`NeighbourInterpolation`], weights conditioned on the decoded query
-//! token) plus a linear head's residual on that token. Query tokens attend to the visible tokens and to themselves only
-//! ([`query_isolation_mask`]), so the estimator can decode them in chunks of `query_chunk`,
+//! token) plus a linear head's residual on that token. Query tokens attend to the visible
+//! tokens and to themselves only ([`query_isolation_mask`]), so the estimator can decode them in chunks of `query_chunk`,
 //! each with all visible tokens, and get the same answer as in one pass — full maps have up
 //! to 10⁵ voxels; training uses sampled token sets.
 //!
@@ -23,6 +23,7 @@
 use crate::error::RmeError;
 // `Result` stays the standard one here: burn's `Config` derive expands to code that names it.
 type RmeResult<T> = crate::error::Result<T>;
+use super::fm_rme_context::{context_score, select_context};
 use crate::nn::egnn::{Gafe, GafeConfig, Graph};
 use crate::nn::neighbour_interp::{NeighbourInterpolation, NeighbourInterpolationConfig, Neighbourhood};
 use crate::nn::pos_enc::{StsPositionalEncoding, StsPositionalEncodingConfig};
@@ -331,6 +332,7 @@ impl FmRmeBatch {
             }
         }
         let f3 = |v: Vec<f32>, n: usize, c: usize| Tensor::<3>::from_data(TensorData::new(v, [b, n, c]), device);
+        let (baseline, neighbourhood) = QueryNeighbourhoods::to_tensors(&hoods, nq, device);
         Ok(Self {
             features: f3(features, nv, 3),
             positions: f3(positions, nv, 2),
@@ -345,8 +347,8 @@ impl FmRmeBatch {
                 k,
             },
             targets: Tensor::<2>::from_data(TensorData::new(targets, [b, nq]), device),
-            baseline: QueryNeighbourhoods::baseline_tensor(&hoods, nq, device),
-            neighbourhood: QueryNeighbourhoods::to_tensors(&hoods, nq, device),
+            baseline,
+            neighbourhood,
             scales,
         })
     }
@@ -383,14 +385,9 @@ impl QueryNeighbourhoods {
         let (k, p) = (NEIGHBOURS, PAIR_FEATURES);
         let nq = queries.len();
         let mut out = Self { baseline: Vec::with_capacity(nq), values: vec![0.0; nq * k], features: vec![0.0; nq * k * p], prior: vec![0.0; nq * k], pad: vec![true; nq * k] };
-        let cmp = |a: &(f64, usize), b: &(f64, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
         for (qi, q) in queries.iter().enumerate() {
-            let mut scored: Vec<(f64, usize)> = visible.iter().enumerate().map(|(i, v)| (super::fm_rme_context::context_score(v, q, cfg), i)).collect();
-            if k < scored.len() {
-                scored.select_nth_unstable_by(k, cmp);
-                scored.truncate(k);
-            }
-            scored.sort_by(cmp);
+            // The same rule as a group's context, with the query as the centre.
+            let scored: Vec<(f64, usize)> = select_context(visible, q, k, cfg).into_iter().map(|i| (context_score(&visible[i], q, cfg), i)).collect();
             let value = |i: usize| (visible[i][4] - mean) / std;
             let (mut num, mut den) = (0.0, 0.0);
             for &(s, i) in &scored {
@@ -428,35 +425,30 @@ impl QueryNeighbourhoods {
         out
     }
 
-    /// `[B, Nq]` baselines of a batch, zero at padded queries.
-    pub fn baseline_tensor(parts: &[Self], nq: usize, device: &Device) -> Tensor<2> {
-        let mut v = vec![0f32; parts.len() * nq];
-        for (bi, h) in parts.iter().enumerate() {
-            v[bi * nq..bi * nq + h.baseline.len()].copy_from_slice(&h.baseline);
-        }
-        Tensor::<2>::from_data(TensorData::new(v, [parts.len(), nq]), device)
-    }
-
-    /// The batch's neighbourhood tensors, padded to `nq` queries.
-    pub fn to_tensors(parts: &[Self], nq: usize, device: &Device) -> Neighbourhood {
+    /// A batch's `[B, Nq]` baselines and its neighbourhood tensors, padded to `nq` queries
+    /// (baseline 0 and all slots padding at padded queries).
+    pub fn to_tensors(parts: &[Self], nq: usize, device: &Device) -> (Tensor<2>, Neighbourhood) {
         let (b, k, p) = (parts.len(), NEIGHBOURS, PAIR_FEATURES);
+        let mut baseline = vec![0f32; b * nq];
         let mut values = vec![0f32; b * nq * k];
         let mut features = vec![0f32; b * nq * k * p];
         let mut prior = vec![0f32; b * nq * k];
         let mut pad = vec![true; b * nq * k];
         for (bi, h) in parts.iter().enumerate() {
+            baseline[bi * nq..bi * nq + h.baseline.len()].copy_from_slice(&h.baseline);
             let o = bi * nq * k;
             values[o..o + h.values.len()].copy_from_slice(&h.values);
             prior[o..o + h.prior.len()].copy_from_slice(&h.prior);
             pad[o..o + h.pad.len()].copy_from_slice(&h.pad);
             features[o * p..o * p + h.features.len()].copy_from_slice(&h.features);
         }
-        Neighbourhood {
+        let neighbourhood = Neighbourhood {
             values: Tensor::<3>::from_data(TensorData::new(values, [b, nq, k]), device),
             features: Tensor::<4>::from_data(TensorData::new(features, [b, nq, k, p]), device),
             prior: Tensor::<3>::from_data(TensorData::new(prior, [b, nq, k]), device),
             pad: Tensor::<3, Bool>::from_data(TensorData::new(pad, [b, nq, k]), device),
-        }
+        };
+        (Tensor::<2>::from_data(TensorData::new(baseline, [b, nq]), device), neighbourhood)
     }
 }
 

@@ -8,8 +8,8 @@
 //! `max_visible` lowest scores are taken (ties by index: deterministic). With the defaults a
 //! point one 1-s slot away counts like a point 68 m away in the same slot, and one 180-MHz band
 //! away like 369 m: a query's own slice comes first, other slices fill in where it is sparse
-//! or empty (temporal and spectral prediction). At inference the queries of a slice are grouped in square tiles of
-//! `tile_m`; in training the queries are the hidden voxels nearest to a random centre.
+//! or empty (temporal and spectral prediction). At inference the queries of a slice are
+//! grouped in square tiles of `tile_m`; in training the queries are the hidden voxels nearest to a random centre.
 
 use super::fm_rme::{Example, FmRmeConfig};
 use crate::map::RadioMap;

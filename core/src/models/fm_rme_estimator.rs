@@ -100,8 +100,7 @@ impl FmRmeEstimator {
         let coords = enc.frame.query_coords(cfg, chunk, &self.device);
         let pad = Tensor::<2, Bool>::from_data(TensorData::new(vec![false; chunk.len()], [1, chunk.len()]), &self.device);
         let hoods = [QueryNeighbourhoods::of(&group.visible, chunk, enc.mean, enc.std, cfg)];
-        let base = QueryNeighbourhoods::baseline_tensor(&hoods, chunk.len(), &self.device);
-        let neighbourhood = QueryNeighbourhoods::to_tensors(&hoods, chunk.len(), &self.device);
+        let (base, neighbourhood) = QueryNeighbourhoods::to_tensors(&hoods, chunk.len(), &self.device);
         self.model.decode(&enc.encoded, coords, pad, base, &neighbourhood)
     }
 

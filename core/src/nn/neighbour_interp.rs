@@ -40,7 +40,7 @@ pub struct NeighbourInterpolationConfig {
 }
 
 /// The per-query neighbourhoods of a padded batch (built on the host, see
-/// `fm_rme::neighbourhoods`).
+/// `fm_rme::QueryNeighbourhoods`).
 #[derive(Clone, Debug)]
 pub struct Neighbourhood {
     /// `[B, Nq, K]` the neighbours' values (standardised power).
