@@ -1,4 +1,4 @@
-//! End-to-end tests of the `rme` binary: simulate → eval, the shared real and ray-traced data,
+//! End-to-end tests of the `rme` binary: simulate → eval, the shipped real and ray-traced data,
 //! estimate outputs, reproducibility, and bad input.
 
 use std::path::{Path, PathBuf};
@@ -15,10 +15,10 @@ fn ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-/// `../shared/data` beside the checkout (CI and developers have it).
-fn shared_data() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
-    assert!(p.is_dir(), "{} is missing: the tests read the shared real and ray-traced data", p.display());
+/// The repository's `data/` (real and ray-traced sets shipped with it, see data/README.md).
+fn repo_data() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
+    assert!(p.is_dir(), "{} is missing: the tests read the repository's real and ray-traced data", p.display());
     p
 }
 
@@ -46,8 +46,19 @@ fn simulated_d7_is_read_back_by_eval_and_the_oracle_is_best() {
     ok(&["simulate", "--preset", "D7", "--count", "1", "--seed", "3", "--out", d]);
     assert!(dir.join("preview.png").is_file());
     let table = ok(&[
-        "eval", "--mapset", d, "--methods", "idw,kriging,oracle", "--fractions", "0.1", "--seed", "1", "--slices", "1",
-        "--out", dir.join("table").to_str().unwrap(),
+        "eval",
+        "--mapset",
+        d,
+        "--methods",
+        "idw,kriging,oracle",
+        "--fractions",
+        "0.1",
+        "--seed",
+        "1",
+        "--slices",
+        "1",
+        "--out",
+        dir.join("table").to_str().unwrap(),
     ]);
     let (idw, krig, oracle) = (rmse(&table, "idw", "0.1"), rmse(&table, "kriging", "0.1"), rmse(&table, "oracle", "0.1"));
     assert!(idw > 0.0 && krig > 0.0 && oracle > 0.0);
@@ -73,10 +84,19 @@ fn same_seed_gives_identical_files() {
 
 #[test]
 fn eval_reads_the_ray_traced_sionna_maps() {
-    let sionna = shared_data().join("sionna-dev");
+    let sionna = repo_data().join("sionna-dev");
     let table = ok(&[
-        "eval", "--mapset", sionna.to_str().unwrap(), "--methods", "idw,universal-kriging,oracle", "--fractions", "0.1",
-        "--limit", "2", "--seed", "2",
+        "eval",
+        "--mapset",
+        sionna.to_str().unwrap(),
+        "--methods",
+        "idw,universal-kriging,oracle",
+        "--fractions",
+        "0.1",
+        "--limit",
+        "2",
+        "--seed",
+        "2",
     ]);
     let uk = rmse(&table, "universal-kriging", "0.1");
     assert!(uk > 0.5 && uk < 20.0, "universal kriging RMSE {uk} dB on ray-traced maps");
@@ -86,8 +106,9 @@ fn eval_reads_the_ray_traced_sionna_maps() {
 
 #[test]
 fn eval_runs_on_real_measurements() {
-    let file = shared_data().join("real-dev/usrp-918mhz-000.csv");
-    let table = ok(&["eval", "--measurements", file.to_str().unwrap(), "--methods", "idw,ldpl,kriging", "--fractions", "0.1", "--seed", "1"]);
+    let file = repo_data().join("real-dev/usrp-918mhz-000.csv");
+    let table =
+        ok(&["eval", "--measurements", file.to_str().unwrap(), "--methods", "idw,ldpl,kriging", "--fractions", "0.1", "--seed", "1"]);
     for m in ["idw", "ldpl", "kriging"] {
         let row = table.lines().find(|l| l.contains(&format!("| {m} | 0.1 |"))).unwrap_or_else(|| panic!("{table}"));
         let rmse: f64 = row.split('|').map(|c| c.trim()).nth(6).unwrap().parse().unwrap();
@@ -100,10 +121,24 @@ fn eval_runs_on_real_measurements() {
 #[test]
 fn estimate_writes_csv_npy_png_and_world_file() {
     let dir = scratch("estimate");
-    let file = shared_data().join("real-dev/usrp-918mhz-003.csv");
+    let file = repo_data().join("real-dev/usrp-918mhz-003.csv");
     let f = file.to_str().unwrap();
     let out = |n: &str| dir.join(n).to_str().unwrap().to_string();
-    ok(&["estimate", "--measurements", f, "--grid-from", f, "--cell", "2", "--method", "kriging", "--out", &out("est.csv"), &out("est.npy"), &out("est.png")]);
+    ok(&[
+        "estimate",
+        "--measurements",
+        f,
+        "--grid-from",
+        f,
+        "--cell",
+        "2",
+        "--method",
+        "kriging",
+        "--out",
+        &out("est.csv"),
+        &out("est.npy"),
+        &out("est.png"),
+    ]);
     let csv = std::fs::read_to_string(dir.join("est.csv")).unwrap();
     assert!(csv.starts_with("x_m,y_m,freq_hz,power_db,std_db\n"), "{}", &csv[..80.min(csv.len())]);
     let npy = std::fs::read(dir.join("est.npy")).unwrap();
@@ -128,7 +163,15 @@ fn bad_input_gives_a_clear_error_and_no_panic() {
     for (name, text, expected) in cases {
         let p = dir.join(name);
         std::fs::write(&p, text).unwrap();
-        let out = rme(&["estimate", "--measurements", p.to_str().unwrap(), "--grid-from", p.to_str().unwrap(), "--out", dir.join("o.csv").to_str().unwrap()]);
+        let out = rme(&[
+            "estimate",
+            "--measurements",
+            p.to_str().unwrap(),
+            "--grid-from",
+            p.to_str().unwrap(),
+            "--out",
+            dir.join("o.csv").to_str().unwrap(),
+        ]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{name}: {err}");
         assert!(!err.contains("panicked"), "{name} panicked: {err}");
@@ -173,9 +216,30 @@ fn training_survives_sigkill_and_resumes_exactly() {
     let out = dir.join("run");
     let args = |resume: bool| {
         let mut v: Vec<String> = [
-            "train", "fm-rme", "--config", "tiny", "--presets", "D1", "--steps", "150", "--batch", "3", "--pool", "1",
-            "--max-visible", "32", "--max-queries", "16", "--checkpoint-every", "20", "--val-every", "50", "--warmup", "5",
-            "--out", out.to_str().unwrap(),
+            "train",
+            "fm-rme",
+            "--config",
+            "tiny",
+            "--presets",
+            "D1",
+            "--steps",
+            "150",
+            "--batch",
+            "3",
+            "--pool",
+            "1",
+            "--max-visible",
+            "32",
+            "--max-queries",
+            "16",
+            "--checkpoint-every",
+            "20",
+            "--val-every",
+            "50",
+            "--warmup",
+            "5",
+            "--out",
+            out.to_str().unwrap(),
         ]
         .iter()
         .map(|s| s.to_string())
@@ -189,9 +253,8 @@ fn training_survives_sigkill_and_resumes_exactly() {
     let state = out.join("checkpoint/state.json");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     loop {
-        let step = std::fs::read_to_string(&state)
-            .ok()
-            .and_then(|s| s.split("\"step\":").nth(1)?.split(',').next()?.trim().parse::<u64>().ok());
+        let step =
+            std::fs::read_to_string(&state).ok().and_then(|s| s.split("\"step\":").nth(1)?.split(',').next()?.trim().parse::<u64>().ok());
         if step.is_some_and(|s| s >= 40) {
             break;
         }

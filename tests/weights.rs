@@ -4,7 +4,7 @@
 
 use burn::tensor::Device;
 use rme_core::models::fm_rme::{Example, FmRmeBatch};
-use rme_core::models::weights::{load_fm_rme, Manifest};
+use rme_core::models::weights::{Manifest, load_fm_rme};
 use std::path::Path;
 
 #[test]

@@ -7,11 +7,7 @@ pub enum RmeError {
     /// A text or binary input could not be parsed. `source_name` names the file (or "input"),
     /// `line` is 1-based where it applies.
     #[error("{source_name}{}: {message}", line.map(|l| format!(" line {l}")).unwrap_or_default())]
-    Parse {
-        source_name: String,
-        line: Option<usize>,
-        message: String,
-    },
+    Parse { source_name: String, line: Option<usize>, message: String },
     /// An argument or a data set is not acceptable (NaN, out of range, mismatched shapes…).
     #[error("invalid {what}: {message}")]
     Invalid { what: String, message: String },

@@ -29,16 +29,10 @@ pub fn classical_by_name(name: &str, scene: Option<&RadioMap>) -> Result<Box<dyn
         "kriging" => Box::new(Sliced(Kriging::ordinary())),
         "universal-kriging" | "uk" => Box::new(Sliced(Kriging::universal())),
         "oracle" => {
-            let map = scene.ok_or_else(|| {
-                RmeError::unsupported("oracle", "needs the simulated scene (a map set made by `rme simulate`)")
-            })?;
+            let map =
+                scene.ok_or_else(|| RmeError::unsupported("oracle", "needs the simulated scene (a map set made by `rme simulate`)"))?;
             Box::new(GpOracle::from_map(map)?)
         }
-        other => {
-            return Err(RmeError::invalid(
-                "method",
-                format!("'{other}' is not one of {}", CLASSICAL_METHODS.join(", ")),
-            ))
-        }
+        other => return Err(RmeError::invalid("method", format!("'{other}' is not one of {}", CLASSICAL_METHODS.join(", ")))),
     })
 }

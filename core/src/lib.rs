@@ -21,5 +21,5 @@ pub mod scene;
 pub mod sim;
 
 pub use error::{Result, RmeError};
-pub use estimator::{classical_by_name, Estimator, CLASSICAL_METHODS};
+pub use estimator::{CLASSICAL_METHODS, Estimator, classical_by_name};
 pub use map::{Estimate, Grid, Measurement, MeasurementSet, Query, QuerySet, RadioMap};

@@ -42,21 +42,14 @@ impl Grid {
 
     /// Centre of cell `(row, col)`.
     pub fn cell_center(&self, row: usize, col: usize) -> [f64; 2] {
-        [
-            self.origin_m[0] + (col as f64 + 0.5) * self.cell_size_m,
-            self.origin_m[1] + (row as f64 + 0.5) * self.cell_size_m,
-        ]
+        [self.origin_m[0] + (col as f64 + 0.5) * self.cell_size_m, self.origin_m[1] + (row as f64 + 0.5) * self.cell_size_m]
     }
 
     /// The cell that contains `(x, y)`, if inside.
     pub fn cell_of(&self, x: f64, y: f64) -> Option<(usize, usize)> {
         let c = ((x - self.origin_m[0]) / self.cell_size_m).floor();
         let r = ((y - self.origin_m[1]) / self.cell_size_m).floor();
-        if c >= 0.0 && r >= 0.0 && (c as usize) < self.cols && (r as usize) < self.rows {
-            Some((r as usize, c as usize))
-        } else {
-            None
-        }
+        if c >= 0.0 && r >= 0.0 && (c as usize) < self.cols && (r as usize) < self.rows { Some((r as usize, c as usize)) } else { None }
     }
 
     /// Width and height in metres.
@@ -93,10 +86,7 @@ impl Grid {
         let cols = (((x1 - x0) / cell_size_m).floor() as usize) + 1;
         let rows = (((y1 - y0) / cell_size_m).floor() as usize) + 1;
         if rows * cols > 16_000_000 {
-            return Err(RmeError::invalid(
-                "cell size",
-                format!("{cell_size_m} m gives a {rows}x{cols} grid, over 16 million cells"),
-            ));
+            return Err(RmeError::invalid("cell size", format!("{cell_size_m} m gives a {rows}x{cols} grid, over 16 million cells")));
         }
         Grid::new(rows, cols, cell_size_m, [x0 - 0.5 * cell_size_m, y0 - 0.5 * cell_size_m])
     }
@@ -188,17 +178,7 @@ impl RadioMap {
         }
         let slots_s = if slots_s.is_empty() { vec![0.0] } else { slots_s };
         let bands_hz = if bands_hz.is_empty() { vec![f64::NAN] } else { bands_hz };
-        Ok(Self {
-            grid,
-            slots_s,
-            bands_hz,
-            values,
-            buildings: None,
-            tx: Vec::new(),
-            quantity: quantity.into(),
-            truth: None,
-            id,
-        })
+        Ok(Self { grid, slots_s, bands_hz, values, buildings: None, tx: Vec::new(), quantity: quantity.into(), truth: None, id })
     }
 
     pub fn slots(&self) -> usize {
@@ -235,8 +215,7 @@ impl RadioMap {
     /// building (inside buildings ray tracers give through-wall values nobody measures).
     pub fn is_valid_voxel(&self, flat: usize) -> bool {
         let cell = flat % self.grid.len();
-        self.values[flat].is_finite()
-            && !self.buildings.as_ref().is_some_and(|b| b[cell] != 0)
+        self.values[flat].is_finite() && !self.buildings.as_ref().is_some_and(|b| b[cell] != 0)
     }
 
     /// Position, time and frequency of a voxel (flat index).
@@ -349,13 +328,7 @@ pub struct QuerySet {
 impl QuerySet {
     /// All cell centres of a grid at one time and frequency.
     pub fn from_grid(grid: &Grid, t_s: f64, freq_hz: f64) -> Self {
-        Self {
-            points: grid
-                .centers()
-                .into_iter()
-                .map(|p| Query { x_m: p[0], y_m: p[1], t_s, freq_hz })
-                .collect(),
-        }
+        Self { points: grid.centers().into_iter().map(|p| Query { x_m: p[0], y_m: p[1], t_s, freq_hz }).collect() }
     }
     pub fn len(&self) -> usize {
         self.points.len()

@@ -76,7 +76,10 @@ impl MaskStrategy {
             MaskStrategy::Spectral { masked_bands, visible_ratio } => {
                 check_ratio(visible_ratio)?;
                 if masked_bands == 0 || masked_bands >= f_count {
-                    return Err(RmeError::invalid("spectral mask", format!("{masked_bands} masked bands of {f_count}: must leave at least one")));
+                    return Err(RmeError::invalid(
+                        "spectral mask",
+                        format!("{masked_bands} masked bands of {f_count}: must leave at least one"),
+                    ));
                 }
                 let mut bands = rng.choose_indices(f_count, masked_bands);
                 bands.sort_unstable();

@@ -1,7 +1,7 @@
 //! `rme bench`: wall-clock benchmarks of the simulator and the classical estimators (median
 //! of repeated runs after one warm-up; build with `--release` for meaningful numbers).
 
-use crate::common::{write_atomic, Provenance, Table};
+use crate::common::{Provenance, Table, write_atomic};
 use anyhow::Result;
 use rme_core::classic::{Idw, Kriging, Sliced};
 use rme_core::rng::Rng;
@@ -106,7 +106,11 @@ pub fn run(reps: usize, out: Option<&Path>) -> Result<String> {
             Ok(())
         })?;
         let steps_per_s = 1.0 / r.0;
-        push("fm-rme small: training step, batch 6 (flex CPU)", r, &format!("{steps_per_s:.2} steps/s; ≤ 384 visible + 128 query tokens per example"));
+        push(
+            "fm-rme small: training step, batch 6 (flex CPU)",
+            r,
+            &format!("{steps_per_s:.2} steps/s; ≤ 384 visible + 128 query tokens per example"),
+        );
         let device = burn::tensor::Device::flex();
         let fm = FmRmeEstimator::new(FmRmeConfig::small().init(&device), FmRmeConfig::small(), device, "fm-rme")?;
         let d1 = DynamicSimulator::new(DynamicPreset::by_name("D1")?)?.simulate(3)?;

@@ -1,10 +1,10 @@
 //! File-system side of the CLI: reading measurement files and map sets from disk, writing
 //! outputs, and the provenance (seed, commit, machine) written into every report.
 
-use anyhow::{bail, Context, Result};
-use rme_core::io::csv::{parse_sidecar, read_measurements, CsvReport, Sidecar};
+use anyhow::{Context, Result, bail};
+use rme_core::io::csv::{CsvReport, Sidecar, parse_sidecar, read_measurements};
 use rme_core::io::mapset::read_mapset;
-use rme_core::{classical_by_name, Estimator, MeasurementSet, RadioMap, RmeError};
+use rme_core::{Estimator, MeasurementSet, RadioMap, RmeError, classical_by_name};
 use std::path::{Path, PathBuf};
 
 /// Reads a measurement CSV and its sidecar (`foo.csv` → `foo.json`) if present.

@@ -3,13 +3,13 @@
 //! build of the same models replaces this static page in the web issue.
 
 use crate::common::{estimator_for, write_atomic};
-use anyhow::{ensure, Result};
+use anyhow::{Result, ensure};
+use rme_core::QuerySet;
 use rme_core::io::csv::write_measurements;
-use rme_core::io::png::{finite_range, render_map, RenderOptions};
+use rme_core::io::png::{RenderOptions, finite_range, render_map};
 use rme_core::metrics::mae;
 use rme_core::scene::SliceTask;
 use rme_core::sim::{DynamicPreset, DynamicSimulator};
-use rme_core::QuerySet;
 use serde::Serialize;
 use std::path::Path;
 use std::time::Instant;
@@ -56,7 +56,15 @@ pub struct Args {
 
 pub fn run(a: &Args, out: &Path) -> Result<()> {
     let p = DynamicPreset::by_name(&a.preset)?;
-    ensure!(a.slot < p.slots && a.band < p.bands, "{}: slot {} / band {} out of range ({} slots, {} bands)", p.name, a.slot, a.band, p.slots, p.bands);
+    ensure!(
+        a.slot < p.slots && a.band < p.bands,
+        "{}: slot {} / band {} out of range ({} slots, {} bands)",
+        p.name,
+        a.slot,
+        a.band,
+        p.slots,
+        p.bands
+    );
     let map = DynamicSimulator::new(p)?.simulate(a.seed)?;
     // The same task, sampling and error definition as the browser page (`rme_core::scene`).
     let mut task = SliceTask::new(map, a.slot, a.band)?;

@@ -1,10 +1,10 @@
 //! `rme estimate`: one method, measurements in, estimate out (CSV, npy, PNG).
 
 use crate::common::{estimator_for, load_measurements, write_atomic};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use rme_core::io::csv::{read_queries, write_estimate};
 use rme_core::io::npy::write_npy_f32;
-use rme_core::io::png::{render_map, world_file, RenderOptions};
+use rme_core::io::png::{RenderOptions, render_map, world_file};
 use rme_core::{Grid, QuerySet};
 use std::path::{Path, PathBuf};
 
@@ -52,7 +52,9 @@ pub fn run(a: &Args) -> Result<()> {
         match out.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref() {
             Some("csv") => write_atomic(out, write_estimate(&query, &e, &obs.quantity).as_bytes())?,
             Some("npy") | Some("png") => {
-                let g = grid.as_ref().with_context(|| format!("{}: .npy and .png need a grid (--grid-from), not a query list", out.display()))?;
+                let g = grid
+                    .as_ref()
+                    .with_context(|| format!("{}: .npy and .png need a grid (--grid-from), not a query list", out.display()))?;
                 write_grid_output(out, g, &e.mean, e.std.as_deref(), &obs.quantity)?;
             }
             _ => bail!("{}: unknown output type (use .csv, .npy or .png)", out.display()),

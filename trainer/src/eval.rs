@@ -1,7 +1,7 @@
 //! `rme eval`: accuracy of the estimators on map sets (per-slice spatial interpolation from a
 //! random fraction of cells) and on measurement files (random hold-out of positions).
 
-use crate::common::{csv_files, estimator_for, load_mapset, load_measurements, progress, write_atomic, Provenance, Table};
+use crate::common::{Provenance, Table, csv_files, estimator_for, load_mapset, load_measurements, progress, write_atomic};
 use anyhow::Result;
 use rme_core::metrics::{psnr, ssim};
 use rme_core::rng::Rng;
@@ -149,7 +149,16 @@ pub fn mapset(a: &MapsetArgs) -> Result<String> {
             }
             let cases = c.cases.to_string();
             let cells = c.cells();
-            rows.push(vec![m.clone(), format!("{f}"), cells[0].clone(), cells[1].clone(), cells[2].clone(), cells[3].clone(), cases, cells[4].clone()]);
+            rows.push(vec![
+                m.clone(),
+                format!("{f}"),
+                cells[0].clone(),
+                cells[1].clone(),
+                cells[2].clone(),
+                cells[3].clone(),
+                cases,
+                cells[4].clone(),
+            ]);
         }
     }
     let unit = maps.first().map(|m| if m.quantity == "path_gain_db" { "dB (path gain)" } else { "dB" }).unwrap_or("dB");
@@ -244,12 +253,24 @@ pub fn measurements(a: &MeasurementArgs) -> Result<String> {
                     Err(why) => acc.failure = Some(why),
                 }
                 let c = acc.cells();
-                rows.push(vec![name.clone(), m.clone(), format!("{frac}"), k.to_string(), (n - k).to_string(), c[0].clone(), c[1].clone(), c[4].clone()]);
+                rows.push(vec![
+                    name.clone(),
+                    m.clone(),
+                    format!("{frac}"),
+                    k.to_string(),
+                    (n - k).to_string(),
+                    c[0].clone(),
+                    c[1].clone(),
+                    c[4].clone(),
+                ]);
             }
         }
     }
     pb.finish_and_clear();
-    notes.push("hold-out: a random fraction of the unique positions is observed, every other position predicted; errors in the file's unit (dB)".into());
+    notes.push(
+        "hold-out: a random fraction of the unique positions is observed, every other position predicted; errors in the file's unit (dB)"
+            .into(),
+    );
     let table = Table {
         title: format!("rme eval --measurements {}", a.path.display()),
         columns: ["file", "method", "fraction observed", "observed", "predicted", "RMSE", "MAE", "ms/estimate"].map(String::from).to_vec(),

@@ -3,15 +3,15 @@
 //! gave at export, which the tests replay to prove the shipped file decodes into the same
 //! network.
 
-use crate::common::{write_atomic, Provenance};
+use crate::common::{Provenance, write_atomic};
 use anyhow::{Context, Result};
 use burn::module::Module;
 use rme_core::mask::MaskStrategy;
 use rme_core::models::fm_rme::{Example, FmRmeBatch, FmRmeConfig};
 use rme_core::models::fm_rme_context::training_example;
-use rme_core::models::weights::{fm_rme_from_bytes, sha256_hex, Manifest};
+use rme_core::models::weights::{Manifest, fm_rme_from_bytes, sha256_hex};
 use rme_core::rng::Rng;
-use rme_core::sim::dynamic::{split_seed, DataSplit};
+use rme_core::sim::dynamic::{DataSplit, split_seed};
 use rme_core::sim::{DynamicPreset, DynamicSimulator};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -34,8 +34,12 @@ pub fn check_example(cfg: &FmRmeConfig) -> Result<Example> {
 }
 
 pub fn run(run_dir: &Path, name: &str, out_root: &Path, notes: &str, metrics: Option<&Path>) -> Result<()> {
-    let cfg: FmRmeConfig = serde_json::from_slice(&std::fs::read(run_dir.join("config.json")).with_context(|| format!("{} has no config.json: is the run finished?", run_dir.display()))?)?;
-    let bytes = std::fs::read(run_dir.join("model.bpk")).with_context(|| format!("{} has no model.bpk: is the run finished?", run_dir.display()))?;
+    let cfg: FmRmeConfig = serde_json::from_slice(
+        &std::fs::read(run_dir.join("config.json"))
+            .with_context(|| format!("{} has no config.json: is the run finished?", run_dir.display()))?,
+    )?;
+    let bytes = std::fs::read(run_dir.join("model.bpk"))
+        .with_context(|| format!("{} has no model.bpk: is the run finished?", run_dir.display()))?;
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(run_dir.join("summary.json"))?)?;
     let run: serde_json::Value = serde_json::from_slice(&std::fs::read(run_dir.join("run.json"))?)?;
     let device = burn::tensor::Device::flex();
@@ -57,7 +61,11 @@ pub fn run(run_dir: &Path, name: &str, out_root: &Path, notes: &str, metrics: Op
         trained_on: format!("dynamic simulator presets {} (training seeds; validation and test seeds disjoint)", run["presets"]),
         command: summary["command"].as_str().unwrap_or_default().to_string(),
         commit: summary["commit"].as_str().unwrap_or_default().to_string(),
-        hardware: format!("{} (device {})", summary["machine"].as_str().unwrap_or_default(), summary["device"].as_str().unwrap_or_default()),
+        hardware: format!(
+            "{} (device {})",
+            summary["machine"].as_str().unwrap_or_default(),
+            summary["device"].as_str().unwrap_or_default()
+        ),
         steps: summary["steps"].as_u64().unwrap_or(0),
         metrics,
         notes: format!("{notes} Exported by: {}", prov.command).trim().to_string(),

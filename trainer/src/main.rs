@@ -4,13 +4,13 @@ mod bench;
 mod common;
 mod demo;
 mod estimate;
-mod export;
 mod eval;
+mod export;
 mod simulate;
 mod suite;
 mod train;
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -239,7 +239,24 @@ fn run(cli: Cli) -> Result<()> {
         Command::Estimate { measurements, query, grid_from, cell, t_s, freq_hz, method, weights, out } => {
             estimate::run(&estimate::Args { measurements, query, grid_from, cell, t_s, freq_hz, method, weights, out })
         }
-        Command::Eval { model, weights, suite, maps, queries, sionna, mapset, measurements, methods, fractions, seed, limit, slices, tables, split, out } => {
+        Command::Eval {
+            model,
+            weights,
+            suite,
+            maps,
+            queries,
+            sionna,
+            mapset,
+            measurements,
+            methods,
+            fractions,
+            seed,
+            limit,
+            slices,
+            tables,
+            split,
+            out,
+        } => {
             if let Some(suite_name) = suite {
                 anyhow::ensure!(suite_name == "paper", "unknown suite '{suite_name}' (paper)");
                 anyhow::ensure!(model.as_deref().unwrap_or("fm-rme") == "fm-rme", "the paper suite evaluates fm-rme");
@@ -247,9 +264,24 @@ fn run(cli: Cli) -> Result<()> {
                 if let Some(bad) = tables.iter().find(|t| !suite::TABLES.contains(&t.as_str())) {
                     bail!("--tables: unknown table '{bad}' (one of {})", suite::TABLES.join(", "));
                 }
-                let split = if split == "validation" { rme_core::sim::dynamic::DataSplit::Validation } else { rme_core::sim::dynamic::DataSplit::Test };
+                let split = if split == "validation" {
+                    rme_core::sim::dynamic::DataSplit::Validation
+                } else {
+                    rme_core::sim::dynamic::DataSplit::Test
+                };
                 let methods = split_list(&methods);
-                let md = suite::run(&suite::Args { weights, maps: maps.max(1), slices: slices.max(1), queries: queries.max(1), seed, sionna, out, tables, methods, split })?;
+                let md = suite::run(&suite::Args {
+                    weights,
+                    maps: maps.max(1),
+                    slices: slices.max(1),
+                    queries: queries.max(1),
+                    seed,
+                    sionna,
+                    out,
+                    tables,
+                    methods,
+                    split,
+                })?;
                 println!("{md}");
                 return Ok(());
             }
@@ -258,7 +290,9 @@ fn run(cli: Cli) -> Result<()> {
             anyhow::ensure!(!methods.is_empty(), "--methods is empty");
             let fractions = common::parse_fractions(&fractions)?;
             let md = match (mapset, measurements) {
-                (Some(dir), None) => eval::mapset(&eval::MapsetArgs { dir, methods, fractions, seed, limit, slices: slices.max(1), weights, out })?,
+                (Some(dir), None) => {
+                    eval::mapset(&eval::MapsetArgs { dir, methods, fractions, seed, limit, slices: slices.max(1), weights, out })?
+                }
                 (None, Some(path)) => eval::measurements(&eval::MeasurementArgs { path, methods, fractions, seed, weights, out })?,
                 _ => bail!("give exactly one of --mapset DIR or --measurements PATH"),
             };
@@ -273,7 +307,29 @@ fn run(cli: Cli) -> Result<()> {
             }
             demo::run(&demo::Args { preset, seed, slot, band, samples, methods, weights }, &out)
         }
-        Command::Train { model, config, presets, steps, batch, device, out, resume, lr, weight_decay, grad_clip, loss, warmup, seed, pool, max_visible, max_queries, slice_weight, val_every, checkpoint_every, stop_after } => {
+        Command::Train {
+            model,
+            config,
+            presets,
+            steps,
+            batch,
+            device,
+            out,
+            resume,
+            lr,
+            weight_decay,
+            grad_clip,
+            loss,
+            warmup,
+            seed,
+            pool,
+            max_visible,
+            max_queries,
+            slice_weight,
+            val_every,
+            checkpoint_every,
+            stop_after,
+        } => {
             anyhow::ensure!(model == "fm-rme", "model '{model}' cannot be trained yet (fm-rme can)");
             let mut cfg = rme_core::models::fm_rme::FmRmeConfig::preset(&config)?.with_max_visible(max_visible.max(8));
             if let Some(w) = slice_weight {

@@ -3,7 +3,7 @@
 use crate::common::{progress, write_atomic};
 use anyhow::Result;
 use rme_core::io::mapset::write_mapset;
-use rme_core::io::png::{render_mosaic, RenderOptions};
+use rme_core::io::png::{RenderOptions, render_mosaic};
 use rme_core::sim::dynamic::sample_seed;
 use rme_core::sim::{DynamicPreset, DynamicSimulator};
 use std::path::Path;
@@ -34,7 +34,8 @@ pub fn run(preset: &str, count: usize, seed: u64, out: &Path) -> Result<()> {
     // Preview: slot × band mosaic of the first sample.
     let m = &maps[0];
     let [t, f, rows, cols] = m.shape();
-    let shown: Vec<usize> = if t <= PREVIEW_SLOTS { (0..t).collect() } else { (0..PREVIEW_SLOTS).map(|k| k * (t - 1) / (PREVIEW_SLOTS - 1)).collect() };
+    let shown: Vec<usize> =
+        if t <= PREVIEW_SLOTS { (0..t).collect() } else { (0..PREVIEW_SLOTS).map(|k| k * (t - 1) / (PREVIEW_SLOTS - 1)).collect() };
     let mut tiles = Vec::new();
     for &ti in &shown {
         for fi in 0..f {

@@ -11,15 +11,15 @@
 //! classical methods interpolate per slice (see `classic::slices` for how they stand in for
 //! a slice with no measurement); FM-RME and the oracle use other slots and bands too.
 
-use crate::common::{load_mapset, write_atomic, Provenance, Table};
+use crate::common::{Provenance, Table, load_mapset, write_atomic};
 use anyhow::{Context, Result};
 use rme_core::mask::MaskStrategy;
 use rme_core::models::fm_rme_estimator::FmRmeEstimator;
-use rme_core::models::weights::{load_fm_rme, Manifest};
+use rme_core::models::weights::{Manifest, load_fm_rme};
 use rme_core::rng::Rng;
-use rme_core::sim::dynamic::{split_seed, DataSplit};
+use rme_core::sim::dynamic::{DataSplit, split_seed};
 use rme_core::sim::{DynamicPreset, DynamicSimulator};
-use rme_core::{classical_by_name, Estimator, RadioMap};
+use rme_core::{Estimator, RadioMap, classical_by_name};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -84,7 +84,14 @@ fn merge(into: &mut BTreeMap<String, Acc>, from: &BTreeMap<String, Acc>) {
 }
 
 /// Runs every method on one case; squared errors per method.
-fn run_case(map: &RadioMap, strategy: &MaskStrategy, args: &Args, case_seed: u64, methods: &[String], fm: Option<&FmRmeEstimator>) -> Result<BTreeMap<String, Acc>> {
+fn run_case(
+    map: &RadioMap,
+    strategy: &MaskStrategy,
+    args: &Args,
+    case_seed: u64,
+    methods: &[String],
+    fm: Option<&FmRmeEstimator>,
+) -> Result<BTreeMap<String, Acc>> {
     let mut acc: BTreeMap<String, Acc> = BTreeMap::new();
     let split = strategy.split(map, case_seed)?;
     let n = map.grid.len();
@@ -106,7 +113,11 @@ fn run_case(map: &RadioMap, strategy: &MaskStrategy, args: &Args, case_seed: u64
     for m in methods {
         estimators.push((m.clone(), classical_by_name(m, Some(map)).map_err(|e| e.to_string())));
     }
-    for (name, est) in estimators.iter().map(|(n, e)| (n.clone(), e.as_ref().map(|b| b.as_ref() as &dyn Estimator).map_err(|e| e.clone()))).chain(fm.map(|f| ("fm-rme".to_string(), Ok(f as &dyn Estimator)))) {
+    for (name, est) in estimators
+        .iter()
+        .map(|(n, e)| (n.clone(), e.as_ref().map(|b| b.as_ref() as &dyn Estimator).map_err(|e| e.clone())))
+        .chain(fm.map(|f| ("fm-rme".to_string(), Ok(f as &dyn Estimator))))
+    {
         let a = acc.entry(name).or_default();
         match est.and_then(|e| e.estimate(&obs, &q).map_err(|e| e.to_string())) {
             Ok(e) => {
@@ -220,7 +231,10 @@ pub fn run(args: &Args) -> Result<String> {
             title: title.into(),
             columns,
             rows,
-            notes: vec![format!("{} {samples} per preset, {} target slices each, ≤ {} predicted voxels per slice; RMSE pooled over all predicted voxels", args.maps, args.slices, args.queries)],
+            notes: vec![format!(
+                "{} {samples} per preset, {} target slices each, ≤ {} predicted voxels per slice; RMSE pooled over all predicted voxels",
+                args.maps, args.slices, args.queries
+            )],
         });
     }
 
@@ -262,8 +276,20 @@ pub fn run(args: &Args) -> Result<String> {
                 r
             })
             .collect();
-        let how = if temporal { "cut-off at 80 % of the slots; 10 % of the earlier voxels visible" } else { "one band hidden whole; 10 % of the other bands' voxels visible" };
-        emit(Table { title: title.into(), columns, rows, notes: vec![format!("{how}; {} {samples} per preset, {} target slices, ≤ {} voxels each", args.maps, args.slices, args.queries)] });
+        let how = if temporal {
+            "cut-off at 80 % of the slots; 10 % of the earlier voxels visible"
+        } else {
+            "one band hidden whole; 10 % of the other bands' voxels visible"
+        };
+        emit(Table {
+            title: title.into(),
+            columns,
+            rows,
+            notes: vec![format!(
+                "{how}; {} {samples} per preset, {} target slices, ≤ {} voxels each",
+                args.maps, args.slices, args.queries
+            )],
+        });
     }
 
     // Zero-shot on ray-traced maps.
@@ -278,20 +304,34 @@ pub fn run(args: &Args) -> Result<String> {
         let mut cols: Vec<BTreeMap<String, Acc>> = vec![BTreeMap::new(); fr.len()];
         for (mi, map) in maps.iter().enumerate() {
             for (ri, &r) in fr.iter().enumerate() {
-                let case = run_case(map, &MaskStrategy::Spatial { visible_ratio: r }, args, args.seed ^ ((mi as u64) << 8) ^ ri as u64, &methods, fm.as_ref())?;
+                let case = run_case(
+                    map,
+                    &MaskStrategy::Spatial { visible_ratio: r },
+                    args,
+                    args.seed ^ ((mi as u64) << 8) ^ ri as u64,
+                    &methods,
+                    fm.as_ref(),
+                )?;
                 merge(&mut cols[ri], &case);
             }
         }
-        let rows = order2.iter().map(|m| {
-            let mut r = vec![m.clone()];
-            r.extend(cols.iter().map(|c| c.get(m).cloned().unwrap_or_default().cell()));
-            r
-        }).collect();
+        let rows = order2
+            .iter()
+            .map(|m| {
+                let mut r = vec![m.clone()];
+                r.extend(cols.iter().map(|c| c.get(m).cloned().unwrap_or_default().cell()));
+                r
+            })
+            .collect();
         emit(Table {
             title: format!("Zero-shot on ray-traced maps ({}) (RMSE, dB of path gain)", dir.display()),
             columns: vec!["method".into(), "1 %".into(), "10 %".into()],
             rows,
-            notes: vec![format!("{} maps; visible cells at random (outside buildings); ≤ {} predicted cells per map", maps.len(), args.queries)],
+            notes: vec![format!(
+                "{} maps; visible cells at random (outside buildings); ≤ {} predicted cells per map",
+                maps.len(),
+                args.queries
+            )],
         });
     }
     if let Some(out) = &args.out {

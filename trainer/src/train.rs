@@ -10,19 +10,19 @@
 //! `--resume` continues from the last one and truncates the curve to it, so the curve has no
 //! gap and no duplicate.
 
-use crate::common::{progress, write_atomic, Provenance};
-use anyhow::{bail, ensure, Context, Result};
+use crate::common::{Provenance, progress, write_atomic};
+use anyhow::{Context, Result, bail, ensure};
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Bytes, Device};
+use rme_core::RadioMap;
 use rme_core::mask::MaskStrategy;
-use rme_core::models::fm_rme::{masked_mse, relative_masked_mse, FmRme, FmRmeBatch, FmRmeConfig};
+use rme_core::models::fm_rme::{FmRme, FmRmeBatch, FmRmeConfig, masked_mse, relative_masked_mse};
 use rme_core::models::fm_rme_context::training_example;
 use rme_core::models::weights::{fm_rme_from_bytes, fm_rme_to_bytes};
 use rme_core::rng::Rng;
-use rme_core::sim::dynamic::{sample_seed, split_seed, DataSplit};
+use rme_core::sim::dynamic::{DataSplit, sample_seed, split_seed};
 use rme_core::sim::{DynamicPreset, DynamicSimulator};
-use rme_core::RadioMap;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -83,7 +83,9 @@ pub fn device(name: &str) -> Result<Device> {
         "wgpu" => Ok(Device::wgpu(Default::default())),
         #[cfg(not(feature = "wgpu"))]
         "wgpu" => bail!("this rme was built without the wgpu backend: cargo build --release -p rme-trainer --features wgpu"),
-        "cuda" => bail!("the cuda backend is not built (burn's cuda feature needs an LLVM download these machines cannot make); use --device wgpu on NVIDIA GPUs"),
+        "cuda" => bail!(
+            "the cuda backend is not built (burn's cuda feature needs an LLVM download these machines cannot make); use --device wgpu on NVIDIA GPUs"
+        ),
         other => bail!("unknown device '{other}' (flex, wgpu, cuda)"),
     }
 }
@@ -152,7 +154,12 @@ pub fn batch_examples(spec: &RunSpec, pool: &[RadioMap], step: u64) -> Result<[V
 
 /// One optimisation target: the mean of the per-strategy masked (relative) MSEs; also each
 /// strategy's value.
-pub fn loss(model: &FmRme, spec: &RunSpec, subs: &[Vec<rme_core::models::fm_rme::Example>; 3], device: &Device) -> Result<(burn::tensor::Tensor<1>, [f64; 3])> {
+pub fn loss(
+    model: &FmRme,
+    spec: &RunSpec,
+    subs: &[Vec<rme_core::models::fm_rme::Example>; 3],
+    device: &Device,
+) -> Result<(burn::tensor::Tensor<1>, [f64; 3])> {
     let mut total: Option<burn::tensor::Tensor<1>> = None;
     let mut parts = [f64::NAN; 3];
     let mut n = 0.0;
@@ -164,7 +171,9 @@ pub fn loss(model: &FmRme, spec: &RunSpec, subs: &[Vec<rme_core::models::fm_rme:
         let prediction = model.forward(&batch);
         let l = match spec.loss.as_str() {
             "mse" => masked_mse(prediction, batch.targets.clone(), batch.query_pad.clone()),
-            "relative" => relative_masked_mse(prediction, batch.baseline.clone(), batch.targets.clone(), batch.query_pad.clone(), RELATIVE_LOSS_FLOOR),
+            "relative" => {
+                relative_masked_mse(prediction, batch.baseline.clone(), batch.targets.clone(), batch.query_pad.clone(), RELATIVE_LOSS_FLOOR)
+            }
             other => bail!("unknown loss '{other}' (relative, mse)"),
         };
         parts[k] = l.clone().into_scalar::<f32>() as f64;
@@ -256,7 +265,10 @@ pub fn run(a: &Args) -> Result<()> {
     let spec = &a.spec;
     spec.model.validate()?;
     ensure!(spec.batch >= 3, "--batch must be at least 3 (a third per masking strategy)");
-    ensure!(spec.steps > 0 && spec.pool > 0 && spec.max_visible >= 8 && spec.max_queries > 0, "steps, pool, max-visible (≥ 8) and max-queries must be positive");
+    ensure!(
+        spec.steps > 0 && spec.pool > 0 && spec.max_visible >= 8 && spec.max_queries > 0,
+        "steps, pool, max-visible (≥ 8) and max-queries must be positive"
+    );
     for p in &spec.presets {
         DynamicPreset::by_name(p)?;
     }
@@ -264,7 +276,8 @@ pub fn run(a: &Args) -> Result<()> {
     let ckpt = out.join("checkpoint");
     let run_json = out.join("run.json");
     if a.resume {
-        let stored: RunSpec = serde_json::from_slice(&std::fs::read(&run_json).with_context(|| format!("--resume: no run at {}", out.display()))?)?;
+        let stored: RunSpec =
+            serde_json::from_slice(&std::fs::read(&run_json).with_context(|| format!("--resume: no run at {}", out.display()))?)?;
         ensure!(stored == *spec, "--resume: the arguments differ from those of the run in {} (see run.json)", out.display());
     } else {
         ensure!(!ckpt.exists(), "{} already holds a run; add --resume to continue it or choose another --out", out.display());
@@ -326,7 +339,11 @@ pub fn run(a: &Args) -> Result<()> {
         if pb.is_hidden() && (val.is_some() || step == first + 1) {
             // Not a terminal (a log file, CI): a plain line at each validation instead of the bar.
             let eta = (spec.steps - step) as f64 / rate.max(1e-9);
-            eprintln!("step {step}/{}: loss {lval:.4}, {rate:.2} step/s, ETA {eta:.0} s{}", spec.steps, val.map(|v| format!(", validation RMSE {v:.2} dB")).unwrap_or_default());
+            eprintln!(
+                "step {step}/{}: loss {lval:.4}, {rate:.2} step/s, ETA {eta:.0} s{}",
+                spec.steps,
+                val.map(|v| format!(", validation RMSE {v:.2} dB")).unwrap_or_default()
+            );
         }
         if step % spec.checkpoint_every == 0 || step == spec.steps {
             curve_file.flush()?;

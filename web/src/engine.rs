@@ -5,8 +5,8 @@ use crate::js_error;
 use burn::tensor::Device;
 use js_sys::Promise;
 use rme_core::models::fm_rme_estimator::FmRmeEstimator;
-use rme_core::models::weights::{load_fm_rme, Manifest};
-use rme_core::{classical_by_name, Estimate, Measurement, MeasurementSet, Query, QuerySet, Result as CoreResult, RmeError};
+use rme_core::models::weights::{Manifest, load_fm_rme};
+use rme_core::{Estimate, Measurement, MeasurementSet, Query, QuerySet, Result as CoreResult, RmeError, classical_by_name};
 use serde::Serialize;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -112,7 +112,15 @@ impl Engine {
 
     fn info(&self, name: &str, manifest_text: &str) -> CoreResult<ModelInfo> {
         let m = Manifest::parse(manifest_text, &format!("{name}/manifest.json"))?;
-        Ok(ModelInfo { name: name.into(), kind: m.kind, params: m.params, sha256: m.sha256, trained_on: m.trained_on, hardware: m.hardware, steps: m.steps })
+        Ok(ModelInfo {
+            name: name.into(),
+            kind: m.kind,
+            params: m.params,
+            sha256: m.sha256,
+            trained_on: m.trained_on,
+            hardware: m.hardware,
+            steps: m.steps,
+        })
     }
 
     /// Estimates `problem` with `method`: a loaded model's name or one of [`CLASSICAL`].
@@ -140,7 +148,13 @@ impl Engine {
     /// pay for shader compilation (WebGPU) or first-touch allocation.
     pub async fn warm_up(&self, name: &str) -> CoreResult<()> {
         let points: Vec<Measurement> = (0..48)
-            .map(|i| Measurement { x_m: (i % 8) as f64 * 8.0, y_m: (i / 8) as f64 * 8.0, t_s: 0.0, freq_hz: 3.5e9, value: -60.0 - (i % 7) as f64 })
+            .map(|i| Measurement {
+                x_m: (i % 8) as f64 * 8.0,
+                y_m: (i / 8) as f64 * 8.0,
+                t_s: 0.0,
+                freq_hz: 3.5e9,
+                value: -60.0 - (i % 7) as f64,
+            })
             .collect();
         let queries = QuerySet { points: (0..32).map(|i| Query { x_m: i as f64 * 2.0, y_m: 20.0, t_s: 0.0, freq_hz: 3.5e9 }).collect() };
         let problem = Problem::new(MeasurementSet::from_points(points), queries);
@@ -213,9 +227,9 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rme_core::Estimator;
     use rme_core::models::fm_rme::FmRmeConfig;
     use rme_core::models::weights::{fm_rme_to_bytes, sha256_hex};
-    use rme_core::Estimator;
 
     /// Polls a future that never waits (CPU backend) to completion.
     fn ready<F: std::future::Future>(f: F) -> F::Output {

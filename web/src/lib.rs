@@ -230,7 +230,10 @@ impl Scene {
         let grid = &self.task.map.grid;
         let Some((r, c)) = grid.cell_of(x_m, y_m) else {
             let [w, h] = grid.extent_m();
-            return Err(RmeError::invalid("measurement position", format!("({x_m:.1}, {y_m:.1}) m is outside the {w:.0} m × {h:.0} m area")));
+            return Err(RmeError::invalid(
+                "measurement position",
+                format!("({x_m:.1}, {y_m:.1}) m is outside the {w:.0} m × {h:.0} m area"),
+            ));
         };
         self.task.toggle(r * grid.cols + c)
     }
@@ -271,7 +274,6 @@ impl Dataset {
     pub fn from_csv(text: &str, name: &str) -> Result<Dataset, JsError> {
         Dataset::read(text, name).map_err(js_error)
     }
-
 }
 
 impl Dataset {
@@ -282,7 +284,10 @@ impl Dataset {
             return Err(RmeError::parse(
                 name,
                 None,
-                format!("{} measurements; the browser estimates from at most {MAX_BROWSER_MEASUREMENTS} (use `rme estimate` for larger sets)", obs.len()),
+                format!(
+                    "{} measurements; the browser estimates from at most {MAX_BROWSER_MEASUREMENTS} (use `rme estimate` for larger sets)",
+                    obs.len()
+                ),
             ));
         }
         let xy: Vec<[f64; 2]> = obs.points.iter().map(|p| [p.x_m, p.y_m]).collect();
@@ -366,7 +371,8 @@ mod tests {
     fn scene_sampling_matches_the_native_task() {
         let mut s = Scene::simulate("D1", 3).unwrap();
         s.sample_random(200, 3).unwrap();
-        let mut native = SliceTask::new(DynamicSimulator::new(DynamicPreset::by_name("D1").unwrap()).unwrap().simulate(3).unwrap(), 0, 0).unwrap();
+        let mut native =
+            SliceTask::new(DynamicSimulator::new(DynamicPreset::by_name("D1").unwrap()).unwrap().simulate(3).unwrap(), 0, 0).unwrap();
         native.sample_random(200, 3).unwrap();
         assert_eq!(s.cells(), native.cells().iter().map(|&c| c as u32).collect::<Vec<_>>());
         assert_eq!(s.truth().len(), 64 * 64);

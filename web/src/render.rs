@@ -3,7 +3,7 @@
 //! in a download.
 
 use crate::js_error;
-use rme_core::io::png::{render_map, viridis, RenderOptions};
+use rme_core::io::png::{RenderOptions, render_map, viridis};
 use wasm_bindgen::prelude::*;
 
 /// `n` RGBA colours of the colormap from low to high: the lookup table the page paints its
@@ -11,11 +11,12 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen]
 pub fn colormap_rgba(n: usize) -> Vec<u8> {
     let n = n.max(2);
-    (0..n).flat_map(|i| {
-        let [r, g, b] = viridis(i as f64 / (n - 1) as f64);
-        [r, g, b, 255]
-    })
-    .collect()
+    (0..n)
+        .flat_map(|i| {
+            let [r, g, b] = viridis(i as f64 / (n - 1) as f64);
+            [r, g, b, 255]
+        })
+        .collect()
 }
 
 /// A PNG file of a map (with its colour bar, as the CLI writes them) for download.

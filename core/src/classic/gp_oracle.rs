@@ -75,9 +75,7 @@ impl GpOracle {
     fn locate(&self, x: f64, y: f64, t: f64, f: f64) -> Point {
         let slot = self.slots_s.iter().rposition(|&s| s <= t + 1e-9).unwrap_or(0);
         let band = if f.is_finite() {
-            (0..self.bands_hz.len())
-                .min_by(|&a, &b| (self.bands_hz[a] - f).abs().total_cmp(&(self.bands_hz[b] - f).abs()))
-                .unwrap_or(0)
+            (0..self.bands_hz.len()).min_by(|&a, &b| (self.bands_hz[a] - f).abs().total_cmp(&(self.bands_hz[b] - f).abs())).unwrap_or(0)
         } else {
             0
         };
@@ -200,7 +198,7 @@ mod tests {
     use crate::classic::variogram::{Variogram, VariogramModel};
     use crate::map::{Grid, Measurement, Query};
     use crate::rng::Rng;
-    use crate::sim::propagation::{mean_power_dbm as mp, RX_HEIGHT_M};
+    use crate::sim::propagation::{RX_HEIGHT_M, mean_power_dbm as mp};
     use std::sync::Arc;
 
     /// A one-transmitter, one-slot, one-band scene with a log-normal shadowing field.
@@ -247,8 +245,7 @@ mod tests {
             points: (0..50).map(|i| Query { x_m: 1.3 + 2.5 * i as f64, y_m: 120.0 - 2.2 * i as f64, t_s: 0.0, freq_hz: 3e9 }).collect(),
         };
         let (truth, tx) = (map.truth.clone().unwrap(), map.tx.clone());
-        let mean: crate::classic::kriging::MeanFn =
-            Arc::new(move |_, x, y| mp(&truth, &tx, 0, 0, 3e9, x, y));
+        let mean: crate::classic::kriging::MeanFn = Arc::new(move |_, x, y| mp(&truth, &tx, 0, 0, 3e9, x, y));
         let v = Variogram { model: VariogramModel::Exponential, nugget: 0.0, partial_sill: 36.0, range: 25.0 };
         let sk = Sliced(Kriging { exact_limit: 10_000, ..Kriging::simple(mean, v) });
         let a = oracle.estimate(&obs, &queries).unwrap();

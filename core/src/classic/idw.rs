@@ -1,6 +1,6 @@
 //! Inverse-distance weighting over the `k` nearest samples.
 
-use super::slices::{nearest, Sample, SliceContext, SpatialMethod};
+use super::slices::{Sample, SliceContext, SpatialMethod, nearest};
 use crate::error::{Result, RmeError};
 
 /// IDW: `ẑ(q) = Σ w_i z_i / Σ w_i`, `w_i = 1 / d_i^p`, over the `neighbours` nearest samples;

@@ -8,8 +8,8 @@
 //! makes is checked against the exact solve in the tests (< 0.05 dB).
 
 use super::linalg::{Lu, Matrix};
-use super::slices::{nearest, Sample, SliceContext, SpatialMethod};
-use super::variogram::{empirical, fit, Variogram};
+use super::slices::{Sample, SliceContext, SpatialMethod, nearest};
+use super::variogram::{Variogram, empirical, fit};
 use crate::error::{Result, RmeError};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -105,12 +105,10 @@ impl Kriging {
             return Ok(samples.iter().map(|s| Sample { value: s.value - m(ctx, s.x, s.y), ..*s }).collect());
         }
         let p = self.drift(ctx, 0.0, 0.0).len();
-        let cols: Vec<Vec<f64>> =
-            (0..p).map(|j| samples.iter().map(|s| self.drift(ctx, s.x, s.y)[j]).collect()).collect();
+        let cols: Vec<Vec<f64>> = (0..p).map(|j| samples.iter().map(|s| self.drift(ctx, s.x, s.y)[j]).collect()).collect();
         let refs: Vec<&[f64]> = cols.iter().map(|c| c.as_slice()).collect();
         let y: Vec<f64> = samples.iter().map(|s| s.value).collect();
-        let beta = super::linalg::least_squares(&refs, &y)
-            .or_else(|_| super::linalg::least_squares(&refs[..1], &y))?;
+        let beta = super::linalg::least_squares(&refs, &y).or_else(|_| super::linalg::least_squares(&refs[..1], &y))?;
         Ok(samples
             .iter()
             .enumerate()
@@ -240,8 +238,8 @@ impl SpatialMethod for Kriging {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use super::super::variogram::VariogramModel;
+    use super::*;
     use crate::rng::Rng;
     use crate::sim::fields::{ExponentialCovariance, GaussianFieldSampler};
 
@@ -255,10 +253,8 @@ mod tests {
         let mut rng = Rng::new(seed);
         let (f, _) = sampler.sample_pair(&mut rng);
         let cells = rng.choose_indices(64 * 64, n);
-        let s = cells
-            .iter()
-            .map(|&c| Sample { x: (c % 64) as f64 * 2.0 + 1.0, y: (c / 64) as f64 * 2.0 + 1.0, value: -70.0 + f[c] })
-            .collect();
+        let s =
+            cells.iter().map(|&c| Sample { x: (c % 64) as f64 * 2.0 + 1.0, y: (c / 64) as f64 * 2.0 + 1.0, value: -70.0 + f[c] }).collect();
         (f, s)
     }
 

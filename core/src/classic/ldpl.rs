@@ -87,9 +87,7 @@ pub fn fit_unknown(samples: &[Sample]) -> Result<LdplFit> {
             }
         }
     }
-    let mut best = best.ok_or_else(|| {
-        RmeError::numerical("LDPL fit", "no transmitter position gives a decreasing power with distance")
-    })?;
+    let mut best = best.ok_or_else(|| RmeError::numerical("LDPL fit", "no transmitter position gives a decreasing power with distance"))?;
     let mut h = size / steps as f64;
     while h > 1e-3 * span {
         let mut improved = false;

@@ -33,12 +33,7 @@ pub struct SliceContext {
 pub trait SpatialMethod {
     fn name(&self) -> &str;
     /// Mean (and standard deviation, where the method has one) at each query point.
-    fn estimate_slice(
-        &self,
-        ctx: &SliceContext,
-        samples: &[Sample],
-        queries: &[[f64; 2]],
-    ) -> Result<(Vec<f64>, Option<Vec<f64>>)>;
+    fn estimate_slice(&self, ctx: &SliceContext, samples: &[Sample], queries: &[[f64; 2]]) -> Result<(Vec<f64>, Option<Vec<f64>>)>;
 }
 
 /// Slice key: time rounded to the microsecond, frequency to the hertz (NaN kept as its own key).
@@ -51,10 +46,7 @@ struct Key {
 const NO_FREQ: i64 = i64::MIN;
 
 fn key(t_s: f64, f_hz: f64) -> Key {
-    Key {
-        t_us: (t_s * 1e6).round() as i64,
-        f_hz: if f_hz.is_finite() { f_hz.round() as i64 } else { NO_FREQ },
-    }
+    Key { t_us: (t_s * 1e6).round() as i64, f_hz: if f_hz.is_finite() { f_hz.round() as i64 } else { NO_FREQ } }
 }
 
 /// Any spatial method, made into an [`Estimator`] over slots and bands.
@@ -100,8 +92,7 @@ impl<M: SpatialMethod> Estimator for Sliced<M> {
         let mut mean = vec![f64::NAN; query.len()];
         let mut std: Option<Vec<f64>> = None;
         for (want, idx) in groups {
-            let src = Self::source_for(&slices, want)
-                .ok_or_else(|| RmeError::Empty("measurement set".into()))?;
+            let src = Self::source_for(&slices, want).ok_or_else(|| RmeError::Empty("measurement set".into()))?;
             let first = &query.points[idx[0]];
             let ctx = SliceContext {
                 t_s: src.t_us as f64 * 1e-6,
@@ -132,8 +123,7 @@ impl<M: SpatialMethod> Estimator for Sliced<M> {
 
 /// Indices of the `k` samples nearest to `q` (all when there are at most `k`).
 pub fn nearest(samples: &[Sample], q: [f64; 2], k: usize) -> Vec<usize> {
-    let mut d: Vec<(f64, usize)> =
-        samples.iter().enumerate().map(|(i, s)| ((s.x - q[0]).powi(2) + (s.y - q[1]).powi(2), i)).collect();
+    let mut d: Vec<(f64, usize)> = samples.iter().enumerate().map(|(i, s)| ((s.x - q[0]).powi(2) + (s.y - q[1]).powi(2), i)).collect();
     if k < d.len() {
         d.select_nth_unstable_by(k, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         d.truncate(k);

@@ -57,11 +57,7 @@ pub struct Variogram {
 
 impl Variogram {
     pub fn gamma(&self, h: f64) -> f64 {
-        if h <= 0.0 {
-            0.0
-        } else {
-            self.nugget + self.partial_sill * self.model.shape(h, self.range)
-        }
+        if h <= 0.0 { 0.0 } else { self.nugget + self.partial_sill * self.model.shape(h, self.range) }
     }
 
     pub fn sill(&self) -> f64 {
@@ -158,12 +154,7 @@ pub fn fit(bins: &[VariogramBin]) -> Result<Variogram> {
                 nugget = GAUSSIAN_MIN_NUGGET * total;
                 sill_part = total - nugget;
             }
-            let sse: f64 = bins
-                .iter()
-                .zip(&g)
-                .zip(&w)
-                .map(|((b, gi), wi)| wi * (b.gamma - nugget - sill_part * gi).powi(2))
-                .sum();
+            let sse: f64 = bins.iter().zip(&g).zip(&w).map(|((b, gi), wi)| wi * (b.gamma - nugget - sill_part * gi).powi(2)).sum();
             let v = Variogram { model, nugget, partial_sill: sill_part, range: a };
             if best.is_none_or(|(e, _)| sse < e) {
                 best = Some((sse, v));
@@ -200,9 +191,7 @@ fn nonneg_line_fit(w: &[f64], g: &[f64], bins: &[VariogramBin]) -> (f64, f64) {
     // Boundary solutions: nugget 0, or a pure nugget.
     let c_only = if sgg > 0.0 { (sgy / sgg).max(0.0) } else { 0.0 };
     let c0_only = (sy / sw).max(0.0);
-    let sse = |c0: f64, c: f64| -> f64 {
-        w.iter().zip(g).zip(bins).map(|((wi, gi), b)| wi * (b.gamma - c0 - c * gi).powi(2)).sum()
-    };
+    let sse = |c0: f64, c: f64| -> f64 { w.iter().zip(g).zip(bins).map(|((wi, gi), b)| wi * (b.gamma - c0 - c * gi).powi(2)).sum() };
     if sse(0.0, c_only) <= sse(c0_only, 0.0) { (0.0, c_only) } else { (c0_only, 0.0) }
 }
 

@@ -125,9 +125,7 @@ fn column(header: &[String], col: &str) -> Option<usize> {
 }
 
 fn require(header: &[String], col: &str, name: &str) -> Result<usize> {
-    column(header, col).ok_or_else(|| {
-        RmeError::parse(name, Some(1), format!("missing column '{col}' (header: {})", header.join(",")))
-    })
+    column(header, col).ok_or_else(|| RmeError::parse(name, Some(1), format!("missing column '{col}' (header: {})", header.join(","))))
 }
 
 /// Numbers of one row; `None` marks a bad field.
@@ -149,7 +147,7 @@ pub fn read_measurements(text: &str, name: &str, sidecar: Option<&Sidecar>) -> R
                 name,
                 Some(1),
                 format!("no power column: expected one of {} (header: {})", POWER_COLUMNS.join(", "), h.join(",")),
-            ))
+            ));
         }
         many => return Err(RmeError::parse(name, Some(1), format!("several power columns ({}); keep exactly one", many.join(", ")))),
     };

@@ -63,8 +63,7 @@ pub struct MapSetIndex {
 
 impl MapSetIndex {
     pub fn parse(text: &str, name: &str) -> Result<Self> {
-        let idx: MapSetIndex =
-            serde_json::from_str(text).map_err(|e| RmeError::parse(name, Some(e.line()), e.to_string()))?;
+        let idx: MapSetIndex = serde_json::from_str(text).map_err(|e| RmeError::parse(name, Some(e.line()), e.to_string()))?;
         if idx.format != FORMAT {
             return Err(RmeError::parse(name, None, format!("format '{}' is not '{FORMAT}'", idx.format)));
         }
@@ -92,7 +91,8 @@ pub fn decode_entry(entry: &MapEntry, name: &str, load: &mut dyn FnMut(&str) -> 
     let grid = Grid::new(rows, cols, entry.cell_size_m, entry.origin_m).map_err(|e| RmeError::parse(&ctx, None, e.to_string()))?;
     let values = read_npy(&load(&entry.values)?, &entry.values)?;
     let expected: Vec<usize> = if entry.shape.len() == 2 { vec![rows, cols] } else { vec![t, f, rows, cols] };
-    if values.shape != expected && !(values.shape.iter().product::<usize>() == t * f * rows * cols && values.shape.len() == 4 && t * f == 1) {
+    if values.shape != expected && !(values.shape.iter().product::<usize>() == t * f * rows * cols && values.shape.len() == 4 && t * f == 1)
+    {
         return Err(RmeError::parse(&ctx, None, format!("{} has shape {:?}, the index says {:?}", entry.values, values.shape, expected)));
     }
     let slots = match &entry.slots_s {
@@ -124,7 +124,12 @@ pub fn decode_entry(entry: &MapEntry, name: &str, load: &mut dyn FnMut(&str) -> 
             .filter(|t| t.position_m.len() >= 2)
             .map(|t| {
                 let z = t.position_m.get(2).copied().unwrap_or(0.0) - entry.rx_height_m.unwrap_or(0.0);
-                TxTrack { positions_m: vec![[t.position_m[0], t.position_m[1], z]], power_dbm: t.power_dbm.unwrap_or(0.0), bands: vec![], active: vec![] }
+                TxTrack {
+                    positions_m: vec![[t.position_m[0], t.position_m[1], z]],
+                    power_dbm: t.power_dbm.unwrap_or(0.0),
+                    bands: vec![],
+                    active: vec![],
+                }
             })
             .collect(),
     };
@@ -133,7 +138,12 @@ pub fn decode_entry(entry: &MapEntry, name: &str, load: &mut dyn FnMut(&str) -> 
 }
 
 /// Reads every map of a set (or the first `limit`).
-pub fn read_mapset(index_text: &str, name: &str, limit: Option<usize>, load: &mut dyn FnMut(&str) -> Result<Vec<u8>>) -> Result<Vec<RadioMap>> {
+pub fn read_mapset(
+    index_text: &str,
+    name: &str,
+    limit: Option<usize>,
+    load: &mut dyn FnMut(&str) -> Result<Vec<u8>>,
+) -> Result<Vec<RadioMap>> {
     let idx = MapSetIndex::parse(index_text, name)?;
     if idx.maps.is_empty() {
         return Err(RmeError::parse(name, None, "the map set lists no maps"));
@@ -164,7 +174,13 @@ pub fn write_mapset(maps: &[RadioMap], source: &str) -> Result<(String, Vec<(Str
             quantity: m.quantity.clone(),
             values,
             buildings,
-            tx: m.tx.iter().filter_map(|tr| tr.position(0)).zip(&m.tx).map(|(p, tr)| TxEntry { position_m: p.to_vec(), power_dbm: Some(tr.power_dbm) }).collect(),
+            tx: m
+                .tx
+                .iter()
+                .filter_map(|tr| tr.position(0))
+                .zip(&m.tx)
+                .map(|(p, tr)| TxEntry { position_m: p.to_vec(), power_dbm: Some(tr.power_dbm) })
+                .collect(),
             slots_s: Some(m.slots_s.clone()),
             bands_hz: Some(m.bands_hz.clone()),
             rx_height_m: None,
@@ -192,7 +208,10 @@ mod tests {
         let store: HashMap<String, Vec<u8>> = files.into_iter().collect();
         let mut load = |p: &str| store.get(p).cloned().ok_or_else(|| RmeError::parse(p, None, "missing"));
         let back = read_mapset(&index, "index.json", None, &mut load).unwrap();
-        assert_eq!(back[0].values.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), maps[0].values.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        assert_eq!(
+            back[0].values.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            maps[0].values.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
         assert_eq!(back[0].tx, maps[0].tx);
         assert_eq!(back[0].truth, maps[0].truth);
         assert_eq!(back[0].bands_hz, maps[0].bands_hz);

@@ -161,10 +161,7 @@ pub fn render_mosaic(
         return Err(RmeError::invalid("render", format!("a tile has {} values for {rows}x{cols}", t.len())));
     }
     let s = opts.scale.clamp(1, 64);
-    let (lo, hi) = opts
-        .range
-        .or_else(|| finite_range(tiles.iter().flatten()))
-        .unwrap_or((0.0, 1.0));
+    let (lo, hi) = opts.range.or_else(|| finite_range(tiles.iter().flatten())).unwrap_or((0.0, 1.0));
     let gap = 4;
     let tile_rows = tiles.len().div_ceil(tile_cols);
     let map_w = tile_cols * cols * s + (tile_cols - 1) * gap;
@@ -274,7 +271,13 @@ pub fn render_curves(series: &[(Vec<(f64, f64)>, bool)], width: usize, panel_hei
             let y = oy + top + ((1.0 - t) * (ph - 1) as f64) as usize;
             let v = y0 + t * (y1 - y0);
             let v = if *log_y { 10f64.powf(v) } else { v };
-            let label = if v.abs() >= 100.0 { format!("{v:.0}") } else if v.abs() >= 1.0 { format!("{v:.2}") } else { format!("{v:.3}") };
+            let label = if v.abs() >= 100.0 {
+                format!("{v:.0}")
+            } else if v.abs() >= 1.0 {
+                format!("{v:.2}")
+            } else {
+                format!("{v:.3}")
+            };
             cv.text(2, y.saturating_sub(5), &label, 2);
             for x in left.saturating_sub(4)..left {
                 cv.put(x, y, INK);

@@ -90,7 +90,14 @@ pub struct FmRmeConfig {
 impl FmRmeConfig {
     /// For tests: a few thousand parameters.
     pub fn tiny() -> Self {
-        Self::new().with_d_model(16).with_n_heads(2).with_d_ff(32).with_gafe_layers(1).with_encoder_layers(1).with_decoder_layers(1).with_k_neighbours(4)
+        Self::new()
+            .with_d_model(16)
+            .with_n_heads(2)
+            .with_d_ff(32)
+            .with_gafe_layers(1)
+            .with_encoder_layers(1)
+            .with_decoder_layers(1)
+            .with_k_neighbours(4)
     }
     /// CPU-trainable; the browser default.
     pub fn small() -> Self {
@@ -98,7 +105,14 @@ impl FmRmeConfig {
     }
     /// GPU-sized.
     pub fn base() -> Self {
-        Self::new().with_d_model(192).with_n_heads(6).with_d_ff(768).with_gafe_layers(3).with_encoder_layers(6).with_decoder_layers(4).with_k_neighbours(16)
+        Self::new()
+            .with_d_model(192)
+            .with_n_heads(6)
+            .with_d_ff(768)
+            .with_gafe_layers(3)
+            .with_encoder_layers(6)
+            .with_decoder_layers(4)
+            .with_k_neighbours(16)
     }
     /// By name: "tiny", "small", "base".
     pub fn preset(name: &str) -> RmeResult<Self> {
@@ -122,7 +136,14 @@ impl FmRmeConfig {
         if self.k_neighbours == 0 || self.query_chunk == 0 || self.max_visible == 0 {
             return bad("k_neighbours, query_chunk and max_visible must be positive".into());
         }
-        for (name, v) in [("length_scale_m", self.length_scale_m), ("time_scale_s", self.time_scale_s), ("freq_scale_hz", self.freq_scale_hz), ("min_power_std_db", self.min_power_std_db), ("slice_weight", self.slice_weight), ("tile_m", self.tile_m)] {
+        for (name, v) in [
+            ("length_scale_m", self.length_scale_m),
+            ("time_scale_s", self.time_scale_s),
+            ("freq_scale_hz", self.freq_scale_hz),
+            ("min_power_std_db", self.min_power_std_db),
+            ("slice_weight", self.slice_weight),
+            ("tile_m", self.tile_m),
+        ] {
             if !(v.is_finite() && v > 0.0) {
                 return bad(format!("{name} = {v} must be positive"));
             }
@@ -134,10 +155,7 @@ impl FmRmeConfig {
     pub fn init(&self, device: &Device) -> FmRme {
         let d = self.d_model;
         let stack = |layers: usize| {
-            TransformerEncoderConfig::new(d, self.d_ff, self.n_heads, layers)
-                .with_norm_first(true)
-                .with_dropout(self.dropout)
-                .init(device)
+            TransformerEncoderConfig::new(d, self.d_ff, self.n_heads, layers).with_norm_first(true).with_dropout(self.dropout).init(device)
         };
         FmRme {
             gafe: GafeConfig::new(d).with_n_layers(self.gafe_layers).init(device),
@@ -308,7 +326,10 @@ impl FmRmeBatch {
             for i in 0..nv {
                 let o = bi * nv + i;
                 let mut near: Vec<(f64, usize)> = if i < m {
-                    (0..m).filter(|&j| j != i).map(|j| ((e.visible[i][0] - e.visible[j][0]).powi(2) + (e.visible[i][1] - e.visible[j][1]).powi(2), j)).collect()
+                    (0..m)
+                        .filter(|&j| j != i)
+                        .map(|j| ((e.visible[i][0] - e.visible[j][0]).powi(2) + (e.visible[i][1] - e.visible[j][1]).powi(2), j))
+                        .collect()
                 } else {
                     Vec::new()
                 };
@@ -384,10 +405,17 @@ impl QueryNeighbourhoods {
     pub fn of(visible: &[[f64; 5]], queries: &[[f64; 4]], mean: f64, std: f64, cfg: &FmRmeConfig) -> Self {
         let (k, p) = (NEIGHBOURS, PAIR_FEATURES);
         let nq = queries.len();
-        let mut out = Self { baseline: Vec::with_capacity(nq), values: vec![0.0; nq * k], features: vec![0.0; nq * k * p], prior: vec![0.0; nq * k], pad: vec![true; nq * k] };
+        let mut out = Self {
+            baseline: Vec::with_capacity(nq),
+            values: vec![0.0; nq * k],
+            features: vec![0.0; nq * k * p],
+            prior: vec![0.0; nq * k],
+            pad: vec![true; nq * k],
+        };
         for (qi, q) in queries.iter().enumerate() {
             // The same rule as a group's context, with the query as the centre.
-            let scored: Vec<(f64, usize)> = select_context(visible, q, k, cfg).into_iter().map(|i| (context_score(&visible[i], q, cfg), i)).collect();
+            let scored: Vec<(f64, usize)> =
+                select_context(visible, q, k, cfg).into_iter().map(|i| (context_score(&visible[i], q, cfg), i)).collect();
             let value = |i: usize| (visible[i][4] - mean) / std;
             let (mut num, mut den) = (0.0, 0.0);
             for &(s, i) in &scored {
@@ -398,7 +426,10 @@ impl QueryNeighbourhoods {
             let base = if den > 0.0 { num / den } else { 0.0 };
             out.baseline.push(base as f32);
             // Offsets from the query in model length units.
-            let offset: Vec<[f64; 2]> = scored.iter().map(|&(_, i)| [(visible[i][0] - q[0]) / cfg.length_scale_m, (visible[i][1] - q[1]) / cfg.length_scale_m]).collect();
+            let offset: Vec<[f64; 2]> = scored
+                .iter()
+                .map(|&(_, i)| [(visible[i][0] - q[0]) / cfg.length_scale_m, (visible[i][1] - q[1]) / cfg.length_scale_m])
+                .collect();
             let dist: Vec<f64> = offset.iter().map(|o| o[0].hypot(o[1])).collect();
             let scale = dist.iter().sum::<f64>() / dist.len().max(1) as f64 + 1e-3;
             for (j, &(s, i)) in scored.iter().enumerate() {
@@ -406,14 +437,31 @@ impl QueryNeighbourhoods {
                 let dt = (v[2] - q[2]).abs() / cfg.time_scale_s;
                 let df = if v[3].is_finite() && q[3].is_finite() { (v[3] - q[3]).abs() / cfg.freq_scale_hz } else { 0.0 };
                 let others = (0..scored.len()).filter(|&m| m != j);
-                let crowding = others.clone().map(|m| 1.0 / (1.0 + ((offset[j][0] - offset[m][0]).hypot(offset[j][1] - offset[m][1]) / scale).powi(2))).sum::<f64>() / (scored.len().max(2) - 1) as f64;
+                let crowding = others
+                    .clone()
+                    .map(|m| 1.0 / (1.0 + ((offset[j][0] - offset[m][0]).hypot(offset[j][1] - offset[m][1]) / scale).powi(2)))
+                    .sum::<f64>()
+                    / (scored.len().max(2) - 1) as f64;
                 let screening = others
                     .filter(|&m| dist[m] < dist[j])
-                    .map(|m| if dist[m] < 1e-9 { 1.0 } else { (offset[j][0] * offset[m][0] + offset[j][1] * offset[m][1]) / (dist[j] * dist[m]) })
+                    .map(|m| {
+                        if dist[m] < 1e-9 { 1.0 } else { (offset[j][0] * offset[m][0] + offset[j][1] * offset[m][1]) / (dist[j] * dist[m]) }
+                    })
                     .fold(-1.0f64, f64::max);
                 let slot = qi * k + j;
                 let same_slice = if dt == 0.0 && df == 0.0 { 1.0 } else { 0.0 };
-                let f = [dist[j], dt, df, same_slice, dist[j] / scale, crowding, screening, value(i) - base, (dist[j] + 1e-3).ln(), (s + 1e-3).ln()];
+                let f = [
+                    dist[j],
+                    dt,
+                    df,
+                    same_slice,
+                    dist[j] / scale,
+                    crowding,
+                    screening,
+                    value(i) - base,
+                    (dist[j] + 1e-3).ln(),
+                    (s + 1e-3).ln(),
+                ];
                 for (c, x) in f.iter().enumerate() {
                     out.features[slot * p + c] = *x as f32;
                 }
@@ -564,7 +612,14 @@ impl FmRme {
     /// - query_coords: `[B, Nq, 4]`, query_pad: `[B, Nq]`, baseline: `[B, Nq]`
     /// - neighbourhood: `[B, Nq, NEIGHBOURS(, PAIR_FEATURES)]`
     /// - output: `[B, Nq]` = learned interpolation + predicted residual
-    pub fn decode(&self, visible: &EncodedVisible, query_coords: Tensor<3>, query_pad: Tensor<2, Bool>, baseline: Tensor<2>, neighbourhood: &Neighbourhood) -> Tensor<2> {
+    pub fn decode(
+        &self,
+        visible: &EncodedVisible,
+        query_coords: Tensor<3>,
+        query_pad: Tensor<2, Bool>,
+        baseline: Tensor<2>,
+        neighbourhood: &Neighbourhood,
+    ) -> Tensor<2> {
         let [b, nv, d] = visible.tokens.dims();
         let [_, nq, _] = query_coords.dims();
         let masks = self.mask_token.val().reshape([1, 1, d]).expand([b, nq, d])
@@ -589,7 +644,17 @@ mod tests {
     fn example(rng: &mut Rng, nv: usize, nq: usize) -> Example {
         Example {
             targets: vec![],
-            visible: (0..nv).map(|_| [rng.range(0.0, 256.0), rng.range(0.0, 256.0), 2.0 * rng.below(5) as f64, 3.5e9 + 1e8 * rng.below(3) as f64, -90.0 + 20.0 * rng.normal()]).collect(),
+            visible: (0..nv)
+                .map(|_| {
+                    [
+                        rng.range(0.0, 256.0),
+                        rng.range(0.0, 256.0),
+                        2.0 * rng.below(5) as f64,
+                        3.5e9 + 1e8 * rng.below(3) as f64,
+                        -90.0 + 20.0 * rng.normal(),
+                    ]
+                })
+                .collect(),
             queries: (0..nq).map(|_| [rng.range(0.0, 256.0), rng.range(0.0, 256.0), 4.0, 3.6e9]).collect(),
         }
     }
@@ -650,7 +715,8 @@ mod tests {
             q[0] += 1000.0;
             q[1] -= 500.0;
         }
-        let run = |e: Example| -> Vec<f32> { model.forward(&FmRmeBatch::new(&[e], &cfg, &d).unwrap()).into_data().try_to_vec::<f32>().unwrap() };
+        let run =
+            |e: Example| -> Vec<f32> { model.forward(&FmRmeBatch::new(&[e], &cfg, &d).unwrap()).into_data().try_to_vec::<f32>().unwrap() };
         let (x, y) = (run(a), run(shifted));
         for (p, q) in x.iter().zip(&y) {
             assert!((p - q).abs() < 1e-4);
@@ -681,7 +747,8 @@ mod tests {
         let v: f32 = relative_masked_mse(p.clone(), base.clone(), t.clone(), pad.clone(), 0.5).into_scalar();
         assert!((v - 36.3125).abs() < 1e-4, "{v}");
         // The baseline itself scores exactly 1 where its error is above the floor.
-        let one: f32 = relative_masked_mse(base.clone().narrow(0, 0, 1), base.narrow(0, 0, 1), t.narrow(0, 0, 1), pad.narrow(0, 0, 1), 0.5).into_scalar();
+        let one: f32 = relative_masked_mse(base.clone().narrow(0, 0, 1), base.narrow(0, 0, 1), t.narrow(0, 0, 1), pad.narrow(0, 0, 1), 0.5)
+            .into_scalar();
         assert!((one - 1.0).abs() < 1e-6);
     }
 

@@ -40,7 +40,14 @@ pub fn select_context(points: &[[f64; 5]], centre: &[f64; 4], budget: usize, cfg
 /// A training example from a map and a mask split: a random hidden voxel is the centre; the
 /// up to `max_queries` hidden voxels of its slice nearest to it are the queries; the context
 /// rule picks up to `max_visible` visible voxels. `None` when the split hides or shows nothing.
-pub fn training_example(map: &RadioMap, split: &Split, rng: &mut Rng, max_visible: usize, max_queries: usize, cfg: &FmRmeConfig) -> Option<Example> {
+pub fn training_example(
+    map: &RadioMap,
+    split: &Split,
+    rng: &mut Rng,
+    max_visible: usize,
+    max_queries: usize,
+    cfg: &FmRmeConfig,
+) -> Option<Example> {
     if split.hidden.is_empty() || split.visible.is_empty() {
         return None;
     }
@@ -75,10 +82,13 @@ pub fn training_example(map: &RadioMap, split: &Split, rng: &mut Rng, max_visibl
     let ctx = select_context(&visible, &centre, max_visible, cfg);
     Some(Example {
         visible: ctx.iter().map(|&i| visible[i]).collect(),
-        queries: in_slice.iter().map(|&(_, v)| {
-            let q = map.voxel_point(v);
-            [q.x_m, q.y_m, q.t_s, q.freq_hz]
-        }).collect(),
+        queries: in_slice
+            .iter()
+            .map(|&(_, v)| {
+                let q = map.voxel_point(v);
+                [q.x_m, q.y_m, q.t_s, q.freq_hz]
+            })
+            .collect(),
         targets: in_slice.iter().map(|&(_, v)| map.values[v] as f64).collect(),
     })
 }

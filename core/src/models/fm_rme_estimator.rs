@@ -63,7 +63,8 @@ impl FmRmeEstimator {
     fn refine(&self, points: &[[f64; 5]], indices: Vec<usize>, queries: Vec<[f64; 4]>, depth: usize, out: &mut Vec<QueryGroup>) {
         let cfg = &self.config;
         let n = queries.len() as f64;
-        let centre = [queries.iter().map(|q| q[0]).sum::<f64>() / n, queries.iter().map(|q| q[1]).sum::<f64>() / n, queries[0][2], queries[0][3]];
+        let centre =
+            [queries.iter().map(|q| q[0]).sum::<f64>() / n, queries.iter().map(|q| q[1]).sum::<f64>() / n, queries[0][2], queries[0][3]];
         let chosen = select_context(points, &centre, cfg.max_visible, cfg);
         let spatial = |x: f64, y: f64| (x - centre[0]).hypot(y - centre[1]);
         let radius = chosen.iter().map(|&i| spatial(points[i][0], points[i][1])).fold(0.0, f64::max);
@@ -180,8 +181,11 @@ mod tests {
         let cfg = FmRmeConfig::tiny().with_max_visible(100);
         let est = FmRmeEstimator::new(cfg.init(&d), cfg.clone(), d, "fm-rme").unwrap();
         let cell = |i: usize| ((i % 32) as f64 * 2.0 + 1.0, (i / 32) as f64 * 2.0 + 1.0);
-        let obs = MeasurementSet::from_points((0..1024).map(|i| Measurement { x_m: cell(i).0, y_m: cell(i).1, t_s: 0.0, freq_hz: 3.5e9, value: -70.0 }).collect());
-        let query = QuerySet { points: (0..1024).map(|i| Query { x_m: cell(i).0 + 0.5, y_m: cell(i).1, t_s: 0.0, freq_hz: 3.5e9 }).collect() };
+        let obs = MeasurementSet::from_points(
+            (0..1024).map(|i| Measurement { x_m: cell(i).0, y_m: cell(i).1, t_s: 0.0, freq_hz: 3.5e9, value: -70.0 }).collect(),
+        );
+        let query =
+            QuerySet { points: (0..1024).map(|i| Query { x_m: cell(i).0 + 0.5, y_m: cell(i).1, t_s: 0.0, freq_hz: 3.5e9 }).collect() };
         let groups = est.plan(&obs, &query).unwrap();
         // One 64 m tile would hold all 1024 queries; 100 points reach ~11 m from a centre.
         assert!(groups.len() >= 16, "{} groups", groups.len());
@@ -205,9 +209,18 @@ mod tests {
         let cfg = FmRmeConfig::tiny().with_query_chunk(7);
         let model = cfg.init(&d);
         let obs = MeasurementSet::from_points(
-            (0..30).map(|i| Measurement { x_m: (i * 7 % 50) as f64, y_m: (i * 13 % 40) as f64, t_s: (i % 2) as f64, freq_hz: 3.5e9, value: -70.0 - i as f64 * 0.3 }).collect(),
+            (0..30)
+                .map(|i| Measurement {
+                    x_m: (i * 7 % 50) as f64,
+                    y_m: (i * 13 % 40) as f64,
+                    t_s: (i % 2) as f64,
+                    freq_hz: 3.5e9,
+                    value: -70.0 - i as f64 * 0.3,
+                })
+                .collect(),
         );
-        let query = QuerySet { points: (0..20).map(|i| Query { x_m: i as f64 * 2.0, y_m: 10.0, t_s: (i % 3) as f64, freq_hz: 3.5e9 }).collect() };
+        let query =
+            QuerySet { points: (0..20).map(|i| Query { x_m: i as f64 * 2.0, y_m: 10.0, t_s: (i % 3) as f64, freq_hz: 3.5e9 }).collect() };
         let chunked = FmRmeEstimator::new(model.clone(), cfg.clone(), d.clone(), "fm-rme").unwrap().estimate(&obs, &query).unwrap();
         let whole = FmRmeEstimator::new(model, cfg.with_query_chunk(1000), d, "fm-rme").unwrap().estimate(&obs, &query).unwrap();
         assert_eq!(chunked.mean.len(), 20);

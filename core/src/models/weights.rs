@@ -60,9 +60,8 @@ pub fn fm_rme_from_bytes(bytes: &[u8], config: &FmRmeConfig, device: &Device, na
     config.validate()?;
     let mut model = config.init(device);
     let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes.to_vec())));
-    let result = model
-        .load_from(&mut store)
-        .map_err(|e| RmeError::parse(name, None, format!("not a burnpack file for this model: {e:?}")))?;
+    let result =
+        model.load_from(&mut store).map_err(|e| RmeError::parse(name, None, format!("not a burnpack file for this model: {e:?}")))?;
     if !result.missing.is_empty() || !result.unused.is_empty() || !result.errors.is_empty() {
         return Err(RmeError::parse(
             name,
@@ -89,7 +88,11 @@ pub fn load_fm_rme(manifest: &Manifest, bytes: &[u8], device: &Device, name: &st
     }
     let sha = sha256_hex(bytes);
     if sha != manifest.sha256 {
-        return Err(RmeError::parse(name, None, format!("sha256 {sha} does not match the manifest's {} (corrupt or mismatched file)", manifest.sha256)));
+        return Err(RmeError::parse(
+            name,
+            None,
+            format!("sha256 {sha} does not match the manifest's {} (corrupt or mismatched file)", manifest.sha256),
+        ));
     }
     let config: FmRmeConfig = serde_json::from_value(manifest.config.clone())
         .map_err(|e| RmeError::parse(name, None, format!("manifest config is not an FM-RME config: {e}")))?;
@@ -131,7 +134,11 @@ mod tests {
         let bytes = fm_rme_to_bytes(&model).unwrap();
         let m = manifest_for(&model, &cfg, &bytes);
         let (back, _) = load_fm_rme(&m, &bytes, &d, "model.bpk").unwrap();
-        let ex = Example { visible: (0..9).map(|i| [i as f64 * 3.0, (i * i) as f64, 0.0, 3e9, -60.0 - i as f64]).collect(), queries: vec![[1.0, 2.0, 0.0, 3e9]], targets: vec![] };
+        let ex = Example {
+            visible: (0..9).map(|i| [i as f64 * 3.0, (i * i) as f64, 0.0, 3e9, -60.0 - i as f64]).collect(),
+            queries: vec![[1.0, 2.0, 0.0, 3e9]],
+            targets: vec![],
+        };
         let batch = FmRmeBatch::new(&[ex], &cfg, &d).unwrap();
         let a: f32 = model.forward(&batch).into_scalar();
         let b: f32 = back.forward(&batch).into_scalar();

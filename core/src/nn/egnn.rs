@@ -124,9 +124,7 @@ impl GafeConfig {
     pub fn init(&self, device: &Device) -> Gafe {
         Gafe {
             lift: LinearConfig::new(self.d_input, self.d_hidden).init(device),
-            layers: (0..self.n_layers)
-                .map(|_| GafeLayerConfig::new(self.d_hidden).with_d_edge(self.d_edge).init(device))
-                .collect(),
+            layers: (0..self.n_layers).map(|_| GafeLayerConfig::new(self.d_hidden).with_d_edge(self.d_edge).init(device)).collect(),
         }
     }
 }
@@ -158,10 +156,8 @@ mod tests {
         let n = pos.len();
         let mut idx = Vec::new();
         for i in 0..n {
-            let mut d: Vec<(f32, usize)> = (0..n)
-                .filter(|&j| j != i)
-                .map(|j| ((pos[i][0] - pos[j][0]).powi(2) + (pos[i][1] - pos[j][1]).powi(2), j))
-                .collect();
+            let mut d: Vec<(f32, usize)> =
+                (0..n).filter(|&j| j != i).map(|j| ((pos[i][0] - pos[j][0]).powi(2) + (pos[i][1] - pos[j][1]).powi(2), j)).collect();
             d.sort_by(|a, b| a.0.total_cmp(&b.0));
             idx.extend(d.iter().take(k).map(|&(_, j)| j as i64));
         }

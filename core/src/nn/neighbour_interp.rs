@@ -126,7 +126,14 @@ mod tests {
         let d = cpu();
         let m = NeighbourInterpolationConfig::new(16).init(&d);
         let quarter = 0.25f32.ln();
-        let hood = neighbourhood(vec![1.0, -1.0, 50.0, 2.0, 4.0, 6.0], vec![0.0, quarter, 9.0, 0.0, 0.0, 0.0], vec![false, false, true, false, false, false], 3, 8, &d);
+        let hood = neighbourhood(
+            vec![1.0, -1.0, 50.0, 2.0, 4.0, 6.0],
+            vec![0.0, quarter, 9.0, 0.0, 0.0, 0.0],
+            vec![false, false, true, false, false, false],
+            3,
+            8,
+            &d,
+        );
         let context = Tensor::<3>::random([1, 2, 16], Distribution::Normal(0.0, 1.0), &d);
         let out: Vec<f32> = m.forward(&hood, context).into_data().try_to_vec::<f32>().unwrap();
         assert!((out[0] - 0.6).abs() < 1e-5, "{}", out[0]);
@@ -140,7 +147,14 @@ mod tests {
         let d = cpu();
         let mut m = NeighbourInterpolationConfig::new(8).init(&d);
         m.logit_out = LinearConfig::new(32, 1).init(&d);
-        let hood = neighbourhood(vec![-3.0, 1.0, 2.0, 7.0, 7.0, 7.0, 0.0, 0.0, 0.0], vec![0.0; 9], vec![false, false, false, false, false, false, true, true, true], 3, 8, &d);
+        let hood = neighbourhood(
+            vec![-3.0, 1.0, 2.0, 7.0, 7.0, 7.0, 0.0, 0.0, 0.0],
+            vec![0.0; 9],
+            vec![false, false, false, false, false, false, true, true, true],
+            3,
+            8,
+            &d,
+        );
         let context = Tensor::<3>::random([1, 3, 8], Distribution::Normal(0.0, 1.0), &d);
         let out: Vec<f32> = m.forward(&hood, context).into_data().try_to_vec::<f32>().unwrap();
         assert!(out[0] > -3.0 && out[0] < 2.0, "{}", out[0]);

@@ -18,7 +18,7 @@
 //! those ranges but with its own combination and shape, never seen in training.
 
 use super::fields::{ExponentialCovariance, GaussianFieldSampler};
-use super::propagation::{db_to_linear, linear_to_db, LogDistance, RX_HEIGHT_M};
+use super::propagation::{LogDistance, RX_HEIGHT_M, db_to_linear, linear_to_db};
 use super::roads::{RoadNetwork, Vehicle};
 use crate::error::{Result, RmeError};
 use crate::map::{Grid, PropagationTruth, RadioMap, TxTrack};
@@ -91,9 +91,10 @@ pub const PRESETS: [DynamicPreset; 7] = [
 impl DynamicPreset {
     /// Looks a preset up by name ("D1" … "D7", case-insensitive).
     pub fn by_name(name: &str) -> Result<&'static DynamicPreset> {
-        PRESETS.iter().find(|p| p.name.eq_ignore_ascii_case(name)).ok_or_else(|| {
-            RmeError::invalid("preset", format!("'{name}' is not one of D1, D2, D3, D4, D5, D6, D7"))
-        })
+        PRESETS
+            .iter()
+            .find(|p| p.name.eq_ignore_ascii_case(name))
+            .ok_or_else(|| RmeError::invalid("preset", format!("'{name}' is not one of D1, D2, D3, D4, D5, D6, D7")))
     }
 
     pub fn cell_size_m(&self) -> f64 {
@@ -168,8 +169,7 @@ impl DynamicSimulator {
         // Bands: contiguous, inside 2.4–6 GHz, start drawn per sample.
         let bw_hz = p.bandwidth_mhz * 1e6;
         let f_start = scene_rng.range(FREQ_RANGE_HZ.0, FREQ_RANGE_HZ.1 - bw_hz);
-        let bands_hz: Vec<f64> =
-            (0..p.bands).map(|i| f_start + (i as f64 + 0.5) * bw_hz / p.bands as f64).collect();
+        let bands_hz: Vec<f64> = (0..p.bands).map(|i| f_start + (i as f64 + 0.5) * bw_hz / p.bands as f64).collect();
         let slots_s: Vec<f64> = (0..p.slots).map(|t| t as f64 * p.slot_s).collect();
 
         // Roads, vehicles, powers, bands, activity.
@@ -204,10 +204,16 @@ impl DynamicSimulator {
         }
         for pin in pins {
             if pin.index >= k {
-                return Err(RmeError::invalid("transmitter", format!("{} has {k} transmitters in sample {seed}; there is no transmitter {}", p.name, pin.index)));
+                return Err(RmeError::invalid(
+                    "transmitter",
+                    format!("{} has {k} transmitters in sample {seed}; there is no transmitter {}", p.name, pin.index),
+                ));
             }
             if !(pin.x_m.is_finite() && pin.y_m.is_finite() && (0.0..=REGION_M).contains(&pin.x_m) && (0.0..=REGION_M).contains(&pin.y_m)) {
-                return Err(RmeError::invalid("transmitter", format!("position ({}, {}) m is outside the {REGION_M} m × {REGION_M} m area", pin.x_m, pin.y_m)));
+                return Err(RmeError::invalid(
+                    "transmitter",
+                    format!("position ({}, {}) m is outside the {REGION_M} m × {REGION_M} m area", pin.x_m, pin.y_m),
+                ));
             }
             tracks[pin.index].positions_m.iter_mut().for_each(|q| *q = [pin.x_m, pin.y_m, RX_HEIGHT_M]);
             travelled[pin.index].iter_mut().for_each(|d| *d = 0.0);
@@ -217,8 +223,7 @@ impl DynamicSimulator {
         let pl = LogDistance { exponent: truth.path_loss_exponent, reference_distance_m: truth.reference_distance_m };
         let sigma = truth.shadowing_sigma_db;
         let (w_common, w_band) = (libm::sqrt(BAND_COMMON_SHARE), libm::sqrt(1.0 - BAND_COMMON_SHARE));
-        let fspl_ref: Vec<f64> =
-            bands_hz.iter().map(|&f| super::propagation::free_space_loss_db(truth.reference_distance_m, f)).collect();
+        let fspl_ref: Vec<f64> = bands_hz.iter().map(|&f| super::propagation::free_space_loss_db(truth.reference_distance_m, f)).collect();
         let mut linear = vec![0.0f64; p.slots * p.bands * n_cells];
         let mut draw = FieldStream::new(&self.sampler);
         let centers = grid.centers();

@@ -19,9 +19,7 @@ impl Fft {
             return Err(RmeError::invalid("FFT length", format!("{n} is not a power of two")));
         }
         let bits = n.trailing_zeros();
-        let bitrev = (0..n)
-            .map(|i| if bits == 0 { 0 } else { i.reverse_bits() >> (usize::BITS - bits) })
-            .collect();
+        let bitrev = (0..n).map(|i| if bits == 0 { 0 } else { i.reverse_bits() >> (usize::BITS - bits) }).collect();
         let twiddles = (0..n / 2)
             .map(|k| {
                 let a = -2.0 * std::f64::consts::PI * k as f64 / n as f64;

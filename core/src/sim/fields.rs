@@ -159,10 +159,7 @@ mod tests {
             let emp: f64 = draws.iter().map(|d| d[i] * d[j]).sum::<f64>() / n as f64;
             let dist = cell * (((r1 as f64 - r2 as f64).powi(2) + (c1 as f64 - c2 as f64).powi(2)).sqrt());
             let model = cov.at(dist);
-            assert!(
-                (emp - model).abs() < 0.08 * var,
-                "lag {dist} m: empirical {emp:.2}, model {model:.2}"
-            );
+            assert!((emp - model).abs() < 0.08 * var, "lag {dist} m: empirical {emp:.2}, model {model:.2}");
         }
         // Zero mean.
         let mean: f64 = draws.iter().map(|d| d[100]).sum::<f64>() / n as f64;

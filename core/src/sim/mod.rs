@@ -6,4 +6,4 @@ pub mod fields;
 pub mod propagation;
 pub mod roads;
 
-pub use dynamic::{DynamicPreset, DynamicSimulator, TxPin, PRESETS};
+pub use dynamic::{DynamicPreset, DynamicSimulator, PRESETS, TxPin};

@@ -54,15 +54,7 @@ pub const RX_HEIGHT_M: f64 = 1.5;
 /// Noise-free mean received power (dBm) of a simulated scene at a point, slot and band:
 /// `10·log10(Σ_k P_k·10^(−PL_k/10) + N0)` over the transmitters active there — the
 /// simulator's model without its shadowing.
-pub fn mean_power_dbm(
-    truth: &PropagationTruth,
-    tx: &[TxTrack],
-    slot: usize,
-    band: usize,
-    freq_hz: f64,
-    x: f64,
-    y: f64,
-) -> f64 {
+pub fn mean_power_dbm(truth: &PropagationTruth, tx: &[TxTrack], slot: usize, band: usize, freq_hz: f64, x: f64, y: f64) -> f64 {
     let pl = LogDistance { exponent: truth.path_loss_exponent, reference_distance_m: truth.reference_distance_m };
     let mut lin = db_to_linear(truth.noise_dbm);
     for t in tx.iter().filter(|t| t.is_active(slot, band)) {

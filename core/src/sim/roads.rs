@@ -52,11 +52,8 @@ pub struct Vehicle {
 impl Vehicle {
     pub fn random(rng: &mut Rng, net: &RoadNetwork, speed_range: (f64, f64)) -> Self {
         let on_vertical = rng.bernoulli(0.5);
-        let (road, len) = if on_vertical {
-            (rng.below(net.verticals.len()), net.height_m)
-        } else {
-            (rng.below(net.horizontals.len()), net.width_m)
-        };
+        let (road, len) =
+            if on_vertical { (rng.below(net.verticals.len()), net.height_m) } else { (rng.below(net.horizontals.len()), net.width_m) };
         Self {
             on_vertical,
             road,
@@ -68,11 +65,7 @@ impl Vehicle {
 
     /// Position `[x, y]` in the network's local frame.
     pub fn position(&self, net: &RoadNetwork) -> [f64; 2] {
-        if self.on_vertical {
-            [net.verticals[self.road], self.along_m]
-        } else {
-            [self.along_m, net.horizontals[self.road]]
-        }
+        if self.on_vertical { [net.verticals[self.road], self.along_m] } else { [self.along_m, net.horizontals[self.road]] }
     }
 
     /// Drives for `seconds`; returns the distance travelled.
@@ -84,11 +77,7 @@ impl Vehicle {
             if remaining <= 0.0 {
                 break;
             }
-            let (len, crossings) = if self.on_vertical {
-                (net.height_m, &net.horizontals)
-            } else {
-                (net.width_m, &net.verticals)
-            };
+            let (len, crossings) = if self.on_vertical { (net.height_m, &net.horizontals) } else { (net.width_m, &net.verticals) };
             let eps = 1e-9;
             // Next stop ahead: a crossing road or the region's edge.
             let mut stop = if self.direction > 0.0 { len } else { 0.0 };
@@ -145,8 +134,8 @@ mod tests {
                 assert!((d - v.speed_m_s * 6.0).abs() < 1e-6);
                 let [x, y] = v.position(&net);
                 assert!((-1e-6..=256.0 + 1e-6).contains(&x) && (-1e-6..=256.0 + 1e-6).contains(&y));
-                let on_road = net.verticals.iter().any(|&rx| (rx - x).abs() < 1e-6)
-                    || net.horizontals.iter().any(|&ry| (ry - y).abs() < 1e-6);
+                let on_road =
+                    net.verticals.iter().any(|&rx| (rx - x).abs() < 1e-6) || net.horizontals.iter().any(|&ry| (ry - y).abs() < 1e-6);
                 assert!(on_road, "({x}, {y}) is off the roads");
             }
         }
