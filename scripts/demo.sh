@@ -2,9 +2,9 @@
 # Builds everything the demo needs and serves it on http://127.0.0.1:${PORT:-8080}/ :
 # installs the web tools when missing (scripts/setup-web.sh), builds the page, the widget and
 # the engine's WebAssembly bundle with trunk into dist/ (static files only), and serves dist/.
-# Usage: scripts/demo.sh [--no-serve] [--webgpu]
-#   --webgpu  also builds the WebGPU bundle (long: ~40 CPU-minutes cold); without it the page
-#             runs on burn's CPU backend compiled to wasm, in a Web Worker.
+# The page runs the models over WebGPU where the browser offers an adapter, and on burn's CPU
+# backend compiled to wasm otherwise (one bundle holds both), in a Web Worker.
+# Usage: scripts/demo.sh [--no-serve]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)" >&2; exit 1; }
@@ -15,8 +15,8 @@ BUILD_ARGS=(--release)
 for arg in "$@"; do
   case "$arg" in
     --no-serve) SERVE=0 ;;
-    --webgpu) BUILD_ARGS+=(--webgpu) ;;
-    *) echo "unknown option $arg (--no-serve, --webgpu)" >&2; exit 2 ;;
+    --webgpu) ;; # accepted for old command lines: the bundle always has WebGPU
+    *) echo "unknown option $arg (--no-serve)" >&2; exit 2 ;;
   esac
 done
 

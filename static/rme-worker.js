@@ -1,15 +1,12 @@
 // The rme engine in a Web Worker: the page and the widgets post requests here, so estimation
-// never blocks the main thread. It loads the WebGPU bundle when the browser offers a WebGPU
-// adapter and that bundle was built, and burn's CPU backend (flex, wasm) otherwise. Requests
-// are handled one at a time, in order.
+// never blocks the main thread. One bundle holds both of burn's backends: the engine runs on
+// WebGPU when the browser offers a WebGPU adapter, and on the CPU backend (flex, wasm)
+// otherwise. Requests are handled one at a time, in order.
 //
 // Request: {id, op, ...args}. Reply: {id, ok: true, result} or {id, ok: false, error}.
 
 const here = new URL('.', import.meta.url);
-const bundles = {
-  cpu: new URL('../rme-web.js', here).href,
-  webgpu: new URL('../gpu/rme-web.js', here).href,
-};
+const bundle = new URL('../rme-web.js', here).href;
 
 let rme = null;      // the wasm-bindgen module
 let engine = null;   // rme.Engine
@@ -17,15 +14,6 @@ let info = null;     // what `init` reports
 const scenes = new Map();
 const datasets = new Map();
 const models = new Map(); // name -> load promise
-
-async function exists(url) {
-  try {
-    const r = await fetch(url, { method: 'HEAD' });
-    return r.ok;
-  } catch {
-    return false;
-  }
-}
 
 async function init({ prefer = 'auto' } = {}) {
   if (info) return info;
@@ -43,26 +31,17 @@ async function init({ prefer = 'auto' } = {}) {
       if (!adapter && notes.length === 0) notes.push('WebGPU offers no adapter here');
     }
   }
-  if (adapter && !(await exists(bundles.webgpu))) {
-    notes.push('the WebGPU bundle was not built (scripts/demo.sh --webgpu builds it)');
-    adapter = null;
-  }
+  rme = await import(bundle);
+  await rme.default();
   if (adapter) {
     try {
-      rme = await import(bundles.webgpu);
-      await rme.default();
       engine = await rme.Engine.webgpu();
     } catch (e) {
       notes.push(`WebGPU start failed: ${e.message ?? e}`);
-      rme = null;
       engine = null;
     }
   }
-  if (!engine) {
-    rme = await import(bundles.cpu);
-    await rme.default();
-    engine = rme.Engine.cpu();
-  }
+  if (!engine) engine = rme.Engine.cpu();
   let adapterInfo = null;
   if (adapter && engine.backend === 'webgpu') {
     const i = adapter.info ?? {};

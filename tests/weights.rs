@@ -2,9 +2,9 @@
 //! parameter count checked) and gives, on the stored input of its `check.json`, the output the
 //! model gave when it was exported.
 
-use burn::tensor::Device;
-use rme_core::models::fm_rme::{Example, FmRmeBatch};
-use rme_core::models::weights::{Manifest, load_fm_rme};
+use burn::tensor::{Device, TensorData, Tolerance};
+use rme_core::models::fm_rme::{ContextRule, Example, FmRmeBatch, load_fm_rme};
+use rme_core::models::weights::Manifest;
 use std::path::Path;
 
 #[test]
@@ -21,7 +21,7 @@ fn shipped_weights_decode_and_reproduce_their_stored_output() {
         let manifest = Manifest::parse(&std::fs::read_to_string(&manifest_path).unwrap(), &name).unwrap();
         let bytes = std::fs::read(dir.join("model.bpk")).unwrap();
         let device = Device::flex();
-        let (model, config) = load_fm_rme(&manifest, &bytes, &device, &name).unwrap_or_else(|e| panic!("{e}"));
+        let (model, config, context) = load_fm_rme(&manifest, &bytes, &device, &name).unwrap_or_else(|e| panic!("{e}"));
         let check: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("check.json")).unwrap()).unwrap();
         let example = Example {
             visible: serde_json::from_value(check["visible"].clone()).unwrap(),
@@ -29,12 +29,10 @@ fn shipped_weights_decode_and_reproduce_their_stored_output() {
             targets: vec![],
         };
         let expected: Vec<f32> = serde_json::from_value(check["expected"].clone()).unwrap();
-        let batch = FmRmeBatch::new(&[example], &config, &device).unwrap();
-        let got: Vec<f32> = model.forward(&batch).into_data().try_to_vec::<f32>().unwrap();
-        assert_eq!(got.len(), expected.len());
-        for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
-            assert!((g - e).abs() < 1e-4, "{name}: output {i} is {g}, {e} at export");
-        }
+        let batch = FmRmeBatch::new(&[example], &config, &ContextRule::new(&config, &context), &device).unwrap();
+        let got = model.forward(&batch).into_data();
+        let n = expected.len();
+        got.assert_approx_eq::<f32>(&TensorData::new(expected, [1, n]), Tolerance::absolute(1e-4));
         // A byte flipped anywhere is caught by the hash, with the file named.
         let mut corrupt = bytes.clone();
         corrupt[bytes.len() / 3] ^= 1;

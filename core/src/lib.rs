@@ -16,10 +16,12 @@ pub mod mask;
 pub mod metrics;
 pub mod models;
 pub mod nn;
+pub mod rank;
 pub mod rng;
 pub mod scene;
 pub mod sim;
 
+pub use classic::{CLASSICAL_METHODS, classical_by_name};
 pub use error::{Result, RmeError};
-pub use estimator::{CLASSICAL_METHODS, Estimator, classical_by_name};
+pub use estimator::Estimator;
 pub use map::{Estimate, Grid, Measurement, MeasurementSet, Query, QuerySet, RadioMap};

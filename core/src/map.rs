@@ -187,6 +187,21 @@ impl RadioMap {
     pub fn bands(&self) -> usize {
         self.bands_hz.len()
     }
+    /// Lower-case hex sha256 of the map's shape (four little-endian u64) and values (f32
+    /// little-endian bits, NaN included): two maps with the same digest hold the same numbers
+    /// bit for bit. The golden tests of the simulators compare it across platforms.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        for d in self.shape() {
+            hash.update((d as u64).to_le_bytes());
+        }
+        for v in &self.values {
+            hash.update(v.to_bits().to_le_bytes());
+        }
+        hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// `[T, F, H, W]`.
     pub fn shape(&self) -> [usize; 4] {
         [self.slots(), self.bands(), self.grid.rows, self.grid.cols]
@@ -354,6 +369,26 @@ impl QuerySet {
 pub struct Estimate {
     pub mean: Vec<f64>,
     pub std: Option<Vec<f64>>,
+}
+
+/// The (slot, band) a point belongs to — the crate's one "same slice" rule: time rounded to
+/// the microsecond, frequency to the hertz, an unknown (non-finite) frequency a band of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SliceKey {
+    /// Slot start, microseconds.
+    pub t_us: i64,
+    /// Band centre, hertz; [`SliceKey::NO_FREQ`] when unknown.
+    pub f_hz: i64,
+}
+
+impl SliceKey {
+    /// The band of points whose frequency is unknown.
+    pub const NO_FREQ: i64 = i64::MIN;
+
+    /// The slice of a point at time `t_s` and frequency `f_hz` (NaN when unknown).
+    pub fn of(t_s: f64, f_hz: f64) -> Self {
+        Self { t_us: (t_s * 1e6).round() as i64, f_hz: if f_hz.is_finite() { f_hz.round() as i64 } else { Self::NO_FREQ } }
+    }
 }
 
 #[cfg(test)]

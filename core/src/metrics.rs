@@ -96,9 +96,55 @@ pub fn ssim(a: &[f64], b: &[f64], rows: usize, cols: usize, data_range: f64) -> 
     Ok(total / count as f64)
 }
 
+/// Running sum of squared errors: RMSE over many cases, mergeable across them (the one
+/// accumulator behind every RMSE table).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SquaredErrors {
+    sum: f64,
+    count: usize,
+}
+
+impl SquaredErrors {
+    /// Adds one estimate–truth pair.
+    pub fn push(&mut self, estimate: f64, truth: f64) {
+        self.sum += (estimate - truth).powi(2);
+        self.count += 1;
+    }
+    /// Adds pairs of equal-length slices.
+    pub fn extend(&mut self, estimate: &[f64], truth: &[f64]) {
+        estimate.iter().zip(truth).for_each(|(e, t)| self.push(*e, *t));
+    }
+    /// Adds another accumulator's pairs.
+    pub fn merge(&mut self, other: &Self) {
+        self.sum += other.sum;
+        self.count += other.count;
+    }
+    /// Pairs added so far.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+    /// Root-mean-square error of the pairs so far (NaN when there are none).
+    pub fn rmse(&self) -> f64 {
+        if self.count == 0 { f64::NAN } else { (self.sum / self.count as f64).sqrt() }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn squared_errors_accumulate_and_merge_hand_computed() {
+        let mut a = SquaredErrors::default();
+        assert!(a.rmse().is_nan());
+        a.extend(&[1.0, 2.0], &[0.0, 0.0]);
+        let mut b = SquaredErrors::default();
+        b.push(3.0, 0.0);
+        a.merge(&b);
+        // (1 + 4 + 9) / 3
+        assert_eq!(a.count(), 3);
+        assert!((a.rmse() - (14.0f64 / 3.0).sqrt()).abs() < 1e-12);
+    }
 
     #[test]
     fn rmse_mae_hand_computed() {

@@ -192,11 +192,7 @@ test('embed.html renders two widgets that share one engine', async () => {
   await p.close();
 });
 
-test('WebGPU (SwiftShader) runs the same model with the same numbers, where the bundle was built', async (t) => {
-  if (!fs.existsSync(path.join(DIST, 'gpu/rme-web_bg.wasm'))) {
-    t.skip('the WebGPU bundle is not built (scripts/build-web.sh --webgpu); the CPU path is tested above');
-    return;
-  }
+test('WebGPU (SwiftShader) runs the same model with the same numbers', async () => {
   const gpu = await browser({ webgpu: true });
   try {
     const errors = [];
@@ -215,4 +211,21 @@ test('WebGPU (SwiftShader) runs the same model with the same numbers, where the 
   } finally {
     await gpu.close();
   }
+});
+
+// The golden digest of D1 sample 1, the same constant as core/src/sim/dynamic.rs's test:
+// the simulator gives bit-for-bit the same map in WebAssembly as natively.
+const D1_SEED1_DIGEST = 'c92a444d7fac10ded46eeb04f04254ac8b5f57878d4ef6d93f0ac9d63dbe28af';
+
+test('the simulator is bit-for-bit the native one in WebAssembly (golden digest of D1 sample 1)', async () => {
+  const errors = [];
+  const p = await page(cpu, errors);
+  await p.goto(`${server.url}static/embed.html`);
+  const digest = await p.evaluate(async (url) => {
+    const m = await import(url);
+    await m.default();
+    return m.simulator_digest('D1', 1n);
+  }, `${server.url}rme-web.js`);
+  assert.equal(digest, D1_SEED1_DIGEST);
+  await p.close();
 });

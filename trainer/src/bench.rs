@@ -72,11 +72,11 @@ pub fn run(reps: usize, out: Option<&Path>) -> Result<String> {
 
     // FM-RME (small): one training step (batch 6, autodiff) and a 64² map from 400 samples.
     {
-        use burn::optim::{AdamWConfig, GradientsParams};
-        use rme_core::models::fm_rme::FmRmeConfig;
-        use rme_core::models::fm_rme_estimator::FmRmeEstimator;
+        use burn::optim::AdamWConfig;
+        use rme_core::models::fm_rme::{ContextConfig, FmRmeConfig, FmRmeEstimator};
         let spec = crate::train::RunSpec {
             model: FmRmeConfig::small(),
+            context: ContextConfig::new(),
             presets: vec!["D1".into()],
             steps: 100,
             batch: 6,
@@ -99,10 +99,7 @@ pub fn run(reps: usize, out: Option<&Path>) -> Result<String> {
         let mut step = 0;
         let r = time(reps.min(5), || {
             step += 1;
-            let subs = crate::train::batch_examples(&spec, &pool, step)?;
-            let (l, _) = crate::train::loss(&model, &spec, &subs, &dev)?;
-            let grads = GradientsParams::from_grads(l.backward(), &model);
-            model = optim.step(1e-3, model.clone(), grads);
+            model = crate::train::train_step(model.clone(), &mut optim, &spec, &pool, step, 1e-3, &dev)?.0;
             Ok(())
         })?;
         let steps_per_s = 1.0 / r.0;
@@ -112,7 +109,7 @@ pub fn run(reps: usize, out: Option<&Path>) -> Result<String> {
             &format!("{steps_per_s:.2} steps/s; ≤ 384 visible + 128 query tokens per example"),
         );
         let device = burn::tensor::Device::flex();
-        let fm = FmRmeEstimator::new(FmRmeConfig::small().init(&device), FmRmeConfig::small(), device, "fm-rme")?;
+        let fm = FmRmeEstimator::new(FmRmeConfig::small().init(&device), FmRmeConfig::small(), ContextConfig::new(), device, "fm-rme")?;
         let d1 = DynamicSimulator::new(DynamicPreset::by_name("D1")?)?.simulate(3)?;
         let cells = Rng::new(2).choose_indices(d1.grid.len(), 400);
         let obs = d1.measurements_at(&cells);

@@ -4,6 +4,8 @@
 use anyhow::{Context, Result, bail};
 use rme_core::io::csv::{CsvReport, Sidecar, parse_sidecar, read_measurements};
 use rme_core::io::mapset::read_mapset;
+use rme_core::models::fm_rme::{FmRmeEstimator, load_fm_rme};
+use rme_core::models::weights::Manifest;
 use rme_core::{Estimator, MeasurementSet, RadioMap, RmeError, classical_by_name};
 use std::path::{Path, PathBuf};
 
@@ -185,6 +187,18 @@ pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
     pb
 }
 
+/// Loads shipped FM-RME weights from a folder with `model.bpk` and `manifest.json`.
+pub fn load_fm_rme_weights(dir: &Path) -> Result<FmRmeEstimator> {
+    let mpath = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&mpath).with_context(|| format!("reading {}", mpath.display()))?;
+    let manifest = Manifest::parse(&text, &mpath.display().to_string())?;
+    let wpath = dir.join("model.bpk");
+    let bytes = std::fs::read(&wpath).with_context(|| format!("reading {}", wpath.display()))?;
+    let device = burn::tensor::Device::flex();
+    let (model, config, context) = load_fm_rme(&manifest, &bytes, &device, &wpath.display().to_string())?;
+    Ok(FmRmeEstimator::new(model, config, context, device, "fm-rme")?)
+}
+
 /// Where `--method fm-rme` finds its weights when `--weights` is not given.
 pub const DEFAULT_WEIGHTS: &str = "static/models/fm-rme-small";
 
@@ -192,7 +206,7 @@ pub const DEFAULT_WEIGHTS: &str = "static/models/fm-rme-small";
 pub fn estimator_for(name: &str, scene: Option<&RadioMap>, weights: Option<&Path>) -> Result<Box<dyn Estimator>> {
     if name == "fm-rme" {
         let dir = weights.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(DEFAULT_WEIGHTS));
-        return Ok(Box::new(crate::suite::load_weights(&dir)?));
+        return Ok(Box::new(load_fm_rme_weights(&dir)?));
     }
     Ok(classical_by_name(name, scene)?)
 }

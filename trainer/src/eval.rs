@@ -3,7 +3,7 @@
 
 use crate::common::{Provenance, Table, csv_files, estimator_for, load_mapset, load_measurements, progress, write_atomic};
 use anyhow::Result;
-use rme_core::metrics::{psnr, ssim};
+use rme_core::metrics::{SquaredErrors, psnr, ssim};
 use rme_core::rng::Rng;
 use rme_core::{Estimator, MeasurementSet, QuerySet, RadioMap};
 use std::collections::BTreeMap;
@@ -15,9 +15,8 @@ const MIN_OBSERVED: usize = 5;
 
 #[derive(Default)]
 struct Acc {
-    sq: f64,
+    errors: SquaredErrors,
     abs: f64,
-    n: usize,
     ssim: f64,
     psnr: f64,
     images: usize,
@@ -29,23 +28,21 @@ struct Acc {
 
 impl Acc {
     fn add(&mut self, est: &[f64], truth: &[f64], secs: f64) {
-        for (e, t) in est.iter().zip(truth) {
-            self.sq += (e - t).powi(2);
-            self.abs += (e - t).abs();
-            self.n += 1;
-        }
+        self.errors.extend(est, truth);
+        self.abs += est.iter().zip(truth).map(|(e, t)| (e - t).abs()).sum::<f64>();
         self.cases += 1;
         self.seconds += secs;
     }
     fn cells(&self) -> [String; 5] {
-        if self.n == 0 {
+        let n = self.errors.count();
+        if n == 0 {
             let why = self.failure.clone().unwrap_or_else(|| "no case".into());
             return ["n/a".into(), "n/a".into(), "n/a".into(), "n/a".into(), why];
         }
         let f = |v: f64, d: usize| format!("{v:.d$}");
         [
-            f((self.sq / self.n as f64).sqrt(), 2),
-            f(self.abs / self.n as f64, 2),
+            f(self.errors.rmse(), 2),
+            f(self.abs / n as f64, 2),
             if self.images > 0 { f(self.ssim / self.images as f64, 3) } else { "-".into() },
             if self.images > 0 { f(self.psnr / self.images as f64, 2) } else { "-".into() },
             f(1e3 * self.seconds / self.cases as f64, 1),
@@ -140,7 +137,7 @@ pub fn mapset(a: &MapsetArgs) -> Result<String> {
     for (mi, m) in a.methods.iter().enumerate() {
         for (fi, f) in a.fractions.iter().enumerate() {
             let c = acc.remove(&(mi, fi)).unwrap_or_default();
-            if c.failures > 0 && c.n > 0 {
+            if c.failures > 0 && c.errors.count() > 0 {
                 failure_notes.push(format!(
                     "{m} at {f}: {} slices failed and are not in the row (first: {})",
                     c.failures,

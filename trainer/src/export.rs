@@ -7,9 +7,9 @@ use crate::common::{Provenance, write_atomic};
 use anyhow::{Context, Result};
 use burn::module::Module;
 use rme_core::mask::MaskStrategy;
-use rme_core::models::fm_rme::{Example, FmRmeBatch, FmRmeConfig};
-use rme_core::models::fm_rme_context::training_example;
-use rme_core::models::weights::{Manifest, fm_rme_from_bytes, sha256_hex};
+use rme_core::models::fm_rme::weights::{KIND, fm_rme_from_bytes};
+use rme_core::models::fm_rme::{ContextConfig, ContextRule, Example, FmRmeBatch, FmRmeConfig, training_example};
+use rme_core::models::weights::{Manifest, sha256_hex};
 use rme_core::rng::Rng;
 use rme_core::sim::dynamic::{DataSplit, split_seed};
 use rme_core::sim::{DynamicPreset, DynamicSimulator};
@@ -26,26 +26,30 @@ pub struct Check {
 }
 
 /// The fixed example: a D7 test sample, 10 % visible, 16 queries of one slice.
-pub fn check_example(cfg: &FmRmeConfig) -> Result<Example> {
+pub fn check_example(cfg: &FmRmeConfig, context: &ContextConfig) -> Result<Example> {
     let p = DynamicPreset::by_name("D7")?;
     let map = DynamicSimulator::new(p)?.simulate(split_seed(DataSplit::Test, p.name, 0))?;
     let split = MaskStrategy::Spatial { visible_ratio: 0.1 }.split(&map, 1)?;
-    training_example(&map, &split, &mut Rng::new(5), cfg.max_visible.min(256), 16, cfg).context("no example")
+    let rule = ContextRule::new(cfg, context);
+    training_example(&map, &split, &mut Rng::new(5), context.max_visible.min(256), 16, &rule).context("no example")
 }
 
 pub fn run(run_dir: &Path, name: &str, out_root: &Path, notes: &str, metrics: Option<&Path>) -> Result<()> {
-    let cfg: FmRmeConfig = serde_json::from_slice(
+    let config_json: serde_json::Value = serde_json::from_slice(
         &std::fs::read(run_dir.join("config.json"))
             .with_context(|| format!("{} has no config.json: is the run finished?", run_dir.display()))?,
     )?;
+    let cfg: FmRmeConfig = serde_json::from_value(config_json.clone())?;
     let bytes = std::fs::read(run_dir.join("model.bpk"))
         .with_context(|| format!("{} has no model.bpk: is the run finished?", run_dir.display()))?;
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(run_dir.join("summary.json"))?)?;
     let run: serde_json::Value = serde_json::from_slice(&std::fs::read(run_dir.join("run.json"))?)?;
+    // Runs made before the context rule left the architecture config kept it in config.json.
+    let context: ContextConfig = serde_json::from_value(run.get("context").cloned().unwrap_or(config_json))?;
     let device = burn::tensor::Device::flex();
     let model = fm_rme_from_bytes(&bytes, &cfg, &device, &run_dir.join("model.bpk").display().to_string())?;
-    let example = check_example(&cfg)?;
-    let batch = FmRmeBatch::new(std::slice::from_ref(&example), &cfg, &device)?;
+    let example = check_example(&cfg, &context)?;
+    let batch = FmRmeBatch::new(std::slice::from_ref(&example), &cfg, &ContextRule::new(&cfg, &context), &device)?;
     let expected: Vec<f32> = model.forward(&batch).into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let metrics = match metrics {
         Some(p) => serde_json::from_slice(&std::fs::read(p).with_context(|| format!("reading {}", p.display()))?)?,
@@ -54,8 +58,9 @@ pub fn run(run_dir: &Path, name: &str, out_root: &Path, notes: &str, metrics: Op
     let prov = Provenance::capture(None);
     let manifest = Manifest {
         name: name.into(),
-        kind: "fm-rme".into(),
+        kind: KIND.into(),
         config: serde_json::to_value(&cfg)?,
+        context: Some(serde_json::to_value(&context)?),
         params: model.num_params(),
         sha256: sha256_hex(&bytes),
         trained_on: format!("dynamic simulator presets {} (training seeds; validation and test seeds disjoint)", run["presets"]),

@@ -190,7 +190,7 @@ enum Command {
         /// Query tokens per example at most.
         #[arg(long, default_value_t = 128)]
         max_queries: usize,
-        /// Override the preset's context-score weight of slot/band distance (see FmRmeConfig).
+        /// Context-score weight of slot/band distance (see ContextConfig; default 32).
         #[arg(long)]
         slice_weight: Option<f64>,
         #[arg(long, default_value_t = 100)]
@@ -331,13 +331,16 @@ fn run(cli: Cli) -> Result<()> {
             stop_after,
         } => {
             anyhow::ensure!(model == "fm-rme", "model '{model}' cannot be trained yet (fm-rme can)");
-            let mut cfg = rme_core::models::fm_rme::FmRmeConfig::preset(&config)?.with_max_visible(max_visible.max(8));
-            if let Some(w) = slice_weight {
-                cfg = cfg.with_slice_weight(w);
-            }
+            let cfg = rme_core::models::fm_rme::FmRmeConfig::preset(&config)?;
             cfg.validate()?;
+            let mut context = rme_core::models::fm_rme::ContextConfig::new().with_max_visible(max_visible.max(8));
+            if let Some(w) = slice_weight {
+                context = context.with_slice_weight(w);
+            }
+            context.validate()?;
             let spec = train::RunSpec {
                 model: cfg,
+                context,
                 presets: split_list(&presets),
                 steps,
                 batch,

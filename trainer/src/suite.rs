@@ -11,17 +11,17 @@
 //! classical methods interpolate per slice (see `classic::slices` for how they stand in for
 //! a slice with no measurement); FM-RME and the oracle use other slots and bands too.
 
-use crate::common::{Provenance, Table, load_mapset, write_atomic};
-use anyhow::{Context, Result};
+use crate::common::{Provenance, Table, load_fm_rme_weights, load_mapset, write_atomic};
+use anyhow::Result;
 use rme_core::mask::MaskStrategy;
-use rme_core::models::fm_rme_estimator::FmRmeEstimator;
-use rme_core::models::weights::{Manifest, load_fm_rme};
+use rme_core::metrics::SquaredErrors;
+use rme_core::models::fm_rme::FmRmeEstimator;
 use rme_core::rng::Rng;
 use rme_core::sim::dynamic::{DataSplit, split_seed};
 use rme_core::sim::{DynamicPreset, DynamicSimulator};
 use rme_core::{Estimator, RadioMap, classical_by_name};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub struct Args {
     pub weights: Option<PathBuf>,
@@ -42,29 +42,16 @@ pub struct Args {
 /// The suite's table names, in order.
 pub const TABLES: [&str; 4] = ["spatial", "zero-shot", "temporal", "spectral"];
 
-/// Loads shipped weights from a folder with `model.bpk` and `manifest.json`.
-pub fn load_weights(dir: &Path) -> Result<FmRmeEstimator> {
-    let mpath = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&mpath).with_context(|| format!("reading {}", mpath.display()))?;
-    let manifest = Manifest::parse(&text, &mpath.display().to_string())?;
-    let wpath = dir.join("model.bpk");
-    let bytes = std::fs::read(&wpath).with_context(|| format!("reading {}", wpath.display()))?;
-    let device = burn::tensor::Device::flex();
-    let (model, config) = load_fm_rme(&manifest, &bytes, &device, &wpath.display().to_string())?;
-    Ok(FmRmeEstimator::new(model, config, device, "fm-rme")?)
-}
-
 #[derive(Default, Clone)]
 struct Acc {
-    sq: f64,
-    n: usize,
+    errors: SquaredErrors,
     failure: Option<String>,
 }
 
 impl Acc {
     fn cell(&self) -> String {
-        if self.n > 0 {
-            format!("{:.2}", (self.sq / self.n as f64).sqrt())
+        if self.errors.count() > 0 {
+            format!("{:.2}", self.errors.rmse())
         } else {
             self.failure.as_ref().map(|f| format!("n/a ({})", f.chars().take(60).collect::<String>())).unwrap_or_else(|| "n/a".into())
         }
@@ -75,8 +62,7 @@ impl Acc {
 fn merge(into: &mut BTreeMap<String, Acc>, from: &BTreeMap<String, Acc>) {
     for (k, v) in from {
         let a = into.entry(k.clone()).or_default();
-        a.sq += v.sq;
-        a.n += v.n;
+        a.errors.merge(&v.errors);
         if a.failure.is_none() {
             a.failure = v.failure.clone();
         }
@@ -121,10 +107,7 @@ fn run_case(
         let a = acc.entry(name).or_default();
         match est.and_then(|e| e.estimate(&obs, &q).map_err(|e| e.to_string())) {
             Ok(e) => {
-                for (p, t) in e.mean.iter().zip(&truth) {
-                    a.sq += (p - t).powi(2);
-                    a.n += 1;
-                }
+                a.errors.extend(&e.mean, &truth);
             }
             Err(why) => {
                 a.failure.get_or_insert(why);
@@ -150,7 +133,7 @@ fn suite_maps(preset: &str, count: usize, split: DataSplit) -> Result<Vec<RadioM
 
 pub fn run(args: &Args) -> Result<String> {
     let fm = match &args.weights {
-        Some(w) => Some(load_weights(w)?),
+        Some(w) => Some(load_fm_rme_weights(w)?),
         None => None,
     };
     let classical: Vec<String> = args.methods.iter().filter(|m| *m != "fm-rme").cloned().collect();

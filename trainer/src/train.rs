@@ -17,9 +17,11 @@ use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Bytes, Device};
 use rme_core::RadioMap;
 use rme_core::mask::MaskStrategy;
-use rme_core::models::fm_rme::{FmRme, FmRmeBatch, FmRmeConfig, masked_mse, relative_masked_mse};
-use rme_core::models::fm_rme_context::training_example;
-use rme_core::models::weights::{fm_rme_from_bytes, fm_rme_to_bytes};
+use rme_core::metrics::SquaredErrors;
+use rme_core::models::fm_rme::weights::{fm_rme_from_bytes, fm_rme_to_bytes};
+use rme_core::models::fm_rme::{
+    ContextConfig, ContextRule, Example, FmRme, FmRmeBatch, FmRmeConfig, masked_mse, relative_masked_mse, training_example,
+};
 use rme_core::rng::Rng;
 use rme_core::sim::dynamic::{DataSplit, sample_seed, split_seed};
 use rme_core::sim::{DynamicPreset, DynamicSimulator};
@@ -32,6 +34,11 @@ use std::time::Instant;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunSpec {
     pub model: FmRmeConfig,
+    /// The context rule the examples are drawn with (the estimator uses the same one; the
+    /// export writes it into the manifest). Runs written before it was split from `model`
+    /// held it there.
+    #[serde(default = "ContextConfig::new")]
+    pub context: ContextConfig,
     pub presets: Vec<String>,
     pub steps: u64,
     pub batch: usize,
@@ -55,6 +62,13 @@ pub struct RunSpec {
 
 fn plain_mse() -> String {
     "mse".into()
+}
+
+impl RunSpec {
+    /// The context score the run's examples are selected with.
+    pub fn rule(&self) -> ContextRule {
+        ContextRule::new(&self.model, &self.context)
+    }
 }
 
 /// Floor of the baseline's per-set MSE (standardised units) in the relative loss: a set the
@@ -133,8 +147,9 @@ pub fn random_strategy(kind: usize, map: &RadioMap, rng: &mut Rng) -> MaskStrate
 }
 
 /// The three sub-batches (spatial, temporal, spectral) of `step`.
-pub fn batch_examples(spec: &RunSpec, pool: &[RadioMap], step: u64) -> Result<[Vec<rme_core::models::fm_rme::Example>; 3]> {
+pub fn batch_examples(spec: &RunSpec, pool: &[RadioMap], step: u64) -> Result<[Vec<Example>; 3]> {
     let mut out: [Vec<_>; 3] = Default::default();
+    let rule = spec.rule();
     for slot in 0..spec.batch {
         let kind = slot % 3;
         let mut rng = Rng::new(sample_seed(spec.seed, step * spec.batch as u64 + slot as u64));
@@ -143,7 +158,7 @@ pub fn batch_examples(spec: &RunSpec, pool: &[RadioMap], step: u64) -> Result<[V
             let strategy = random_strategy(kind, map, &mut rng);
             let split = strategy.split(map, rng.next_u64())?;
             let budget = (spec.max_visible / 4) + rng.below(spec.max_visible - spec.max_visible / 4 + 1);
-            if let Some(e) = training_example(map, &split, &mut rng, budget.max(8), spec.max_queries, &spec.model) {
+            if let Some(e) = training_example(map, &split, &mut rng, budget.max(8), spec.max_queries, &rule) {
                 out[kind].push(e);
                 break;
             }
@@ -154,12 +169,7 @@ pub fn batch_examples(spec: &RunSpec, pool: &[RadioMap], step: u64) -> Result<[V
 
 /// One optimisation target: the mean of the per-strategy masked (relative) MSEs; also each
 /// strategy's value.
-pub fn loss(
-    model: &FmRme,
-    spec: &RunSpec,
-    subs: &[Vec<rme_core::models::fm_rme::Example>; 3],
-    device: &Device,
-) -> Result<(burn::tensor::Tensor<1>, [f64; 3])> {
+pub fn loss(model: &FmRme, spec: &RunSpec, subs: &[Vec<Example>; 3], device: &Device) -> Result<(burn::tensor::Tensor<1>, [f64; 3])> {
     let mut total: Option<burn::tensor::Tensor<1>> = None;
     let mut parts = [f64::NAN; 3];
     let mut n = 0.0;
@@ -167,7 +177,7 @@ pub fn loss(
         if ex.is_empty() {
             continue;
         }
-        let batch = FmRmeBatch::new(ex, &spec.model, device)?;
+        let batch = FmRmeBatch::new(ex, &spec.model, &spec.rule(), device)?;
         let prediction = model.forward(&batch);
         let l = match spec.loss.as_str() {
             "mse" => masked_mse(prediction, batch.targets.clone(), batch.query_pad.clone()),
@@ -187,9 +197,29 @@ pub fn loss(
     Ok((total / n, parts))
 }
 
+/// One optimisation step on the batch of `step` (1-based): forward, loss, backward, AdamW
+/// at learning rate `lr`. Returns the updated model, the loss and its per-strategy parts.
+/// `rme train` and `rme bench` both step through here.
+pub fn train_step(
+    model: FmRme,
+    optim: &mut burn::optim::ModuleOptimizer,
+    spec: &RunSpec,
+    pool: &[RadioMap],
+    step: u64,
+    lr: f64,
+    device: &Device,
+) -> Result<(FmRme, f64, [f64; 3])> {
+    let subs = batch_examples(spec, pool, step)?;
+    let (l, parts) = loss(&model, spec, &subs, device)?;
+    let value = l.clone().into_scalar::<f32>() as f64;
+    ensure!(value.is_finite(), "loss is {value} at step {step}: lower --lr");
+    let grads = GradientsParams::from_grads(l.backward(), &model);
+    Ok((optim.step(lr, model, grads), value, parts))
+}
+
 /// Validation: RMSE in dB on fixed examples of each preset's validation seeds (spatial 10 %).
 pub struct Validation {
-    examples: Vec<rme_core::models::fm_rme::Example>,
+    examples: Vec<Example>,
 }
 
 impl Validation {
@@ -201,7 +231,7 @@ impl Validation {
             let split = MaskStrategy::Spatial { visible_ratio: 0.1 }.split(&map, 1)?;
             let mut rng = Rng::new(17);
             for _ in 0..2 {
-                if let Some(e) = training_example(&map, &split, &mut rng, spec.max_visible, 256, &spec.model) {
+                if let Some(e) = training_example(&map, &split, &mut rng, spec.max_visible, 256, &spec.rule()) {
                     examples.push(e);
                 }
             }
@@ -211,17 +241,16 @@ impl Validation {
 
     pub fn rmse_db(&self, model: &FmRme, spec: &RunSpec, device: &Device) -> Result<f64> {
         let model = model.valid();
-        let (mut sq, mut n) = (0.0, 0usize);
+        let mut errors = SquaredErrors::default();
         for e in &self.examples {
-            let batch = FmRmeBatch::new(std::slice::from_ref(e), &spec.model, device)?;
+            let batch = FmRmeBatch::new(std::slice::from_ref(e), &spec.model, &spec.rule(), device)?;
             let (mean, std) = batch.scales[0];
             let pred: Vec<f32> = model.forward(&batch).into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
             for (p, t) in pred.iter().zip(&e.targets) {
-                sq += (*p as f64 * std + mean - t).powi(2);
-                n += 1;
+                errors.push(*p as f64 * std + mean, *t);
             }
         }
-        Ok((sq / n.max(1) as f64).sqrt())
+        Ok(errors.rmse())
     }
 }
 
@@ -264,6 +293,7 @@ fn save_checkpoint(dir: &Path, model: &FmRme, optim: &burn::optim::ModuleOptimiz
 pub fn run(a: &Args) -> Result<()> {
     let spec = &a.spec;
     spec.model.validate()?;
+    spec.context.validate()?;
     ensure!(spec.batch >= 3, "--batch must be at least 3 (a third per masking strategy)");
     ensure!(
         spec.steps > 0 && spec.pool > 0 && spec.max_visible >= 8 && spec.max_queries > 0,
@@ -314,13 +344,9 @@ pub fn run(a: &Args) -> Result<()> {
     let first = state.step;
     while state.step < spec.steps {
         let step = state.step + 1;
-        let subs = batch_examples(spec, &pool, step)?;
-        let (l, parts) = loss(&model, spec, &subs, &dev)?;
-        let lval = l.clone().into_scalar::<f32>() as f64;
-        ensure!(lval.is_finite(), "loss is {lval} at step {step}: lower --lr");
-        let grads = GradientsParams::from_grads(l.backward(), &model);
         let lr = learning_rate(spec, step);
-        model = optim.step(lr, model, grads);
+        let (next, lval, parts) = train_step(model, &mut optim, spec, &pool, step, lr, &dev)?;
+        model = next;
         state.step = step;
         state.seconds = seconds_before + started.elapsed().as_secs_f64();
         let val = if step % spec.val_every == 0 || step == spec.steps { Some(validation.rmse_db(&model, spec, &base)?) } else { None };
@@ -408,6 +434,7 @@ mod tests {
     fn tiny_spec(steps: u64) -> RunSpec {
         RunSpec {
             model: FmRmeConfig::tiny(),
+            context: ContextConfig::new().with_max_visible(32),
             presets: vec!["D1".into()],
             steps,
             batch: 3,

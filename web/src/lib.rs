@@ -63,6 +63,16 @@ pub fn presets() -> Vec<String> {
     rme_core::sim::PRESETS.iter().map(|p| p.name.to_string()).collect()
 }
 
+/// sha256 of sample `seed` of a simulator preset ([`rme_core::RadioMap::digest`]). The
+/// browser tests compare it with the native value: the simulators are bit-for-bit the same
+/// in WebAssembly.
+#[wasm_bindgen]
+pub fn simulator_digest(preset: &str, seed: u64) -> Result<String, JsError> {
+    let p = DynamicPreset::by_name(preset).map_err(js_error)?;
+    let map = rme_core::sim::DynamicSimulator::new(p).and_then(|s| s.simulate(seed)).map_err(js_error)?;
+    Ok(map.digest())
+}
+
 /// One slice of a simulated sample, the cells observed in it, and its transmitters (any of
 /// which the user may move: the sample is then re-simulated with it parked there).
 #[wasm_bindgen]

@@ -6,6 +6,7 @@ pub mod idw;
 pub mod kriging;
 pub mod ldpl;
 pub mod linalg;
+pub mod registry;
 pub mod slices;
 pub mod variogram;
 
@@ -13,4 +14,5 @@ pub use gp_oracle::GpOracle;
 pub use idw::Idw;
 pub use kriging::Kriging;
 pub use ldpl::Ldpl;
+pub use registry::{CLASSICAL_METHODS, classical_by_name};
 pub use slices::{Sample, SliceContext, Sliced, SpatialMethod};

@@ -9,7 +9,7 @@
 
 use crate::error::{Result, RmeError};
 use crate::estimator::Estimator;
-use crate::map::{Estimate, MeasurementSet, QuerySet};
+use crate::map::{Estimate, MeasurementSet, QuerySet, SliceKey as Key};
 use std::collections::BTreeMap;
 
 /// A measurement reduced to what a spatial method needs.
@@ -36,19 +36,6 @@ pub trait SpatialMethod {
     fn estimate_slice(&self, ctx: &SliceContext, samples: &[Sample], queries: &[[f64; 2]]) -> Result<(Vec<f64>, Option<Vec<f64>>)>;
 }
 
-/// Slice key: time rounded to the microsecond, frequency to the hertz (NaN kept as its own key).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-struct Key {
-    t_us: i64,
-    f_hz: i64,
-}
-
-const NO_FREQ: i64 = i64::MIN;
-
-fn key(t_s: f64, f_hz: f64) -> Key {
-    Key { t_us: (t_s * 1e6).round() as i64, f_hz: if f_hz.is_finite() { f_hz.round() as i64 } else { NO_FREQ } }
-}
-
 /// Any spatial method, made into an [`Estimator`] over slots and bands.
 pub struct Sliced<M: SpatialMethod>(pub M);
 
@@ -66,7 +53,7 @@ impl<M: SpatialMethod> Sliced<M> {
         slices
             .keys()
             .min_by_key(|k| {
-                let df = if k.f_hz == NO_FREQ || want.f_hz == NO_FREQ { i64::MAX / 4 } else { (k.f_hz - want.f_hz).abs() };
+                let df = if k.f_hz == Key::NO_FREQ || want.f_hz == Key::NO_FREQ { i64::MAX / 4 } else { (k.f_hz - want.f_hz).abs() };
                 (df, (k.t_us - want.t_us).abs(), k.t_us)
             })
             .copied()
@@ -83,11 +70,11 @@ impl<M: SpatialMethod> Estimator for Sliced<M> {
         query.validate()?;
         let mut slices: BTreeMap<Key, Vec<Sample>> = BTreeMap::new();
         for m in &obs.points {
-            slices.entry(key(m.t_s, m.freq_hz)).or_default().push(Sample { x: m.x_m, y: m.y_m, value: m.value });
+            slices.entry(Key::of(m.t_s, m.freq_hz)).or_default().push(Sample { x: m.x_m, y: m.y_m, value: m.value });
         }
         let mut groups: BTreeMap<Key, Vec<usize>> = BTreeMap::new();
         for (i, q) in query.points.iter().enumerate() {
-            groups.entry(key(q.t_s, q.freq_hz)).or_default().push(i);
+            groups.entry(Key::of(q.t_s, q.freq_hz)).or_default().push(i);
         }
         let mut mean = vec![f64::NAN; query.len()];
         let mut std: Option<Vec<f64>> = None;
@@ -96,13 +83,13 @@ impl<M: SpatialMethod> Estimator for Sliced<M> {
             let first = &query.points[idx[0]];
             let ctx = SliceContext {
                 t_s: src.t_us as f64 * 1e-6,
-                freq_hz: if src.f_hz == NO_FREQ { f64::NAN } else { src.f_hz as f64 },
+                freq_hz: if src.f_hz == Key::NO_FREQ { f64::NAN } else { src.f_hz as f64 },
                 tx_m: obs.tx_m,
             };
             let pts: Vec<[f64; 2]> = idx.iter().map(|&i| [query.points[i].x_m, query.points[i].y_m]).collect();
             let (m, s) = self.0.estimate_slice(&ctx, &slices[&src], &pts)?;
             // Frequency correction when a band stands in for another.
-            let shift = if src.f_hz != want.f_hz && src.f_hz != NO_FREQ && first.freq_hz.is_finite() {
+            let shift = if src.f_hz != want.f_hz && src.f_hz != Key::NO_FREQ && first.freq_hz.is_finite() {
                 -20.0 * (first.freq_hz / ctx.freq_hz).log10()
             } else {
                 0.0
@@ -123,13 +110,7 @@ impl<M: SpatialMethod> Estimator for Sliced<M> {
 
 /// Indices of the `k` samples nearest to `q` (all when there are at most `k`).
 pub fn nearest(samples: &[Sample], q: [f64; 2], k: usize) -> Vec<usize> {
-    let mut d: Vec<(f64, usize)> = samples.iter().enumerate().map(|(i, s)| ((s.x - q[0]).powi(2) + (s.y - q[1]).powi(2), i)).collect();
-    if k < d.len() {
-        d.select_nth_unstable_by(k, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        d.truncate(k);
-    }
-    d.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    d.into_iter().map(|(_, i)| i).collect()
+    crate::rank::lowest_indices(samples.iter().map(|s| (s.x - q[0]).powi(2) + (s.y - q[1]).powi(2)), k)
 }
 
 #[cfg(test)]

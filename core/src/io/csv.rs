@@ -85,33 +85,38 @@ pub fn parse_sidecar(text: &str, name: &str) -> Result<Sidecar> {
     Ok(s)
 }
 
-struct Table<'a> {
+/// A CSV file's header (lower-cased, trimmed) and its data rows with their 1-based line
+/// numbers. Parsing is the `csv` crate's (RFC 4180: quoted fields may hold commas, quotes and
+/// line breaks); comment lines start with `#`, blank lines are skipped.
+struct Table {
     header: Vec<String>,
-    rows: Vec<(usize, Vec<&'a str>)>,
+    rows: Vec<(usize, csv::StringRecord)>,
 }
 
-fn split_line(line: &str) -> Vec<&str> {
-    line.split(',').map(|f| f.trim().trim_matches('"')).collect()
-}
-
-fn read_table<'a>(text: &'a str, name: &str) -> Result<Table<'a>> {
+fn read_table(text: &str, name: &str) -> Result<Table> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(false).comment(Some(b'#')).trim(csv::Trim::All).flexible(true).from_reader(text.as_bytes());
     let mut header: Option<Vec<String>> = None;
     let mut rows = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim_start_matches('\u{feff}').trim();
-        if line.is_empty() || line.starts_with('#') {
+    for record in reader.records() {
+        let record = record.map_err(|e| {
+            let line = e.position().map(|p| p.line() as usize);
+            RmeError::parse(name, line, format!("not valid CSV: {e}"))
+        })?;
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        if record.iter().all(str::is_empty) {
             continue;
         }
         match &header {
-            None => header = Some(split_line(line).iter().map(|s| s.to_ascii_lowercase()).collect()),
+            None => header = Some(record.iter().map(|s| s.to_ascii_lowercase()).collect()),
             Some(h) => {
-                let fields = split_line(line);
-                if fields.len() < h.len() {
-                    return Err(RmeError::parse(name, Some(i + 1), format!("{} fields, the header has {}", fields.len(), h.len())));
+                if record.len() < h.len() {
+                    return Err(RmeError::parse(name, Some(line), format!("{} fields, the header has {}", record.len(), h.len())));
                 }
-                rows.push((i + 1, fields));
+                rows.push((line, record));
                 if rows.len() > MAX_ROWS {
-                    return Err(RmeError::parse(name, Some(i + 1), format!("more than {MAX_ROWS} rows")));
+                    return Err(RmeError::parse(name, Some(line), format!("more than {MAX_ROWS} rows")));
                 }
             }
         }
@@ -165,7 +170,7 @@ pub fn read_measurements(text: &str, name: &str, sidecar: Option<&Sidecar>) -> R
     let mut index: HashMap<[u64; 4], usize> = HashMap::new();
     for (line, f) in &table.rows {
         report.rows += 1;
-        let get = |i: usize| number(f[i]);
+        let get = |i: usize| number(&f[i]);
         let parsed = (|| {
             let x = get(ix).ok_or(h[ix].as_str())?;
             let y = get(iy).ok_or(h[iy].as_str())?;
@@ -255,14 +260,14 @@ pub fn read_queries(text: &str, name: &str) -> Result<QuerySet> {
     let mut points = Vec::with_capacity(table.rows.len());
     for (line, f) in &table.rows {
         let bad = |col: &str| RmeError::parse(name, Some(*line), format!("column '{col}' is not a finite number"));
-        let x = number(f[ix]).ok_or_else(|| bad("x_m"))?;
-        let y = number(f[iy]).ok_or_else(|| bad("y_m"))?;
+        let x = number(&f[ix]).ok_or_else(|| bad("x_m"))?;
+        let y = number(&f[iy]).ok_or_else(|| bad("y_m"))?;
         let t = match it {
-            Some(i) => number(f[i]).ok_or_else(|| bad("t_s"))?,
+            Some(i) => number(&f[i]).ok_or_else(|| bad("t_s"))?,
             None => 0.0,
         };
         let fr = match ifq {
-            Some(i) => number(f[i]).ok_or_else(|| bad("freq_hz"))?,
+            Some(i) => number(&f[i]).ok_or_else(|| bad("freq_hz"))?,
             None => f64::NAN,
         };
         points.push(Query { x_m: x, y_m: y, t_s: t, freq_hz: fr });
@@ -329,6 +334,19 @@ mod tests {
         assert_eq!(rep.duplicates_merged, 1);
         assert_eq!(rep.first_duplicate_line, Some(4));
         assert!(set.points[0].freq_hz.is_nan());
+    }
+
+    /// A quoted field may hold a comma (an extra column of notes, say): the columns stay
+    /// where the header says they are.
+    #[test]
+    fn quoted_fields_with_commas_keep_the_columns() {
+        let text = "note,x_m,y_m,power_dbm\n\"roof, north side\",1,2,-60\n\"a \"\"quote\"\"\",3,4,-70\n";
+        let (set, _) = read_measurements(text, "q.csv", None).unwrap();
+        assert_eq!(set.points.len(), 2);
+        assert_eq!((set.points[0].x_m, set.points[0].y_m, set.points[0].value), (1.0, 2.0, -60.0));
+        assert_eq!((set.points[1].x_m, set.points[1].value), (3.0, -70.0));
+        let e = read_measurements("x_m,y_m,power_dbm\n\"1,2,-60\n", "open.csv", None).unwrap_err().to_string();
+        assert!(e.contains("open.csv"), "{e}");
     }
 
     #[test]

@@ -1,6 +1,13 @@
-//! NumPy `.npy` format 1.0/2.0 reader and 1.0 writer (little-endian, C order), from and to bytes.
-//! Reads float32, float64, uint8 and bool arrays; every malformed header or short payload
-//! is an error naming the file.
+//! NumPy `.npy` format 1.0/2.0/3.0 reader and 1.0 writer (C order), from and to bytes.
+//! Reads float32 and float64 (either byte order), uint8 and bool arrays; every malformed
+//! header or short payload is an error naming the file.
+//!
+//! Arrays are returned as float32, the maps' storage type (7 significant digits: ample for
+//! values in dB). A float64 array is converted value by value, and a finite value that does
+//! not fit float32 (|v| > 3.4·10³⁸) is an error naming the file and the element — never a
+//! silent infinity. [`NpyArray::dtype`] keeps the stored type, so callers can tell.
+//! (A reader of our own rather than the `npyz` crate: this is the whole of the format the
+//! project needs, it has no dependencies, and every error names the file.)
 
 use crate::error::{Result, RmeError};
 
@@ -53,10 +60,12 @@ pub fn read_npy(bytes: &[u8], name: &str) -> Result<NpyArray> {
         .collect::<Result<_>>()?;
     let count = shape.iter().try_fold(1usize, |a, &b| a.checked_mul(b)).ok_or_else(|| err(name, "shape overflows"))?;
     let payload = &bytes[header_end..];
-    let (size, convert): (usize, fn(&[u8]) -> f32) = match descr.as_str() {
-        "<f4" => (4, |b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-        "<f8" => (8, |b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32),
-        "|u1" | "<u1" | "u1" => (1, |b| b[0] as f32),
+    let (size, convert): (usize, fn(&[u8]) -> f64) = match descr.as_str() {
+        "<f4" => (4, |b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64),
+        ">f4" => (4, |b| f32::from_be_bytes([b[0], b[1], b[2], b[3]]) as f64),
+        "<f8" => (8, |b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])),
+        ">f8" => (8, |b| f64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])),
+        "|u1" | "<u1" | "u1" => (1, |b| b[0] as f64),
         "|b1" | "<b1" | "b1" => (1, |b| if b[0] != 0 { 1.0 } else { 0.0 }),
         other => return Err(err(name, format!("unsupported dtype '{other}' (use float32, float64, uint8 or bool)"))),
     };
@@ -64,7 +73,15 @@ pub fn read_npy(bytes: &[u8], name: &str) -> Result<NpyArray> {
     if payload.len() < needed {
         return Err(err(name, format!("truncated data: {} bytes for shape {shape:?} of {descr} ({needed} needed)", payload.len())));
     }
-    let data = payload[..needed].chunks_exact(size).map(convert).collect();
+    let mut data = Vec::with_capacity(count);
+    for (i, bytes) in payload[..needed].chunks_exact(size).enumerate() {
+        let wide = convert(bytes);
+        let narrow = wide as f32;
+        if wide.is_finite() && !narrow.is_finite() {
+            return Err(err(name, format!("element {i} is {wide:e}, outside the float32 range the maps are stored in")));
+        }
+        data.push(narrow);
+    }
     Ok(NpyArray { shape, data, dtype: descr })
 }
 
@@ -131,6 +148,19 @@ mod tests {
         assert!(a.data[1].is_nan());
         let b = read_npy(&write_npy_u8(&[4], &[0, 1, 1, 0]), "b.npy").unwrap();
         assert_eq!(b.data, vec![0.0, 1.0, 1.0, 0.0]);
+    }
+
+    /// float64 (either byte order) reads value by value; a value float32 cannot hold is an
+    /// error naming the file and element, not an infinity.
+    #[test]
+    fn float64_is_converted_checked() {
+        let payload: Vec<u8> = [1.25f64, -100.5, f64::NAN].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let a = read_npy(&write_with(&[3], "<f8", &payload), "d.npy").unwrap();
+        assert_eq!((a.data[0], a.data[1], a.dtype.as_str()), (1.25, -100.5, "<f8"));
+        assert!(a.data[2].is_nan());
+        let big: Vec<u8> = [2.0f64, 1e300].iter().flat_map(|v| v.to_be_bytes()).collect();
+        let e = read_npy(&write_with(&[2], ">f8", &big), "maps/big.npy").unwrap_err().to_string();
+        assert!(e.contains("maps/big.npy") && e.contains("element 1"), "{e}");
     }
 
     #[test]

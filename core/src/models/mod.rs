@@ -1,6 +1,4 @@
-//! Trained models.
+//! Trained models, one folder each, and the weight files they share.
 
 pub mod fm_rme;
-pub mod fm_rme_context;
-pub mod fm_rme_estimator;
 pub mod weights;

@@ -78,6 +78,15 @@ impl NeighbourInterpolationConfig {
 }
 
 impl NeighbourInterpolation {
+    /// Re-draws the zero-initialised logit layer at random, so that the output depends on the
+    /// pair features and the context (tests of the models around this layer use it: with a
+    /// zero layer nothing upstream reaches the output).
+    pub fn with_random_logits(mut self, device: &Device) -> Self {
+        let [d_hidden, _] = self.logit_out.weight.dims();
+        self.logit_out = LinearConfig::new(d_hidden, 1).init(device);
+        self
+    }
+
     /// # Shapes
     ///
     /// - neighbourhood: values, prior, pad `[B, Nq, K]`; features `[B, Nq, K, P]`
@@ -145,8 +154,7 @@ mod tests {
     #[test]
     fn output_is_a_convex_combination_and_padding_is_finite() {
         let d = cpu();
-        let mut m = NeighbourInterpolationConfig::new(8).init(&d);
-        m.logit_out = LinearConfig::new(32, 1).init(&d);
+        let m = NeighbourInterpolationConfig::new(8).init(&d).with_random_logits(&d);
         let hood = neighbourhood(
             vec![-3.0, 1.0, 2.0, 7.0, 7.0, 7.0, 0.0, 0.0, 0.0],
             vec![0.0; 9],

@@ -330,6 +330,17 @@ impl<'a> FieldStream<'a> {
 
 #[cfg(test)]
 mod tests {
+    /// The golden digest of D1 sample 1 (`RadioMap::digest`): fixed here, and checked in
+    /// the browser's WebAssembly too (tests/e2e). A change to the simulator that moves any
+    /// bit of any value fails this test — update the digest only for a deliberate change.
+    pub(crate) const D1_SEED1_DIGEST: &str = "c92a444d7fac10ded46eeb04f04254ac8b5f57878d4ef6d93f0ac9d63dbe28af";
+
+    #[test]
+    fn d1_sample_matches_its_golden_digest() {
+        let map = DynamicSimulator::new(DynamicPreset::by_name("D1").unwrap()).unwrap().simulate(1).unwrap();
+        assert_eq!(map.digest(), D1_SEED1_DIGEST);
+    }
+
     use super::*;
 
     #[test]

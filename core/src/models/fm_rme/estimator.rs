@@ -1,43 +1,55 @@
 //! FM-RME behind the [`Estimator`] interface: zero-shot estimation from any measurement set
 //! at any query points. Queries are grouped by (slot, band); for each group the context rule
-//! ([`select_context`]) picks up to `max_visible` measurements, which are encoded once; the
+//! ([`ContextRule::select`]) picks up to `max_visible` measurements, which are encoded once; the
 //! group's queries are decoded in chunks of `query_chunk` (chunking does not change results:
 //! queries attend only to the visible tokens and themselves).
 
-use super::fm_rme::{EncodedVisible, Example, FmRme, FmRmeBatch, FmRmeConfig, ModelFrame, QueryNeighbourhoods};
-use super::fm_rme_context::select_context;
+use super::batch::{Example, FmRmeBatch, ModelFrame};
+use super::config::{ContextConfig, FmRmeConfig};
+use super::context::{ContextRule, QueryNeighbourhoods};
+use super::model::{EncodedVisible, FmRme};
 use crate::error::{Result, RmeError};
 use crate::estimator::Estimator;
-use crate::map::{Estimate, MeasurementSet, QuerySet};
+use crate::map::{Estimate, MeasurementSet, QuerySet, SliceKey};
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 use std::collections::BTreeMap;
 
 /// A trained (or freshly initialised) FM-RME model ready to estimate.
 pub struct FmRmeEstimator {
+    /// The network.
     pub model: FmRme,
+    /// Its architecture.
     pub config: FmRmeConfig,
+    /// The context rule and grouping it estimates with.
+    pub context: ContextConfig,
+    /// Where the network runs.
     pub device: Device,
+    /// The method's name in tables and on the page.
     pub label: String,
+    rule: ContextRule,
 }
 
 impl FmRmeEstimator {
-    pub fn new(model: FmRme, config: FmRmeConfig, device: Device, label: impl Into<String>) -> Result<Self> {
+    /// Checks both configs; `label` names the method.
+    pub fn new(model: FmRme, config: FmRmeConfig, context: ContextConfig, device: Device, label: impl Into<String>) -> Result<Self> {
         config.validate()?;
-        Ok(Self { model, config, device, label: label.into() })
+        context.validate()?;
+        let rule = ContextRule::new(&config, &context);
+        Ok(Self { model, config, context, device, label: label.into(), rule })
     }
 
     /// Groups the queries by (slot, band) and spatial tile of side `tile_m`, and picks each
-    /// group's context (up to `max_visible` measurements, [`select_context`]); a group whose
+    /// group's context (up to `max_visible` measurements, [`ContextRule::select`]); a group whose
     /// context does not comfortably surround its queries is split further ([`Self::refine`]).
     fn plan(&self, obs: &MeasurementSet, query: &QuerySet) -> Result<Vec<QueryGroup>> {
         obs.validate()?;
         query.validate()?;
-        let cfg = &self.config;
+        let tile_m = self.context.tile_m;
         let points: Vec<[f64; 5]> = obs.points.iter().map(|m| [m.x_m, m.y_m, m.t_s, m.freq_hz, m.value]).collect();
-        let mut groups: BTreeMap<(u64, u64, i64, i64), Vec<usize>> = BTreeMap::new();
+        let mut groups: BTreeMap<(SliceKey, i64, i64), Vec<usize>> = BTreeMap::new();
         for (i, q) in query.points.iter().enumerate() {
-            let tile = ((q.x_m / cfg.tile_m).floor() as i64, (q.y_m / cfg.tile_m).floor() as i64);
-            groups.entry((q.t_s.to_bits(), q.freq_hz.to_bits(), tile.0, tile.1)).or_default().push(i);
+            let tile = ((q.x_m / tile_m).floor() as i64, (q.y_m / tile_m).floor() as i64);
+            groups.entry((SliceKey::of(q.t_s, q.freq_hz), tile.0, tile.1)).or_default().push(i);
         }
         let mut out = Vec::with_capacity(groups.len());
         for indices in groups.into_values() {
@@ -61,11 +73,10 @@ impl FmRmeEstimator {
     /// their nearest neighbours all lie on one side (measured on validation seeds: 50 %
     /// visible on 128² maps was worse than inverse-distance weighting before this rule).
     fn refine(&self, points: &[[f64; 5]], indices: Vec<usize>, queries: Vec<[f64; 4]>, depth: usize, out: &mut Vec<QueryGroup>) {
-        let cfg = &self.config;
         let n = queries.len() as f64;
         let centre =
             [queries.iter().map(|q| q[0]).sum::<f64>() / n, queries.iter().map(|q| q[1]).sum::<f64>() / n, queries[0][2], queries[0][3]];
-        let chosen = select_context(points, &centre, cfg.max_visible, cfg);
+        let chosen = self.rule.select(points, &centre, self.context.max_visible);
         let spatial = |x: f64, y: f64| (x - centre[0]).hypot(y - centre[1]);
         let radius = chosen.iter().map(|&i| spatial(points[i][0], points[i][1])).fold(0.0, f64::max);
         let reach = queries.iter().map(|q| spatial(q[0], q[1])).fold(0.0, f64::max);
@@ -90,17 +101,16 @@ impl FmRmeEstimator {
     /// Encodes a group's context once; returns it with the group's frame and power scale.
     fn encode_group(&self, group: &QueryGroup) -> Result<EncodedGroup> {
         let probe = Example { queries: vec![group.queries[0]], visible: group.visible.clone(), targets: vec![] };
-        let batch = FmRmeBatch::new(&[probe], &self.config, &self.device)?;
+        let batch = FmRmeBatch::new(&[probe], &self.config, &self.rule, &self.device)?;
         let (mean, std) = batch.scales[0];
         Ok(EncodedGroup { encoded: self.model.encode(&batch), frame: ModelFrame::of(&group.visible), mean, std })
     }
 
     /// The standardised prediction `[1, chunk]` for one chunk of a group's queries.
     fn decode_chunk(&self, group: &QueryGroup, enc: &EncodedGroup, chunk: &[[f64; 4]]) -> Tensor<2> {
-        let cfg = &self.config;
-        let coords = enc.frame.query_coords(cfg, chunk, &self.device);
+        let coords = enc.frame.query_coords(&self.config, chunk, &self.device);
         let pad = Tensor::<2, Bool>::from_data(TensorData::new(vec![false; chunk.len()], [1, chunk.len()]), &self.device);
-        let hoods = [QueryNeighbourhoods::of(&group.visible, chunk, enc.mean, enc.std, cfg)];
+        let hoods = [QueryNeighbourhoods::of(&group.visible, chunk, enc.mean, enc.std, &self.rule)];
         let (base, neighbourhood) = QueryNeighbourhoods::to_tensors(&hoods, chunk.len(), &self.device);
         self.model.decode(&enc.encoded, coords, pad, base, &neighbourhood)
     }
@@ -111,7 +121,7 @@ impl FmRmeEstimator {
         let mut mean = vec![f64::NAN; query.len()];
         for group in self.plan(obs, query)? {
             let enc = self.encode_group(&group)?;
-            let n = self.config.query_chunk;
+            let n = self.context.query_chunk;
             for (indices, chunk) in group.indices.chunks(n).zip(group.queries.chunks(n)) {
                 let data = self.decode_chunk(&group, &enc, chunk).into_data_async().await.map_err(read_error)?;
                 enc.scatter(&data, indices, &mut mean);
@@ -158,7 +168,7 @@ impl Estimator for FmRmeEstimator {
         let mut mean = vec![f64::NAN; query.len()];
         for group in self.plan(obs, query)? {
             let enc = self.encode_group(&group)?;
-            let n = self.config.query_chunk;
+            let n = self.context.query_chunk;
             for (indices, chunk) in group.indices.chunks(n).zip(group.queries.chunks(n)) {
                 enc.scatter(&self.decode_chunk(&group, &enc, chunk).into_data(), indices, &mut mean);
             }
@@ -172,14 +182,15 @@ mod tests {
     use super::*;
     use crate::backend::cpu;
     use crate::map::{Measurement, Query};
+    use burn::tensor::Tolerance;
 
     /// Dense measurements: groups are split until every query lies within half its context's
     /// radius of the group's centre; every query is in exactly one group.
     #[test]
     fn dense_measurements_split_groups_until_the_context_surrounds_them() {
         let d = cpu();
-        let cfg = FmRmeConfig::tiny().with_max_visible(100);
-        let est = FmRmeEstimator::new(cfg.init(&d), cfg.clone(), d, "fm-rme").unwrap();
+        let cfg = FmRmeConfig::tiny();
+        let est = FmRmeEstimator::new(cfg.init(&d), cfg, ContextConfig::new().with_max_visible(100), d, "fm-rme").unwrap();
         let cell = |i: usize| ((i % 32) as f64 * 2.0 + 1.0, (i / 32) as f64 * 2.0 + 1.0);
         let obs = MeasurementSet::from_points(
             (0..1024).map(|i| Measurement { x_m: cell(i).0, y_m: cell(i).1, t_s: 0.0, freq_hz: 3.5e9, value: -70.0 }).collect(),
@@ -206,8 +217,10 @@ mod tests {
     #[test]
     fn estimates_every_query_in_chunks_and_matches_one_pass() {
         let d = cpu();
-        let cfg = FmRmeConfig::tiny().with_query_chunk(7);
-        let model = cfg.init(&d);
+        let cfg = FmRmeConfig::tiny();
+        // Random output layers: the decoded query tokens reach the output, so a query that
+        // saw another query (a broken isolation mask) would change the answer.
+        let model = cfg.init(&d).with_random_output_layers(&d);
         let obs = MeasurementSet::from_points(
             (0..30)
                 .map(|i| Measurement {
@@ -221,12 +234,15 @@ mod tests {
         );
         let query =
             QuerySet { points: (0..20).map(|i| Query { x_m: i as f64 * 2.0, y_m: 10.0, t_s: (i % 3) as f64, freq_hz: 3.5e9 }).collect() };
-        let chunked = FmRmeEstimator::new(model.clone(), cfg.clone(), d.clone(), "fm-rme").unwrap().estimate(&obs, &query).unwrap();
-        let whole = FmRmeEstimator::new(model, cfg.with_query_chunk(1000), d, "fm-rme").unwrap().estimate(&obs, &query).unwrap();
-        assert_eq!(chunked.mean.len(), 20);
-        for (a, b) in chunked.mean.iter().zip(&whole.mean) {
-            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
-        }
-        assert!(chunked.mean.iter().all(|v| v.is_finite()));
+        let run = |chunk: usize| {
+            let context = ContextConfig::new().with_query_chunk(chunk);
+            let est = FmRmeEstimator::new(model.clone(), cfg.clone(), context, d.clone(), "fm-rme").unwrap();
+            let mean = est.estimate(&obs, &query).unwrap().mean;
+            TensorData::new(mean.iter().map(|&v| v as f32).collect(), [mean.len()])
+        };
+        let (chunked, whole) = (run(7), run(1000));
+        assert_eq!(chunked.num_elements(), 20);
+        assert!(chunked.iter::<f32>().all(f32::is_finite));
+        chunked.assert_approx_eq::<f32>(&whole, Tolerance::absolute(1e-4));
     }
 }

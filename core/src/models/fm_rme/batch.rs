@@ -1,0 +1,296 @@
+//! FM-RME's data side, on the host: examples (visible set, queries, targets), the model's
+//! coordinate frame, per-set power standardisation, the k-NN graph of GAFE and padded
+//! batches as tensors; training examples cut from simulated maps by a mask split.
+
+use super::config::FmRmeConfig;
+use super::context::{ContextRule, QueryNeighbourhoods};
+use crate::error::RmeError;
+use crate::map::RadioMap;
+use crate::mask::Split;
+use crate::nn::egnn::Graph;
+use crate::nn::neighbour_interp::Neighbourhood;
+use crate::rank;
+use crate::rng::Rng;
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+
+type RmeResult<T> = crate::error::Result<T>;
+
+/// A padded batch of (visible set, query set) pairs, in model units.
+#[derive(Clone, Debug)]
+pub struct FmRmeBatch {
+    /// `[B, Nv, 3]`: standardised power, f̃, t̃.
+    pub features: Tensor<3>,
+    /// `[B, Nv, 2]`: centred, scaled positions.
+    pub positions: Tensor<3>,
+    /// `[B, Nv, 4]` and `[B, Nq, 4]`: (x, y, t, f) for STS-PE.
+    pub visible_coords: Tensor<3>,
+    pub query_coords: Tensor<3>,
+    /// `[B, Nv]` and `[B, Nq]`: true at padding.
+    pub visible_pad: Tensor<2, Bool>,
+    pub query_pad: Tensor<2, Bool>,
+    pub graph: Graph,
+    /// `[B, Nq]` standardised true power (0 at padding, and everywhere at inference).
+    pub targets: Tensor<2>,
+    /// `[B, Nq]` the local interpolation baseline at each query (standardised; see
+    /// [`super::context::local_baseline`]).
+    pub baseline: Tensor<2>,
+    /// Each query's `NEIGHBOURS` nearest visible points (by context score) for the learned
+    /// interpolation ([`QueryNeighbourhoods`]).
+    pub neighbourhood: Neighbourhood,
+    /// Per example: (mean, standard deviation) of the visible power, dB — prediction × std +
+    /// mean is the estimate in the data's unit.
+    pub scales: Vec<(f64, f64)>,
+}
+
+/// One example before batching: visible `(x, y, t, f, power_dbm)`, query `(x, y, t, f)` and,
+/// for training, the true power at each query (empty at inference).
+#[derive(Clone, Debug, Default)]
+pub struct Example {
+    pub visible: Vec<[f64; 5]>,
+    pub queries: Vec<[f64; 4]>,
+    pub targets: Vec<f64>,
+}
+
+/// The model's coordinate frame for one visible set: positions relative to its centroid in
+/// units of `length_scale_m`, time in `time_scale_s`, frequency centred and scaled.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ModelFrame {
+    pub cx: f64,
+    pub cy: f64,
+}
+
+impl ModelFrame {
+    pub fn of(visible: &[[f64; 5]]) -> Self {
+        let n = visible.len().max(1) as f64;
+        Self { cx: visible.iter().map(|v| v[0]).sum::<f64>() / n, cy: visible.iter().map(|v| v[1]).sum::<f64>() / n }
+    }
+    pub fn xy(&self, cfg: &FmRmeConfig, x: f64, y: f64) -> [f32; 2] {
+        [((x - self.cx) / cfg.length_scale_m) as f32, ((y - self.cy) / cfg.length_scale_m) as f32]
+    }
+    pub fn time(cfg: &FmRmeConfig, t: f64) -> f32 {
+        (t / cfg.time_scale_s) as f32
+    }
+    /// Unknown frequency (single-band data) maps to the centre.
+    pub fn freq(cfg: &FmRmeConfig, f: f64) -> f32 {
+        if f.is_finite() { ((f - cfg.freq_center_hz) / cfg.freq_scale_hz) as f32 } else { 0.0 }
+    }
+    /// STS-PE coordinates `[N, 4]` of query points, as a `[1, N, 4]` tensor.
+    pub fn query_coords(&self, cfg: &FmRmeConfig, queries: &[[f64; 4]], device: &Device) -> Tensor<3> {
+        let mut v = Vec::with_capacity(queries.len() * 4);
+        for q in queries {
+            let p = self.xy(cfg, q[0], q[1]);
+            v.extend_from_slice(&[p[0], p[1], Self::time(cfg, q[2]), Self::freq(cfg, q[3])]);
+        }
+        Tensor::<3>::from_data(TensorData::new(v, [1, queries.len(), 4]), device)
+    }
+}
+
+impl FmRmeBatch {
+    /// Pads and converts examples; computes the k-NN graph of each visible set on the CPU.
+    pub fn new(examples: &[Example], cfg: &FmRmeConfig, rule: &ContextRule, device: &Device) -> RmeResult<Self> {
+        if examples.is_empty() {
+            return Err(RmeError::Empty("FM-RME batch".into()));
+        }
+        let b = examples.len();
+        let nv = examples.iter().map(|e| e.visible.len()).max().unwrap_or(0);
+        let nq = examples.iter().map(|e| e.queries.len()).max().unwrap_or(0);
+        if let Some(i) = examples.iter().position(|e| e.visible.is_empty() || e.queries.is_empty()) {
+            return Err(RmeError::Empty(format!("visible or query set of example {i}")));
+        }
+        let k = cfg.k_neighbours;
+        let mut features = vec![0f32; b * nv * 3];
+        let mut positions = vec![0f32; b * nv * 2];
+        let mut vcoords = vec![0f32; b * nv * 4];
+        let mut qcoords = vec![0f32; b * nq * 4];
+        let mut vpad = vec![true; b * nv];
+        let mut qpad = vec![true; b * nq];
+        let mut targets = vec![0f32; b * nq];
+        let mut hoods = Vec::with_capacity(b);
+        let mut neighbours = vec![0i64; b * nv * k];
+        let mut edge_attr = vec![0f32; b * nv * k * 2];
+        let mut edge_mask = vec![0f32; b * nv * k];
+        let t_of = |t: f64| ModelFrame::time(cfg, t);
+        let f_of = |f: f64| ModelFrame::freq(cfg, f);
+        let mut scales = Vec::with_capacity(b);
+        for (bi, e) in examples.iter().enumerate() {
+            let frame = ModelFrame::of(&e.visible);
+            let (mean, std) = power_scale(&e.visible, cfg);
+            scales.push((mean, std));
+            let xy = |x: f64, y: f64| frame.xy(cfg, x, y);
+            for (i, v) in e.visible.iter().enumerate() {
+                if !v.iter().enumerate().all(|(c, x)| x.is_finite() || c == 3) {
+                    return Err(RmeError::invalid("FM-RME input", format!("visible point {i} of example {bi} is not finite")));
+                }
+                let o = bi * nv + i;
+                let p = xy(v[0], v[1]);
+                let (t, f) = (t_of(v[2]), f_of(v[3]));
+                features[o * 3..o * 3 + 3].copy_from_slice(&[((v[4] - mean) / std) as f32, f, t]);
+                positions[o * 2..o * 2 + 2].copy_from_slice(&p);
+                vcoords[o * 4..o * 4 + 4].copy_from_slice(&[p[0], p[1], t, f]);
+                vpad[o] = false;
+            }
+            for (i, q) in e.queries.iter().enumerate() {
+                if !(q[0].is_finite() && q[1].is_finite() && q[2].is_finite()) {
+                    return Err(RmeError::invalid("FM-RME input", format!("query {i} of example {bi} is not finite")));
+                }
+                let o = bi * nq + i;
+                let p = xy(q[0], q[1]);
+                qcoords[o * 4..o * 4 + 4].copy_from_slice(&[p[0], p[1], t_of(q[2]), f_of(q[3])]);
+                qpad[o] = false;
+                if let Some(&v) = e.targets.get(i) {
+                    if !v.is_finite() {
+                        return Err(RmeError::invalid("FM-RME input", format!("target {i} of example {bi} is not finite")));
+                    }
+                    targets[o] = ((v - mean) / std) as f32;
+                }
+            }
+            hoods.push(QueryNeighbourhoods::of(&e.visible, &e.queries, mean, std, rule));
+            // k-NN in space among the real nodes; missing slots point at the node itself, masked.
+            let m = e.visible.len();
+            for i in 0..nv {
+                let o = bi * nv + i;
+                let near = if i < m {
+                    let dist2 = |j: usize| (e.visible[i][0] - e.visible[j][0]).powi(2) + (e.visible[i][1] - e.visible[j][1]).powi(2);
+                    rank::lowest((0..m).filter(|&j| j != i).map(|j| (dist2(j), j)).collect(), k)
+                } else {
+                    Vec::new()
+                };
+                for s in 0..k {
+                    let slot = o * k + s;
+                    match near.get(s) {
+                        Some(&(_, j)) => {
+                            neighbours[slot] = (bi * nv + j) as i64;
+                            edge_mask[slot] = 1.0;
+                            edge_attr[slot * 2] = (t_of(e.visible[i][2]) - t_of(e.visible[j][2])).abs();
+                            edge_attr[slot * 2 + 1] = (f_of(e.visible[i][3]) - f_of(e.visible[j][3])).abs();
+                        }
+                        None => neighbours[slot] = o as i64,
+                    }
+                }
+            }
+        }
+        let f3 = |v: Vec<f32>, n: usize, c: usize| Tensor::<3>::from_data(TensorData::new(v, [b, n, c]), device);
+        let (baseline, neighbourhood) = QueryNeighbourhoods::to_tensors(&hoods, nq, device);
+        Ok(Self {
+            features: f3(features, nv, 3),
+            positions: f3(positions, nv, 2),
+            visible_coords: f3(vcoords, nv, 4),
+            query_coords: f3(qcoords, nq, 4),
+            visible_pad: Tensor::<2, Bool>::from_data(TensorData::new(vpad, [b, nv]), device),
+            query_pad: Tensor::<2, Bool>::from_data(TensorData::new(qpad, [b, nq]), device),
+            graph: Graph {
+                neighbours: Tensor::<1, Int>::from_data(TensorData::new(neighbours, [b * nv * k]), device),
+                edge_attr: Tensor::<4>::from_data(TensorData::new(edge_attr, [b, nv, k, 2]), device),
+                edge_mask: Tensor::<4>::from_data(TensorData::new(edge_mask, [b, nv, k, 1]), device),
+                k,
+            },
+            targets: Tensor::<2>::from_data(TensorData::new(targets, [b, nq]), device),
+            baseline,
+            neighbourhood,
+            scales,
+        })
+    }
+}
+
+/// Mean and standard deviation (floored at `min_power_std_db`) of the visible power.
+pub fn power_scale(visible: &[[f64; 5]], cfg: &FmRmeConfig) -> (f64, f64) {
+    let n = visible.len().max(1) as f64;
+    let mean = visible.iter().map(|v| v[4]).sum::<f64>() / n;
+    let var = visible.iter().map(|v| (v[4] - mean).powi(2)).sum::<f64>() / n;
+    (mean, var.sqrt().max(cfg.min_power_std_db))
+}
+
+/// A training example from a map and a mask split: a random hidden voxel is the centre; the
+/// up to `max_queries` hidden voxels of its slice nearest to it are the queries; the context
+/// rule picks up to `max_visible` visible voxels. `None` when the split hides or shows nothing.
+pub fn training_example(
+    map: &RadioMap,
+    split: &Split,
+    rng: &mut Rng,
+    max_visible: usize,
+    max_queries: usize,
+    rule: &ContextRule,
+) -> Option<Example> {
+    if split.hidden.is_empty() || split.visible.is_empty() {
+        return None;
+    }
+    let n = map.grid.len();
+    let centre_voxel = split.hidden[rng.below(split.hidden.len())];
+    let slice = centre_voxel / n;
+    let c = map.voxel_point(centre_voxel);
+    let centre = [c.x_m, c.y_m, c.t_s, c.freq_hz];
+    let in_slice: Vec<(f64, usize)> = split
+        .hidden
+        .iter()
+        .copied()
+        .filter(|v| v / n == slice)
+        .map(|v| {
+            let q = map.voxel_point(v);
+            ((q.x_m - c.x_m).powi(2) + (q.y_m - c.y_m).powi(2), v)
+        })
+        .collect();
+    let nearest = rank::lowest(in_slice, max_queries);
+    let visible: Vec<[f64; 5]> = split
+        .visible
+        .iter()
+        .map(|&v| {
+            let q = map.voxel_point(v);
+            [q.x_m, q.y_m, q.t_s, q.freq_hz, map.values[v] as f64]
+        })
+        .collect();
+    let ctx = rule.select(&visible, &centre, max_visible);
+    Some(Example {
+        visible: ctx.iter().map(|&i| visible[i]).collect(),
+        queries: nearest
+            .iter()
+            .map(|&(_, v)| {
+                let q = map.voxel_point(v);
+                [q.x_m, q.y_m, q.t_s, q.freq_hz]
+            })
+            .collect(),
+        targets: nearest.iter().map(|&(_, v)| map.values[v] as f64).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mask::MaskStrategy;
+    use crate::models::fm_rme::ContextConfig;
+    use crate::sim::{DynamicPreset, DynamicSimulator};
+
+    #[test]
+    fn training_examples_respect_the_split() {
+        let rule = ContextRule::new(&FmRmeConfig::tiny(), &ContextConfig::new());
+        let map = DynamicSimulator::new(DynamicPreset::by_name("D1").unwrap()).unwrap().simulate(1).unwrap();
+        let split = MaskStrategy::Temporal { cutoff_slot: 4, visible_ratio: 0.1 }.split(&map, 2).unwrap();
+        let mut rng = Rng::new(3);
+        let e = training_example(&map, &split, &mut rng, 200, 50, &rule).unwrap();
+        assert_eq!((e.visible.len(), e.queries.len(), e.targets.len()), (200, 50, 50));
+        // Temporal split: queries at or after the cut-off (t ≥ 4 s), context before it.
+        assert!(e.queries.iter().all(|q| q[2] >= 4.0 && q[2] == e.queries[0][2] && q[3] == e.queries[0][3]));
+        assert!(e.visible.iter().all(|v| v[2] < 4.0));
+        // The query band's latest visible slot gives more of the context than any other slice.
+        let count = |t: f64, f: f64| e.visible.iter().filter(|v| v[2] == t && v[3] == f).count();
+        let latest = count(3.0, e.queries[0][3]);
+        for t in [0.0, 1.0, 2.0, 3.0] {
+            for &f in &map.bands_hz {
+                if (t, f) != (3.0, e.queries[0][3]) {
+                    assert!(count(t, f) < latest, "slot {t} band {f}: {} vs {latest}", count(t, f));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bad_input_is_an_error() {
+        let d = crate::backend::cpu();
+        let cfg = FmRmeConfig::tiny();
+        let rule = ContextRule::new(&cfg, &ContextConfig::new());
+        assert!(FmRmeBatch::new(&[], &cfg, &rule, &d).is_err());
+        let empty = Example { visible: vec![], queries: vec![[0.0; 4]], targets: vec![] };
+        assert!(FmRmeBatch::new(&[empty], &cfg, &rule, &d).is_err());
+        let nan = Example { visible: vec![[f64::NAN, 0.0, 0.0, 3e9, -50.0]], queries: vec![[0.0; 4]], targets: vec![] };
+        assert!(FmRmeBatch::new(&[nan], &cfg, &rule, &d).is_err());
+    }
+}

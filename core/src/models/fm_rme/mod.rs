@@ -1,0 +1,29 @@
+//! FM-RME: the radio-map foundation model (fm-rme.txt §III; MODELS.md §2.1), split the way
+//! burn's guide splits a model:
+//!
+//! - [`config`]: the architecture ([`FmRmeConfig`], stored with the weights) and the context
+//!   rule ([`ContextConfig`], an inference setting);
+//! - [`context`]: which visible measurements a query group sees, and each query's nearest
+//!   neighbours with the local interpolation baseline;
+//! - [`batch`]: examples, the model's frame, the k-NN graph, padded batches;
+//! - [`model`]: the network (GAFE, STS-PE, masked-autoencoder encoder and decoder, learned
+//!   neighbourhood interpolation);
+//! - [`loss`]: masked and baseline-relative MSE;
+//! - [`estimator`]: the model behind [`crate::Estimator`], chunked and tiled;
+//! - [`weights`]: shipped weights with their manifest.
+
+pub mod batch;
+pub mod config;
+pub mod context;
+pub mod estimator;
+pub mod loss;
+pub mod model;
+pub mod weights;
+
+pub use batch::{Example, FmRmeBatch, ModelFrame, training_example};
+pub use config::{ContextConfig, FmRmeConfig};
+pub use context::{ContextRule, NEIGHBOURS, PAIR_FEATURES, QueryNeighbourhoods, local_baseline};
+pub use estimator::FmRmeEstimator;
+pub use loss::{masked_mse, relative_masked_mse};
+pub use model::{EncodedVisible, FmRme, query_isolation_mask};
+pub use weights::load_fm_rme;
