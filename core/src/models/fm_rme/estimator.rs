@@ -233,15 +233,16 @@ mod tests {
                 .collect(),
         );
         let query =
-            QuerySet { points: (0..20).map(|i| Query { x_m: i as f64 * 2.0, y_m: 10.0, t_s: (i % 3) as f64, freq_hz: 3.5e9 }).collect() };
+            QuerySet { points: (0..40).map(|i| Query { x_m: i as f64, y_m: 10.0, t_s: (i % 2) as f64, freq_hz: 3.5e9 }).collect() };
         let run = |chunk: usize| {
             let context = ContextConfig::new().with_query_chunk(chunk);
             let est = FmRmeEstimator::new(model.clone(), cfg.clone(), context, d.clone(), "fm-rme").unwrap();
             let mean = est.estimate(&obs, &query).unwrap().mean;
             TensorData::new(mean.iter().map(|&v| v as f32).collect(), [mean.len()])
         };
+        // Two groups (slots 0 and 1) of 20 queries: chunks of 7, 7 and 6 against one pass.
         let (chunked, whole) = (run(7), run(1000));
-        assert_eq!(chunked.num_elements(), 20);
+        assert_eq!(chunked.num_elements(), 40);
         assert!(chunked.iter::<f32>().all(f32::is_finite));
         chunked.assert_approx_eq::<f32>(&whole, Tolerance::absolute(1e-4));
     }
