@@ -4,7 +4,9 @@
 use crate::error::Result;
 use crate::map::{Estimate, MeasurementSet, QuerySet};
 
+/// A radio map estimator: measurements in, estimates at query points out.
 pub trait Estimator {
+    /// The method's name in tables, on the page and in errors.
     fn name(&self) -> &str;
     /// Estimate power (dBm) and, where the method has one, its standard deviation (dB)
     /// at every query point, from the observed measurements.

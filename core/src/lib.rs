@@ -6,6 +6,8 @@
 //! metrics, and the file formats as bytes. No file-system, thread or DOM access: the same
 //! code runs natively and in WebAssembly.
 
+#![warn(missing_docs)]
+
 pub mod backend;
 pub mod classic;
 pub mod error;

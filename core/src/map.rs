@@ -11,14 +11,18 @@ use serde::{Deserialize, Serialize};
 /// A regular 2-D grid in a local metric frame.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Grid {
+    /// Rows (the y axis; row 0 is the south edge).
     pub rows: usize,
+    /// Columns (the x axis).
     pub cols: usize,
+    /// Side of a square cell, metres.
     pub cell_size_m: f64,
     /// `[x, y]` of the outer corner of cell (0, 0).
     pub origin_m: [f64; 2],
 }
 
 impl Grid {
+    /// Checks the shape, the cell size and the origin.
     pub fn new(rows: usize, cols: usize, cell_size_m: f64, origin_m: [f64; 2]) -> Result<Self> {
         if rows == 0 || cols == 0 {
             return Err(RmeError::invalid("grid", format!("shape {rows}x{cols} has no cells")));
@@ -32,10 +36,12 @@ impl Grid {
         Ok(Self { rows, cols, cell_size_m, origin_m })
     }
 
+    /// Number of cells.
     pub fn len(&self) -> usize {
         self.rows * self.cols
     }
 
+    /// True when the grid has no cell (never, for a grid made by [`Grid::new`]).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -108,12 +114,14 @@ pub struct TxTrack {
 }
 
 impl TxTrack {
+    /// Whether it transmits in `band` during `slot`.
     pub fn is_active(&self, slot: usize, band: usize) -> bool {
         let in_band = self.bands.is_empty() || self.bands.contains(&band);
         let on = self.active.get(slot).copied().unwrap_or(true);
         in_band && on
     }
 
+    /// Its position in `slot` (the last known one after the track ends).
     pub fn position(&self, slot: usize) -> Option<[f64; 3]> {
         self.positions_m.get(slot).or(self.positions_m.last()).copied()
     }
@@ -123,10 +131,13 @@ impl TxTrack {
 /// Gudmundson shadowing). Known only for simulated data; the GP oracle uses it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PropagationTruth {
+    /// Path-loss exponent `n` of `10·n·log10(d/d0)`.
     pub path_loss_exponent: f64,
     /// Reference distance of the free-space term, metres.
     pub reference_distance_m: f64,
+    /// Standard deviation of the shadowing, dB.
     pub shadowing_sigma_db: f64,
+    /// Decorrelation distance `d_c` of Gudmundson's `σ²·exp(−d/d_c)`, metres.
     pub shadowing_corr_dist_m: f64,
     /// Share of the shadowing variance common to all bands (the rest is per band).
     pub band_common_share: f64,
@@ -139,6 +150,7 @@ pub struct PropagationTruth {
 /// Received power (or path gain) on a grid over time slots and bands: values `[T, F, H, W]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RadioMap {
+    /// The grid of every slice.
     pub grid: Grid,
     /// Start time of each slot, seconds.
     pub slots_s: Vec<f64>,
@@ -148,9 +160,11 @@ pub struct RadioMap {
     pub values: Vec<f32>,
     /// `[H, W]`, 1 = building.
     pub buildings: Option<Vec<u8>>,
+    /// Transmitters, where known (simulated maps, ray-traced maps).
     pub tx: Vec<TxTrack>,
     /// "power_dbm" or "path_gain_db".
     pub quantity: String,
+    /// The simulator's model, for simulated maps only (the GP oracle reads it).
     pub truth: Option<PropagationTruth>,
     /// Identifier (from the map set, or made by the simulator).
     pub id: String,
@@ -181,9 +195,11 @@ impl RadioMap {
         Ok(Self { grid, slots_s, bands_hz, values, buildings: None, tx: Vec::new(), quantity: quantity.into(), truth: None, id })
     }
 
+    /// Number of time slots `T` (at least 1).
     pub fn slots(&self) -> usize {
         self.slots_s.len()
     }
+    /// Number of bands `F` (at least 1).
     pub fn bands(&self) -> usize {
         self.bands_hz.len()
     }
@@ -207,10 +223,12 @@ impl RadioMap {
         [self.slots(), self.bands(), self.grid.rows, self.grid.cols]
     }
 
+    /// Flat index of voxel `(t, f, r, c)` in `values`.
     pub fn index(&self, t: usize, f: usize, r: usize, c: usize) -> usize {
         ((t * self.bands() + f) * self.grid.rows + r) * self.grid.cols + c
     }
 
+    /// Value of voxel `(t, f, r, c)`.
     pub fn value(&self, t: usize, f: usize, r: usize, c: usize) -> f32 {
         self.values[self.index(t, f, r, c)]
     }
@@ -222,6 +240,7 @@ impl RadioMap {
         &self.values[start..start + n]
     }
 
+    /// Whether cell `(r, c)` is inside a building (false without a building mask).
     pub fn is_building(&self, r: usize, c: usize) -> bool {
         self.buildings.as_ref().is_some_and(|b| b[r * self.grid.cols + c] != 0)
     }
@@ -230,7 +249,7 @@ impl RadioMap {
     /// building (inside buildings ray tracers give through-wall values nobody measures).
     pub fn is_valid_voxel(&self, flat: usize) -> bool {
         let cell = flat % self.grid.len();
-        self.values[flat].is_finite() && !self.buildings.as_ref().is_some_and(|b| b[cell] != 0)
+        self.values[flat].is_finite() && self.buildings.as_ref().is_none_or(|b| b[cell] == 0)
     }
 
     /// Position, time and frequency of a voxel (flat index).
@@ -269,18 +288,22 @@ impl RadioMap {
 /// One observation: position, time, frequency and a value (dBm or dB).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Measurement {
+    /// Position east, metres.
     pub x_m: f64,
+    /// Position north, metres.
     pub y_m: f64,
     /// Seconds; 0 when the data has no time axis.
     pub t_s: f64,
     /// Hz; NaN when unknown (single-band data).
     pub freq_hz: f64,
+    /// Measured power (dBm) or the set's quantity.
     pub value: f64,
 }
 
 /// A gridless set of observations with the metadata estimators may use.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct MeasurementSet {
+    /// The measurements.
     pub points: Vec<Measurement>,
     /// Name of the measured quantity ("power_dbm", "path_gain_db", …).
     pub quantity: String,
@@ -289,13 +312,16 @@ pub struct MeasurementSet {
 }
 
 impl MeasurementSet {
+    /// A set of power measurements with no transmitter position.
     pub fn from_points(points: Vec<Measurement>) -> Self {
         Self { points, quantity: "power_dbm".into(), tx_m: None }
     }
 
+    /// Number of measurements.
     pub fn len(&self) -> usize {
         self.points.len()
     }
+    /// True when there is no measurement.
     pub fn is_empty(&self) -> bool {
         self.points.is_empty()
     }
@@ -316,10 +342,10 @@ impl MeasurementSet {
                 return Err(RmeError::invalid("measurement set", format!("point {i} has an infinite frequency")));
             }
         }
-        if let Some(tx) = self.tx_m {
-            if !tx.iter().all(|v| v.is_finite()) {
-                return Err(RmeError::invalid("transmitter position", "not finite"));
-            }
+        if let Some(tx) = self.tx_m
+            && !tx.iter().all(|v| v.is_finite())
+        {
+            return Err(RmeError::invalid("transmitter position", "not finite"));
         }
         Ok(())
     }
@@ -328,15 +354,20 @@ impl MeasurementSet {
 /// A point where an estimate is wanted.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Query {
+    /// Position east, metres.
     pub x_m: f64,
+    /// Position north, metres.
     pub y_m: f64,
+    /// Time, seconds.
     pub t_s: f64,
+    /// Frequency, Hz (NaN when unknown).
     pub freq_hz: f64,
 }
 
 /// A set of query points.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct QuerySet {
+    /// The query points.
     pub points: Vec<Query>,
 }
 
@@ -345,12 +376,15 @@ impl QuerySet {
     pub fn from_grid(grid: &Grid, t_s: f64, freq_hz: f64) -> Self {
         Self { points: grid.centers().into_iter().map(|p| Query { x_m: p[0], y_m: p[1], t_s, freq_hz }).collect() }
     }
+    /// Number of query points.
     pub fn len(&self) -> usize {
         self.points.len()
     }
+    /// True when there is no query point.
     pub fn is_empty(&self) -> bool {
         self.points.is_empty()
     }
+    /// Checks that every position and time is finite.
     pub fn validate(&self) -> Result<()> {
         if self.points.is_empty() {
             return Err(RmeError::Empty("query set".into()));
@@ -367,7 +401,9 @@ impl QuerySet {
 /// Estimated value at every query, with a standard deviation where the method has one.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Estimate {
+    /// Estimated value at each query point.
     pub mean: Vec<f64>,
+    /// Standard deviation at each query point, where the method gives one, dB.
     pub std: Option<Vec<f64>>,
 }
 

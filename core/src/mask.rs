@@ -10,19 +10,34 @@ use crate::rng::Rng;
 #[derive(Clone, Debug, PartialEq)]
 pub enum MaskStrategy {
     /// A random `visible_ratio` of all voxels is seen; the rest is predicted.
-    Spatial { visible_ratio: f64 },
+    Spatial {
+        /// Share of the voxels seen, in (0, 1).
+        visible_ratio: f64,
+    },
     /// Slots before `cutoff_slot` are seen at `visible_ratio`; every voxel from the cut-off on
     /// is predicted (forecasting).
-    Temporal { cutoff_slot: usize, visible_ratio: f64 },
+    Temporal {
+        /// First predicted slot.
+        cutoff_slot: usize,
+        /// Share of the earlier voxels seen, in (0, 1).
+        visible_ratio: f64,
+    },
     /// `masked_bands` bands chosen at random are predicted whole; the others are seen at
     /// `visible_ratio`.
-    Spectral { masked_bands: usize, visible_ratio: f64 },
+    Spectral {
+        /// Bands predicted whole.
+        masked_bands: usize,
+        /// Share of the other bands' voxels seen, in (0, 1).
+        visible_ratio: f64,
+    },
 }
 
 /// Flat voxel indices (`[T, F, H, W]` order) seen and to predict.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Split {
+    /// Flat voxel indices the estimator sees.
     pub visible: Vec<usize>,
+    /// Flat voxel indices it must predict (valid voxels only).
     pub hidden: Vec<usize>,
     /// For spectral masks: the bands predicted.
     pub masked_bands: Vec<usize>,
@@ -47,6 +62,7 @@ fn pick(rng: &mut Rng, candidates: &[usize], ratio: f64) -> Vec<usize> {
 }
 
 impl MaskStrategy {
+    /// Splits the valid voxels of `map` into visible and hidden, reproducibly for `seed`.
     pub fn split(&self, map: &RadioMap, seed: u64) -> Result<Split> {
         let mut rng = Rng::new(seed);
         let n = map.grid.len();

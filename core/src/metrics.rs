@@ -17,6 +17,7 @@ fn check_pair(what: &str, a: &[f64], b: &[f64]) -> Result<()> {
     Ok(())
 }
 
+/// Mean squared error.
 pub fn mse(estimate: &[f64], truth: &[f64]) -> Result<f64> {
     check_pair("MSE", estimate, truth)?;
     Ok(estimate.iter().zip(truth).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / estimate.len() as f64)

@@ -15,6 +15,7 @@ pub struct Rng {
 }
 
 impl Rng {
+    /// A generator seeded with `seed` (the same stream on every platform).
     pub fn new(seed: u64) -> Self {
         Self { inner: ChaCha8Rng::seed_from_u64(seed), spare_normal: None }
     }
@@ -26,6 +27,7 @@ impl Rng {
         Rng::new(s)
     }
 
+    /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.inner.next_u64()
     }
@@ -47,6 +49,7 @@ impl Rng {
         ((self.next_u64() as u128 * n as u128) >> 64) as usize
     }
 
+    /// True with probability `p`.
     pub fn bernoulli(&mut self, p: f64) -> bool {
         self.uniform() < p
     }

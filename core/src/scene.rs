@@ -15,8 +15,11 @@ const SAMPLING_STREAM: u64 = 0xDE30;
 /// A slice of a simulated map and the cells of it that are observed.
 #[derive(Clone, Debug)]
 pub struct SliceTask {
+    /// The simulated sample.
     pub map: RadioMap,
+    /// The slice shown: time slot…
     pub slot: usize,
+    /// …and band.
     pub band: usize,
     /// Observed cells (row-major index into the slice), sorted, without duplicates.
     cells: Vec<usize>,
@@ -39,6 +42,7 @@ impl SliceTask {
         self.map.grid.len()
     }
 
+    /// True when no cell is observed.
     pub fn is_empty(&self) -> bool {
         self.map.grid.is_empty()
     }
@@ -85,6 +89,7 @@ impl SliceTask {
         }
     }
 
+    /// The observed cells (row-major indices of the grid).
     pub fn cells(&self) -> &[usize] {
         &self.cells
     }

@@ -69,6 +69,9 @@ fn merge(into: &mut BTreeMap<String, Acc>, from: &BTreeMap<String, Acc>) {
     }
 }
 
+/// A classical estimator built by name, or why it could not be.
+type Built<'a> = Result<Box<dyn Estimator + 'a>, String>;
+
 /// Runs every method on one case; squared errors per method.
 fn run_case(
     map: &RadioMap,
@@ -95,7 +98,7 @@ fn run_case(
     let obs = map.measurements_at(&split.visible);
     let q = map.queries_at(&targets);
     let truth: Vec<f64> = targets.iter().map(|&v| map.values[v] as f64).collect();
-    let mut estimators: Vec<(String, Result<Box<dyn Estimator + '_>, String>)> = Vec::new();
+    let mut estimators: Vec<(String, Built<'_>)> = Vec::new();
     for m in methods {
         estimators.push((m.clone(), classical_by_name(m, Some(map)).map_err(|e| e.to_string())));
     }
@@ -211,7 +214,7 @@ pub fn run(args: &Args) -> Result<String> {
             })
             .collect();
         emit(Table {
-            title: title.into(),
+            title,
             columns,
             rows,
             notes: vec![format!(

@@ -106,7 +106,7 @@ pub fn device(name: &str) -> Result<Device> {
 
 /// AdamW with the run's weight decay and gradient clipping.
 pub fn optimizer(spec: &RunSpec) -> AdamWConfig {
-    let clip = (spec.grad_clip > 0.0).then(|| burn::optim::grad_clipping::GradientClippingConfig::Norm(spec.grad_clip as f32));
+    let clip = (spec.grad_clip > 0.0).then_some(burn::optim::grad_clipping::GradientClippingConfig::Norm(spec.grad_clip as f32));
     AdamWConfig::new().with_weight_decay(spec.weight_decay as f32).with_grad_clipping(clip)
 }
 

@@ -26,9 +26,13 @@ pub struct GpOracle {
     slots_s: Vec<f64>,
     bands_hz: Vec<f64>,
     mean_speed_m_s: f64,
+    /// Up to this many measurements, one global solve; beyond, local neighbourhoods.
     pub exact_limit: usize,
+    /// Local neighbourhood: measurements from the query's own slice.
     pub neighbours_same_slice: usize,
+    /// Local neighbourhood: measurements from each other slice used.
     pub neighbours_other_slice: usize,
+    /// Local neighbourhood: how many other slices contribute.
     pub other_slices: usize,
 }
 

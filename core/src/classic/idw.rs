@@ -7,7 +7,9 @@ use crate::error::{Result, RmeError};
 /// a query on a sample returns that sample.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Idw {
+    /// Exponent of the inverse distance. Default 2.
     pub power: f64,
+    /// Nearest samples used per query. Default 16.
     pub neighbours: usize,
 }
 

@@ -44,13 +44,16 @@ impl std::fmt::Debug for Trend {
 pub enum VariogramSpec {
     /// Fitted to the (detrended) samples of each slice.
     Fit,
+    /// Given (e.g. the simulator's true one).
     Fixed(Variogram),
 }
 
 /// Kriging estimator settings.
 #[derive(Clone, Debug)]
 pub struct Kriging {
+    /// The mean model: constant (ordinary), log-distance (universal) or known (simple).
     pub trend: Trend,
+    /// Fitted from the data, or given.
     pub variogram: VariogramSpec,
     /// Samples per query in the local neighbourhood.
     pub neighbours: usize,
@@ -67,12 +70,15 @@ impl Default for Kriging {
 }
 
 impl Kriging {
+    /// Ordinary kriging with a fitted variogram.
     pub fn ordinary() -> Self {
         Self::default()
     }
+    /// Universal kriging: log-distance trend when the transmitter is known, ordinary otherwise.
     pub fn universal() -> Self {
         Self { trend: Trend::LogDistance, ..Self::default() }
     }
+    /// Simple kriging with a known mean function and variogram.
     pub fn simple(mean: MeanFn, variogram: Variogram) -> Self {
         Self { trend: Trend::Known(mean), variogram: VariogramSpec::Fixed(variogram), ..Self::default() }
     }

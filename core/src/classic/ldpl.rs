@@ -24,6 +24,7 @@ pub struct LdplFit {
 }
 
 impl LdplFit {
+    /// The fitted value at `(x, y)`.
     pub fn predict(&self, x: f64, y: f64) -> f64 {
         self.eta - 10.0 * self.alpha * log_distance(x, y, self.tx_m)
     }
@@ -80,10 +81,10 @@ pub fn fit_unknown(samples: &[Sample]) -> Result<LdplFit> {
         for j in 0..=steps {
             let x = cx0 + size * i as f64 / steps as f64;
             let y = cy0 + size * j as f64 / steps as f64;
-            if let Some(f) = score(x, y) {
-                if best.is_none_or(|b| f.residual_rms < b.residual_rms) {
-                    best = Some(f);
-                }
+            if let Some(f) = score(x, y)
+                && best.is_none_or(|b| f.residual_rms < b.residual_rms)
+            {
+                best = Some(f);
             }
         }
     }
@@ -92,11 +93,11 @@ pub fn fit_unknown(samples: &[Sample]) -> Result<LdplFit> {
     while h > 1e-3 * span {
         let mut improved = false;
         for (dx, dy) in [(h, 0.0), (-h, 0.0), (0.0, h), (0.0, -h), (h, h), (-h, -h), (h, -h), (-h, h)] {
-            if let Some(f) = score(best.tx_m[0] + dx, best.tx_m[1] + dy) {
-                if f.residual_rms < best.residual_rms {
-                    best = f;
-                    improved = true;
-                }
+            if let Some(f) = score(best.tx_m[0] + dx, best.tx_m[1] + dy)
+                && f.residual_rms < best.residual_rms
+            {
+                best = f;
+                improved = true;
             }
         }
         if !improved {
@@ -111,6 +112,7 @@ pub fn fit_unknown(samples: &[Sample]) -> Result<LdplFit> {
 /// the fit's residual RMS (constant over the map).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ldpl {
+    /// Use the measurement set's transmitter position when it has one (else fit it).
     pub use_known_tx: bool,
 }
 

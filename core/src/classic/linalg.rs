@@ -6,17 +6,22 @@ use crate::error::{Result, RmeError};
 /// Row-major square matrix.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Matrix {
+    /// Side of the square matrix.
     pub n: usize,
+    /// Row-major entries.
     pub data: Vec<f64>,
 }
 
 impl Matrix {
+    /// The `n × n` zero matrix.
     pub fn zeros(n: usize) -> Self {
         Self { n, data: vec![0.0; n * n] }
     }
+    /// Entry `(i, j)`.
     pub fn at(&self, i: usize, j: usize) -> f64 {
         self.data[i * self.n + j]
     }
+    /// Sets entry `(i, j)`.
     pub fn set(&mut self, i: usize, j: usize, v: f64) {
         self.data[i * self.n + j] = v;
     }
@@ -29,6 +34,7 @@ pub struct Lu {
 }
 
 impl Lu {
+    /// Factorises `a`; an error when it is singular or not positive definite.
     pub fn new(mut a: Matrix) -> Result<Self> {
         let n = a.n;
         let mut perm: Vec<usize> = (0..n).collect();
@@ -67,6 +73,7 @@ impl Lu {
         Ok(Self { lu: a, perm })
     }
 
+    /// Solves `A·x = b` with the factors.
     pub fn solve(&self, b: &[f64]) -> Vec<f64> {
         let n = self.lu.n;
         let mut x: Vec<f64> = self.perm.iter().map(|&p| b[p]).collect();
@@ -94,6 +101,7 @@ pub struct Cholesky {
 }
 
 impl Cholesky {
+    /// Factorises `a`; an error when it is singular.
     pub fn new(a: &Matrix) -> Result<Self> {
         let n = a.n;
         let mut l = Matrix::zeros(n);

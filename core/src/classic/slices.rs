@@ -15,22 +15,28 @@ use std::collections::BTreeMap;
 /// A measurement reduced to what a spatial method needs.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Sample {
+    /// Position east, metres.
     pub x: f64,
+    /// Position north, metres.
     pub y: f64,
+    /// Measured value.
     pub value: f64,
 }
 
 /// What a spatial method may know about the slice it works on.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SliceContext {
+    /// The slice's slot time, seconds.
     pub t_s: f64,
     /// NaN when unknown.
     pub freq_hz: f64,
+    /// Transmitter position, where known.
     pub tx_m: Option<[f64; 3]>,
 }
 
 /// A method that interpolates one slice.
 pub trait SpatialMethod {
+    /// The method's name.
     fn name(&self) -> &str;
     /// Mean (and standard deviation, where the method has one) at each query point.
     fn estimate_slice(&self, ctx: &SliceContext, samples: &[Sample], queries: &[[f64; 2]]) -> Result<(Vec<f64>, Option<Vec<f64>>)>;

@@ -9,6 +9,7 @@ use super::slices::Sample;
 use crate::error::{Result, RmeError};
 use crate::rng::Rng;
 
+/// The shape of a variogram model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VariogramModel {
     /// `g = 1 − exp(−h/a)`.
@@ -20,8 +21,10 @@ pub enum VariogramModel {
 }
 
 impl VariogramModel {
+    /// Every model, in the order they are tried.
     pub const ALL: [VariogramModel; 3] = [VariogramModel::Exponential, VariogramModel::Gaussian, VariogramModel::Spherical];
 
+    /// The normalised shape at lag `h` for range `a` (0 at 0, 1 at infinity).
     pub fn shape(&self, h: f64, a: f64) -> f64 {
         let r = h / a;
         match self {
@@ -37,6 +40,7 @@ impl VariogramModel {
         }
     }
 
+    /// Its name in reports.
     pub fn label(&self) -> &'static str {
         match self {
             VariogramModel::Exponential => "exponential",
@@ -49,17 +53,23 @@ impl VariogramModel {
 /// A semivariogram with its parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Variogram {
+    /// Its shape.
     pub model: VariogramModel,
+    /// Variance at lag 0⁺ (measurement noise and micro-scale variation).
     pub nugget: f64,
+    /// Variance of the correlated part.
     pub partial_sill: f64,
+    /// Range parameter, metres.
     pub range: f64,
 }
 
 impl Variogram {
+    /// Semivariance at lag `h`.
     pub fn gamma(&self, h: f64) -> f64 {
         if h <= 0.0 { 0.0 } else { self.nugget + self.partial_sill * self.model.shape(h, self.range) }
     }
 
+    /// Total variance (nugget + partial sill).
     pub fn sill(&self) -> f64 {
         self.nugget + self.partial_sill
     }
@@ -73,8 +83,11 @@ impl Variogram {
 /// One bin of an empirical semivariogram.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct VariogramBin {
+    /// Mean lag of the bin, metres.
     pub lag: f64,
+    /// Empirical semivariance of the bin.
     pub gamma: f64,
+    /// Number of pairs in the bin.
     pub pairs: usize,
 }
 

@@ -26,11 +26,17 @@ pub const MAX_ROWS: usize = 2_000_000;
 /// What the reader noticed while reading a measurement file.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CsvReport {
+    /// Data rows read.
     pub rows: usize,
+    /// The power column found.
     pub power_column: String,
+    /// Rows averaged into an earlier one at the same position.
     pub duplicates_merged: usize,
+    /// Line of the first of those.
     pub first_duplicate_line: Option<usize>,
+    /// Points far outside the others.
     pub far_points: usize,
+    /// Line of the first of those.
     pub first_far_line: Option<usize>,
 }
 
@@ -59,12 +65,16 @@ impl CsvReport {
 /// Metadata from a measurement file's JSON sidecar.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 pub struct Sidecar {
+    /// Frequency of every row without a `freq_hz` column, Hz.
     #[serde(default)]
     pub frequency_hz: Option<f64>,
+    /// Transmitter position `[x, y]` or `[x, y, z]`, metres.
     #[serde(default)]
     pub tx_m: Option<Vec<f64>>,
+    /// What the power column measures.
     #[serde(default)]
     pub quantity: Option<String>,
+    /// Where the data come from.
     #[serde(default)]
     pub source: Option<String>,
 }
@@ -72,15 +82,15 @@ pub struct Sidecar {
 /// Parses a sidecar; `name` is used in errors.
 pub fn parse_sidecar(text: &str, name: &str) -> Result<Sidecar> {
     let s: Sidecar = serde_json::from_str(text).map_err(|e| RmeError::parse(name, Some(e.line()), e.to_string()))?;
-    if let Some(f) = s.frequency_hz {
-        if !(f.is_finite() && f > 0.0) {
-            return Err(RmeError::parse(name, None, format!("frequency_hz {f} must be positive")));
-        }
+    if let Some(f) = s.frequency_hz
+        && !(f.is_finite() && f > 0.0)
+    {
+        return Err(RmeError::parse(name, None, format!("frequency_hz {f} must be positive")));
     }
-    if let Some(tx) = &s.tx_m {
-        if !(tx.len() == 2 || tx.len() == 3) || !tx.iter().all(|v| v.is_finite()) {
-            return Err(RmeError::parse(name, None, "tx_m must be [x, y] or [x, y, z] in metres"));
-        }
+    if let Some(tx) = &s.tx_m
+        && (!(tx.len() == 2 || tx.len() == 3) || !tx.iter().all(|v| v.is_finite()))
+    {
+        return Err(RmeError::parse(name, None, "tx_m must be [x, y] or [x, y, z] in metres"));
     }
     Ok(s)
 }

@@ -11,11 +11,15 @@ use crate::error::{Result, RmeError};
 use crate::map::{Grid, PropagationTruth, RadioMap, TxTrack};
 use serde::{Deserialize, Serialize};
 
+/// The `format` string of an `index.json` this reader accepts.
 pub const FORMAT: &str = "rme-mapset/1";
 
+/// A transmitter in `index.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TxEntry {
+    /// `[x, y]` or `[x, y, z]`, metres.
     pub position_m: Vec<f64>,
+    /// Transmit power, dBm, where known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub power_dbm: Option<f64>,
 }
@@ -23,29 +27,43 @@ pub struct TxEntry {
 /// One map of `index.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MapEntry {
+    /// The map's identifier.
     pub id: String,
     /// `[rows, cols]` or `[T, F, rows, cols]`.
     pub shape: Vec<usize>,
+    /// Cell side, metres.
     pub cell_size_m: f64,
+    /// `[x, y]` of the outer corner of cell (row 0, col 0), metres.
     pub origin_m: [f64; 2],
+    /// Frequency of a single-band map, Hz.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frequency_hz: Option<f64>,
+    /// "path_gain_db" or "power_dbm".
     pub quantity: String,
+    /// Relative path of the values `.npy` (float32 `[rows, cols]` or `[T, F, rows, cols]`).
     pub values: String,
+    /// Relative path of the building mask `.npy` (uint8 `[rows, cols]`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub buildings: Option<String>,
+    /// Transmitters, where known.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tx: Vec<TxEntry>,
+    /// Slot start times of a 4-D map, seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slots_s: Option<Vec<f64>>,
+    /// Band centres of a 4-D map, Hz.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bands_hz: Option<Vec<f64>>,
+    /// Receiver height, metres, where given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rx_height_m: Option<f64>,
+    /// Name of the scene the map was made in, where given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scene: Option<String>,
+    /// Transmitter tracks of a simulated map (written by `rme simulate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tx_tracks: Option<Vec<TxTrack>>,
+    /// The simulator's model of a simulated map (the GP oracle reads it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truth: Option<PropagationTruth>,
 }
@@ -53,15 +71,20 @@ pub struct MapEntry {
 /// `index.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MapSetIndex {
+    /// Must be [`FORMAT`].
     pub format: String,
+    /// Where the maps come from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// Anything a user of the set should know.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    /// The maps.
     pub maps: Vec<MapEntry>,
 }
 
 impl MapSetIndex {
+    /// Parses an `index.json`; `name` names the file in errors.
     pub fn parse(text: &str, name: &str) -> Result<Self> {
         let idx: MapSetIndex = serde_json::from_str(text).map_err(|e| RmeError::parse(name, Some(e.line()), e.to_string()))?;
         if idx.format != FORMAT {
@@ -151,8 +174,11 @@ pub fn read_mapset(
     idx.maps.iter().take(limit.unwrap_or(usize::MAX)).map(|e| decode_entry(e, name, load)).collect()
 }
 
+/// One file of a map set: its path relative to the folder, and its bytes.
+pub type MapsetFile = (String, Vec<u8>);
+
 /// Files of a map set to write: `index.json` text and `(relative path, bytes)` of each array.
-pub fn write_mapset(maps: &[RadioMap], source: &str) -> Result<(String, Vec<(String, Vec<u8>)>)> {
+pub fn write_mapset(maps: &[RadioMap], source: &str) -> Result<(String, Vec<MapsetFile>)> {
     let mut files = Vec::new();
     let mut entries = Vec::new();
     for m in maps {

@@ -16,7 +16,9 @@ const MAGIC: &[u8] = b"\x93NUMPY";
 /// An array read from a `.npy` file, converted to `f32` (uint8/bool as 0/1…).
 #[derive(Clone, Debug, PartialEq)]
 pub struct NpyArray {
+    /// The array's shape.
     pub shape: Vec<usize>,
+    /// Its values, row-major.
     pub data: Vec<f32>,
     /// The stored dtype descriptor ("<f4", "|u1", …).
     pub dtype: String,

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 /// `manifest.json` beside a `model.bpk`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
+    /// The model's name (its folder under `static/models/`).
     pub name: String,
     /// The architecture: "fm-rme", …
     pub kind: String,
@@ -23,25 +24,35 @@ pub struct Manifest {
     /// Absent in manifests written before they moved out of `config`, which then holds them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<serde_json::Value>,
+    /// Number of parameters (checked on load).
     pub params: usize,
+    /// sha256 of `model.bpk` (checked on load).
     pub sha256: String,
+    /// What it was trained on.
     #[serde(default)]
     pub trained_on: String,
+    /// The training command line.
     #[serde(default)]
     pub command: String,
+    /// The commit it was trained at.
     #[serde(default)]
     pub commit: String,
+    /// The machine and device it was trained on.
     #[serde(default)]
     pub hardware: String,
+    /// Training steps.
     #[serde(default)]
     pub steps: u64,
+    /// Evaluation results, as the suite wrote them.
     #[serde(default)]
     pub metrics: serde_json::Value,
+    /// Anything else worth knowing about these weights.
     #[serde(default)]
     pub notes: String,
 }
 
 impl Manifest {
+    /// Parses a manifest; `name` names the file in errors.
     pub fn parse(text: &str, name: &str) -> Result<Self> {
         serde_json::from_str(text).map_err(|e| RmeError::parse(name, Some(e.line()), e.to_string()))
     }

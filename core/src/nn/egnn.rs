@@ -28,6 +28,7 @@ pub struct Graph {
     pub edge_attr: Tensor<4>,
     /// 1 for a real edge, 0 for padding: `[B, N, K, 1]`.
     pub edge_mask: Tensor<4>,
+    /// Neighbours per node.
     pub k: usize,
 }
 
@@ -44,7 +45,7 @@ impl Graph {
 pub struct GafeLayerConfig {
     /// Node feature width.
     pub d_hidden: usize,
-    /// Edge attribute width (FM-RME: 2, `[|Δt|, |Δf|]`).
+    /// Edge attribute width (FM-RME: 2, `[|Δt|, |Δf|]`). Default 2.
     #[config(default = 2)]
     pub d_edge: usize,
 }
@@ -61,6 +62,7 @@ pub struct GafeLayer {
 }
 
 impl GafeLayerConfig {
+    /// Builds the layer.
     pub fn init(&self, device: &Device) -> GafeLayer {
         let d = self.d_hidden;
         GafeLayer {
@@ -103,12 +105,15 @@ impl GafeLayer {
 /// Configuration of the [`Gafe`] stack.
 #[derive(Config, Debug)]
 pub struct GafeConfig {
-    /// Width of the raw node features (FM-RME: 3, `[power, f̃, t̃]`).
+    /// Width of the raw node features (FM-RME: 3, `[power, f̃, t̃]`). Default 3.
     #[config(default = 3)]
     pub d_input: usize,
+    /// Node feature width after the lifting layer (no default: the model's token width).
     pub d_hidden: usize,
+    /// GAFE message-passing layers. Default 2.
     #[config(default = 2)]
     pub n_layers: usize,
+    /// Edge attribute width (FM-RME: 2, `[|Δt|, |Δf|]`). Default 2.
     #[config(default = 2)]
     pub d_edge: usize,
 }
@@ -121,6 +126,7 @@ pub struct Gafe {
 }
 
 impl GafeConfig {
+    /// Builds the lifting layer and the message-passing stack.
     pub fn init(&self, device: &Device) -> Gafe {
         Gafe {
             lift: LinearConfig::new(self.d_input, self.d_hidden).init(device),

@@ -29,12 +29,12 @@ use burn::tensor::{Bool, Device, Tensor};
 /// Configuration of [`NeighbourInterpolation`].
 #[derive(Config, Debug)]
 pub struct NeighbourInterpolationConfig {
-    /// Width of the per-query context token `c`.
+    /// Width of the per-query context token `c` (no default: the model's token width).
     pub d_context: usize,
-    /// Geometric features per (query, neighbour) pair.
+    /// Geometric features per (query, neighbour) pair. Default 8 (FM-RME passes its 10).
     #[config(default = 8)]
     pub n_pair_features: usize,
-    /// Hidden width of the weighting MLP `φ`.
+    /// Hidden width of the weighting MLP `φ`. Default 32.
     #[config(default = 32)]
     pub d_hidden: usize,
 }
@@ -64,6 +64,7 @@ pub struct NeighbourInterpolation {
 }
 
 impl NeighbourInterpolationConfig {
+    /// Builds the layer; its last layer starts at zero (the prior weights alone).
     pub fn init(&self, device: &Device) -> NeighbourInterpolation {
         let h = self.d_hidden;
         NeighbourInterpolation {

@@ -12,7 +12,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 /// Configuration of [`StsPositionalEncoding`].
 #[derive(Config, Debug)]
 pub struct StsPositionalEncodingConfig {
-    /// Output width; must be a multiple of 8 (four coordinates × sin/cos pairs).
+    /// Output width; must be a multiple of 8 (four coordinates × sin/cos pairs). No default.
     pub d_model: usize,
     /// Highest angular frequency (radians per model unit). Default: π.
     #[config(default = "std::f64::consts::PI")]
@@ -27,6 +27,7 @@ pub struct StsPositionalEncodingConfig {
 pub struct StsPositionalEncoding {
     /// Angular frequencies, `[1, 1, n]` (a constant, not trained).
     omegas: Tensor<3>,
+    /// Output width.
     pub d_model: usize,
 }
 
@@ -34,7 +35,7 @@ impl StsPositionalEncodingConfig {
     /// Builds the encoding. Panics when `d_model` is not a multiple of 8 (a programming
     /// error of the model configuration, checked by the model config's own validation).
     pub fn init(&self, device: &Device) -> StsPositionalEncoding {
-        assert!(self.d_model % 8 == 0 && self.d_model > 0, "STS-PE width {} is not a positive multiple of 8", self.d_model);
+        assert!(self.d_model.is_multiple_of(8) && self.d_model > 0, "STS-PE width {} is not a positive multiple of 8", self.d_model);
         let n = self.d_model / 8;
         let omegas: Vec<f32> = (0..n)
             .map(|k| {

@@ -34,14 +34,23 @@ pub const FREQ_RANGE_HZ: (f64, f64) = (2.4e9, 6.0e9);
 /// One dataset configuration (D1–D7).
 #[derive(Clone, Debug, PartialEq)]
 pub struct DynamicPreset {
+    /// "D1" … "D7".
     pub name: &'static str,
+    /// Frequency bands `F`.
     pub bands: usize,
+    /// Total bandwidth the bands span, MHz.
     pub bandwidth_mhz: f64,
+    /// Time slots `T`.
     pub slots: usize,
+    /// Slot length `Δt`, seconds.
     pub slot_s: f64,
+    /// Cells per side of the square grid.
     pub grid: usize,
+    /// Centre of the path-loss exponent's range.
     pub path_loss_exponent: f64,
+    /// Centre of the shadowing standard deviation's range, dB.
     pub shadowing_sigma_db: f64,
+    /// Centre of the shadowing decorrelation distance's range, metres.
     pub shadowing_corr_dist_m: f64,
     /// Inclusive range of transmitter counts.
     pub tx_count: (usize, usize),
@@ -97,6 +106,7 @@ impl DynamicPreset {
             .ok_or_else(|| RmeError::invalid("preset", format!("'{name}' is not one of D1, D2, D3, D4, D5, D6, D7")))
     }
 
+    /// Cell side, metres (the region is 256 m across).
     pub fn cell_size_m(&self) -> f64 {
         REGION_M / self.grid as f64
     }
@@ -116,18 +126,23 @@ pub const TX_DECORRELATION_M: f64 = 50.0;
 /// [`DynamicSimulator::simulate_with`]); `index` is its index in `RadioMap::tx`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TxPin {
+    /// Which transmitter (0-based, in simulation order).
     pub index: usize,
+    /// Where it is parked: east, metres…
     pub x_m: f64,
+    /// …north, metres.
     pub y_m: f64,
 }
 
 /// Simulator of one preset; `simulate(seed)` draws one sample.
 pub struct DynamicSimulator {
+    /// The preset it simulates.
     pub preset: DynamicPreset,
     sampler: GaussianFieldSampler,
 }
 
 impl DynamicSimulator {
+    /// Checks the preset and prepares its shadowing-field generators.
     pub fn new(preset: &DynamicPreset) -> Result<Self> {
         let cov = ExponentialCovariance { sigma_db: 1.0, corr_dist_m: preset.shadowing_corr_dist_m };
         let sampler = GaussianFieldSampler::new(preset.grid, preset.grid, preset.cell_size_m(), cov)?;
@@ -286,8 +301,11 @@ pub fn sample_seed(seed: u64, index: u64) -> u64 {
 /// different streams, so training never sees a validation or test sample.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DataSplit {
+    /// Samples models are trained on.
     Train,
+    /// Samples runs are chosen on.
     Validation,
+    /// Samples the reported numbers come from.
     Test,
 }
 

@@ -14,6 +14,7 @@ pub struct Fft {
 }
 
 impl Fft {
+    /// A plan for length `n` (a power of two).
     pub fn new(n: usize) -> Result<Self> {
         if n == 0 || !n.is_power_of_two() {
             return Err(RmeError::invalid("FFT length", format!("{n} is not a power of two")));
@@ -29,10 +30,12 @@ impl Fft {
         Ok(Self { n, twiddles, bitrev })
     }
 
+    /// The transform length.
     pub fn len(&self) -> usize {
         self.n
     }
 
+    /// True for a zero-length plan (never: `new` rejects it).
     pub fn is_empty(&self) -> bool {
         self.n == 0
     }
@@ -77,10 +80,12 @@ pub struct Fft2 {
 }
 
 impl Fft2 {
+    /// A plan for `rows × cols` (powers of two).
     pub fn new(rows: usize, cols: usize) -> Result<Self> {
         Ok(Self { rows: Fft::new(rows)?, cols: Fft::new(cols)? })
     }
 
+    /// In-place forward transform of row-major `re + i·im`.
     pub fn forward(&self, re: &mut [f64], im: &mut [f64]) {
         let (r, c) = (self.rows.len(), self.cols.len());
         for row in 0..r {

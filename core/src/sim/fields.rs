@@ -13,11 +13,14 @@ use crate::rng::Rng;
 /// Gudmundson's exponential covariance `σ²·exp(−d/d_c)`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ExponentialCovariance {
+    /// Standard deviation, dB.
     pub sigma_db: f64,
+    /// Decorrelation distance `d_c`, metres.
     pub corr_dist_m: f64,
 }
 
 impl ExponentialCovariance {
+    /// Covariance at distance `d`, dB².
     pub fn at(&self, d: f64) -> f64 {
         self.sigma_db * self.sigma_db * libm::exp(-d / self.corr_dist_m)
     }
@@ -123,6 +126,7 @@ impl GaussianFieldSampler {
         out
     }
 
+    /// Shape of the circulant-embedding torus the field is drawn on.
     pub fn embedding_shape(&self) -> (usize, usize) {
         (self.emb_rows, self.emb_cols)
     }
@@ -145,7 +149,8 @@ mod tests {
         let n = 4000;
         let draws = s.sample_many(&mut rng, n);
         let var = cov.at(0.0);
-        let pairs: &[((usize, usize), (usize, usize))] = &[
+        type Cell = (usize, usize);
+        let pairs: &[(Cell, Cell)] = &[
             ((5, 5), (5, 5)),
             ((5, 5), (5, 6)),
             ((5, 5), (5, 10)),

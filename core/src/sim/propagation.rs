@@ -4,15 +4,18 @@
 
 use crate::map::{PropagationTruth, RadioMap, TxTrack};
 
+/// Speed of light in vacuum, m/s.
 pub const SPEED_OF_LIGHT_M_S: f64 = 299_792_458.0;
 
 /// Thermal noise PSD, dBm per Hz at 290 K.
 pub const THERMAL_NOISE_DBM_PER_HZ: f64 = -174.0;
 
+/// `10^(dB/10)`.
 pub fn db_to_linear(db: f64) -> f64 {
     libm::pow(10.0, db / 10.0)
 }
 
+/// `10·log10(lin)`.
 pub fn linear_to_db(lin: f64) -> f64 {
     10.0 * libm::log10(lin)
 }
@@ -31,11 +34,14 @@ pub fn noise_dbm(bandwidth_hz: f64, noise_figure_db: f64) -> f64 {
 /// at `d0` (so the loss grows as `20·log10 f`). Distances below `d0` are clamped to `d0`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LogDistance {
+    /// Path-loss exponent `n`.
     pub exponent: f64,
+    /// Reference distance `d0` of the free-space term, metres.
     pub reference_distance_m: f64,
 }
 
 impl LogDistance {
+    /// Path loss at distance `d_m` and frequency `f_hz`, dB.
     pub fn loss_db(&self, d_m: f64, f_hz: f64) -> f64 {
         let d0 = self.reference_distance_m;
         free_space_loss_db(d0, f_hz) + 10.0 * self.exponent * libm::log10(d_m.max(d0) / d0)

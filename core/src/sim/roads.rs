@@ -7,7 +7,9 @@ use crate::rng::Rng;
 /// Straight roads across a `width × height` region (local coordinates from 0).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RoadNetwork {
+    /// Region width (x), metres.
     pub width_m: f64,
+    /// Region height (y), metres.
     pub height_m: f64,
     /// x of each north–south road.
     pub verticals: Vec<f64>,
@@ -41,15 +43,18 @@ impl RoadNetwork {
 pub struct Vehicle {
     /// Driving along a north–south road (x fixed) or an east–west one (y fixed).
     pub on_vertical: bool,
+    /// Index of the road it drives on.
     pub road: usize,
     /// Coordinate along the road (y on a vertical road, x on a horizontal one).
     pub along_m: f64,
     /// +1 or −1.
     pub direction: f64,
+    /// Speed, m/s.
     pub speed_m_s: f64,
 }
 
 impl Vehicle {
+    /// A vehicle at a random place of a random road, with a random speed in `speed_range`.
     pub fn random(rng: &mut Rng, net: &RoadNetwork, speed_range: (f64, f64)) -> Self {
         let on_vertical = rng.bernoulli(0.5);
         let (road, len) =

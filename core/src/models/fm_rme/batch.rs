@@ -24,10 +24,13 @@ pub struct FmRmeBatch {
     pub positions: Tensor<3>,
     /// `[B, Nv, 4]` and `[B, Nq, 4]`: (x, y, t, f) for STS-PE.
     pub visible_coords: Tensor<3>,
+    /// `[B, Nq, 4]`: the queries' (x, y, t, f) for STS-PE.
     pub query_coords: Tensor<3>,
     /// `[B, Nv]` and `[B, Nq]`: true at padding.
     pub visible_pad: Tensor<2, Bool>,
+    /// `[B, Nq]`: true at padding.
     pub query_pad: Tensor<2, Bool>,
+    /// GAFE's k-NN graph over the visible points.
     pub graph: Graph,
     /// `[B, Nq]` standardised true power (0 at padding, and everywhere at inference).
     pub targets: Tensor<2>,
@@ -46,8 +49,11 @@ pub struct FmRmeBatch {
 /// for training, the true power at each query (empty at inference).
 #[derive(Clone, Debug, Default)]
 pub struct Example {
+    /// Visible `(x, y, t, f, power)`.
     pub visible: Vec<[f64; 5]>,
+    /// Query `(x, y, t, f)`.
     pub queries: Vec<[f64; 4]>,
+    /// True power at each query (training; empty at inference).
     pub targets: Vec<f64>,
 }
 
@@ -55,18 +61,23 @@ pub struct Example {
 /// units of `length_scale_m`, time in `time_scale_s`, frequency centred and scaled.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ModelFrame {
+    /// Centroid of the visible set: x…
     pub cx: f64,
+    /// …and y, metres.
     pub cy: f64,
 }
 
 impl ModelFrame {
+    /// The frame of a visible set (centred on its centroid).
     pub fn of(visible: &[[f64; 5]]) -> Self {
         let n = visible.len().max(1) as f64;
         Self { cx: visible.iter().map(|v| v[0]).sum::<f64>() / n, cy: visible.iter().map(|v| v[1]).sum::<f64>() / n }
     }
+    /// A position in model units.
     pub fn xy(&self, cfg: &FmRmeConfig, x: f64, y: f64) -> [f32; 2] {
         [((x - self.cx) / cfg.length_scale_m) as f32, ((y - self.cy) / cfg.length_scale_m) as f32]
     }
+    /// A time in model units.
     pub fn time(cfg: &FmRmeConfig, t: f64) -> f32 {
         (t / cfg.time_scale_s) as f32
     }

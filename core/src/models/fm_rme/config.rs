@@ -97,10 +97,10 @@ impl FmRmeConfig {
     /// Checks the widths and scales before building anything.
     pub fn validate(&self) -> RmeResult<()> {
         let bad = |m: String| Err(RmeError::invalid("FM-RME config", m));
-        if self.d_model == 0 || self.d_model % 8 != 0 {
+        if self.d_model == 0 || !self.d_model.is_multiple_of(8) {
             return bad(format!("d_model {} must be a positive multiple of 8", self.d_model));
         }
-        if self.n_heads == 0 || self.d_model % self.n_heads != 0 {
+        if self.n_heads == 0 || !self.d_model.is_multiple_of(self.n_heads) {
             return bad(format!("d_model {} is not divisible by n_heads {}", self.d_model, self.n_heads));
         }
         if self.k_neighbours == 0 {

@@ -82,14 +82,20 @@ pub const PAIR_FEATURES: usize = 10;
 /// so that the softmax of the priors is [`local_baseline`]'s weights.
 #[derive(Clone, Debug, Default)]
 pub struct QueryNeighbourhoods {
+    /// `[Nq]` the local interpolation baseline (standardised).
     pub baseline: Vec<f32>,
+    /// `[Nq, K]` the neighbours' standardised values.
     pub values: Vec<f32>,
+    /// `[Nq, K, P]` the pair features.
     pub features: Vec<f32>,
+    /// `[Nq, K]` the prior log-weights.
     pub prior: Vec<f32>,
+    /// `[Nq, K]` true where a slot holds no neighbour.
     pub pad: Vec<bool>,
 }
 
 impl QueryNeighbourhoods {
+    /// The neighbourhoods of `queries` among `visible`, values standardised by `(mean, std)`.
     pub fn of(visible: &[[f64; 5]], queries: &[[f64; 4]], mean: f64, std: f64, rule: &ContextRule) -> Self {
         let (k, p) = (NEIGHBOURS, PAIR_FEATURES);
         let nq = queries.len();

@@ -232,8 +232,7 @@ mod tests {
                 })
                 .collect(),
         );
-        let query =
-            QuerySet { points: (0..40).map(|i| Query { x_m: i as f64, y_m: 10.0, t_s: (i % 2) as f64, freq_hz: 3.5e9 }).collect() };
+        let query = QuerySet { points: (0..40).map(|i| Query { x_m: i as f64, y_m: 10.0, t_s: (i % 2) as f64, freq_hz: 3.5e9 }).collect() };
         let run = |chunk: usize| {
             let context = ContextConfig::new().with_query_chunk(chunk);
             let est = FmRmeEstimator::new(model.clone(), cfg.clone(), context, d.clone(), "fm-rme").unwrap();

@@ -108,7 +108,9 @@ pub fn query_isolation_mask(nv: usize, nq: usize, device: &Device) -> Tensor<2, 
 /// STS-PE) and their padding mask.
 #[derive(Clone, Debug)]
 pub struct EncodedVisible {
+    /// `[B, Nv, d_model]` encoded visible tokens with their STS-PE.
     pub tokens: Tensor<3>,
+    /// `[B, Nv]`: true at padding.
     pub pad: Tensor<2, Bool>,
 }
 
