@@ -1,7 +1,8 @@
 // Browser benchmark (not a test): sizes of what the page downloads, cold start to first map,
 // and the warm median estimate time, per backend and method, in headless chromium.
 //   node tests/e2e/bench.mjs [--webgpu] [--clicks 10] [--methods fm-rme-small,kriging,idw]
-// Build first: scripts/demo.sh --no-serve (release) [--webgpu]. Prints a Markdown table.
+// --webgpu starts chromium with WebGPU (SwiftShader here); without it the page runs on the CPU
+// backend. Build first: scripts/demo.sh --no-serve (release). Prints a Markdown table.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,7 +25,7 @@ function size(rel) {
 
 const mb = (n) => (n / 1e6).toFixed(2);
 const rows = [];
-for (const rel of ['rme-web_bg.wasm', 'rme-web.js', 'gpu/rme-web_bg.wasm', 'gpu/rme-web.js', 'static/models/fm-rme-small/model.bpk']) {
+for (const rel of ['rme-web_bg.wasm', 'rme-web.js', 'static/models/fm-rme-small/model.bpk']) {
   const s = size(rel);
   if (s) rows.push(`| ${rel} | ${mb(s.raw)} MB | ${mb(s.gzip)} MB |`);
 }
