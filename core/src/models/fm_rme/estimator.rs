@@ -26,7 +26,6 @@ pub struct FmRmeEstimator {
     pub device: Device,
     /// The method's name in tables and on the page.
     pub label: String,
-    rule: ContextRule,
 }
 
 impl FmRmeEstimator {
@@ -34,8 +33,13 @@ impl FmRmeEstimator {
     pub fn new(model: FmRme, config: FmRmeConfig, context: ContextConfig, device: Device, label: impl Into<String>) -> Result<Self> {
         config.validate()?;
         context.validate()?;
-        let rule = ContextRule::new(&config, &context);
-        Ok(Self { model, config, context, device, label: label.into(), rule })
+        Ok(Self { model, config, context, device, label: label.into() })
+    }
+
+    /// The context score of the current `config` and `context` (derived on use, so that a
+    /// change to either public field is never out of step with it).
+    fn rule(&self) -> ContextRule {
+        ContextRule::new(&self.config, &self.context)
     }
 
     /// Groups the queries by (slot, band) and spatial tile of side `tile_m`, and picks each
@@ -76,7 +80,7 @@ impl FmRmeEstimator {
         let n = queries.len() as f64;
         let centre =
             [queries.iter().map(|q| q[0]).sum::<f64>() / n, queries.iter().map(|q| q[1]).sum::<f64>() / n, queries[0][2], queries[0][3]];
-        let chosen = self.rule.select(points, &centre, self.context.max_visible);
+        let chosen = self.rule().select(points, &centre, self.context.max_visible);
         let spatial = |x: f64, y: f64| (x - centre[0]).hypot(y - centre[1]);
         let radius = chosen.iter().map(|&i| spatial(points[i][0], points[i][1])).fold(0.0, f64::max);
         let reach = queries.iter().map(|q| spatial(q[0], q[1])).fold(0.0, f64::max);
@@ -101,7 +105,7 @@ impl FmRmeEstimator {
     /// Encodes a group's context once; returns it with the group's frame and power scale.
     fn encode_group(&self, group: &QueryGroup) -> Result<EncodedGroup> {
         let probe = Example { queries: vec![group.queries[0]], visible: group.visible.clone(), targets: vec![] };
-        let batch = FmRmeBatch::new(&[probe], &self.config, &self.rule, &self.device)?;
+        let batch = FmRmeBatch::new(&[probe], &self.config, &self.rule(), &self.device)?;
         let (mean, std) = batch.scales[0];
         Ok(EncodedGroup { encoded: self.model.encode(&batch), frame: ModelFrame::of(&group.visible), mean, std })
     }
@@ -110,7 +114,7 @@ impl FmRmeEstimator {
     fn decode_chunk(&self, group: &QueryGroup, enc: &EncodedGroup, chunk: &[[f64; 4]]) -> Tensor<2> {
         let coords = enc.frame.query_coords(&self.config, chunk, &self.device);
         let pad = Tensor::<2, Bool>::from_data(TensorData::new(vec![false; chunk.len()], [1, chunk.len()]), &self.device);
-        let hoods = [QueryNeighbourhoods::of(&group.visible, chunk, enc.mean, enc.std, &self.rule)];
+        let hoods = [QueryNeighbourhoods::of(&group.visible, chunk, enc.mean, enc.std, &self.rule())];
         let (base, neighbourhood) = QueryNeighbourhoods::to_tensors(&hoods, chunk.len(), &self.device);
         self.model.decode(&enc.encoded, coords, pad, base, &neighbourhood)
     }
