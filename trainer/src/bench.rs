@@ -1,10 +1,11 @@
-//! `rme bench`: wall-clock benchmarks of the simulator and the classical estimators (median
+//! `rme bench`: wall-clock benchmarks of the simulators and the classical estimators (median
 //! of repeated runs after one warm-up; build with `--release` for meaningful numbers).
 
 use crate::common::{Provenance, Table, write_atomic};
 use anyhow::Result;
 use rme_core::classic::{Idw, Kriging, Sliced};
 use rme_core::rng::Rng;
+use rme_core::sim::urban::{Split, UrbanSimulator};
 use rme_core::sim::{DynamicPreset, DynamicSimulator};
 use rme_core::{Estimator, Grid, Measurement, MeasurementSet, QuerySet};
 use std::path::Path;
@@ -39,6 +40,20 @@ pub fn run(reps: usize, out: Option<&Path>) -> Result<String> {
             Ok(())
         })?;
         push(&format!("simulate {name} sample"), r, &format!("[T, F, H, W] = [{}, {}, {}, {}]", p.slots, p.bands, p.grid, p.grid));
+    }
+
+    // One urban map (a city's rasterised buildings are made once per city, so they are
+    // outside the timing; the propagation, clutter and map assembly are inside).
+    for size in [128, 256] {
+        let sim = UrbanSimulator::new(size)?;
+        let city = sim.split_city(Split::Test, 0)?;
+        let mut seed = 0;
+        let r = time(reps, || {
+            seed += 1;
+            sim.simulate(&city, seed)?;
+            Ok(())
+        })?;
+        push(&format!("simulate urban {size}² map"), r, "one transmitter, path gain with clutter");
     }
 
     // 1 000 samples of one 128² slice of a D3 scene → every cell of the 128² grid.

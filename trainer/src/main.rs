@@ -23,17 +23,33 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Draw samples of a dynamic spectrum preset (D1–D7) into a map set, with a PNG preview.
+    /// Draw samples of a dynamic spectrum preset (D1–D7), or urban maps (`--urban`: cities
+    /// with buildings, one transmitter per map, path gain), into a map set with a PNG preview.
     Simulate {
-        /// Preset name: D1 … D7 (FM-RME Table I).
+        /// Preset name: D1 … D7 (FM-RME Table I). Not with --urban.
+        #[arg(long, required_unless_present = "urban", conflicts_with = "urban")]
+        preset: Option<String>,
+        /// Urban maps instead of a dynamic preset.
         #[arg(long)]
-        preset: String,
-        /// Number of samples.
+        urban: bool,
+        /// Number of samples (with --urban: maps, i.e. transmitters, per city).
         #[arg(long, default_value_t = 1)]
         count: usize,
-        /// Seed: the same seed gives the same bytes.
+        /// Seed: the same seed gives the same bytes (with --urban: of the transmitters).
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Urban: cells per side (the city is always 256 m wide).
+        #[arg(long, default_value_t = 128)]
+        size: usize,
+        /// Urban: the split whose cities are drawn (train, validation, test: disjoint cities).
+        #[arg(long, default_value = "train")]
+        split: String,
+        /// Urban: number of cities.
+        #[arg(long, default_value_t = 1)]
+        cities: usize,
+        /// Urban: index of the first city within the split.
+        #[arg(long, default_value_t = 0)]
+        first_city: u64,
         /// Output folder (map set: index.json, maps/*.npy, preview.png).
         #[arg(long)]
         out: PathBuf,
@@ -235,7 +251,13 @@ fn split_list(s: &str) -> Vec<String> {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Simulate { preset, count, seed, out } => simulate::run(&preset, count, seed, &out),
+        Command::Simulate { preset, urban, count, seed, size, split, cities, first_city, out } => match preset {
+            Some(preset) if !urban => simulate::run(&preset, count, seed, &out),
+            _ => {
+                let split = rme_core::sim::urban::Split::by_name(&split)?;
+                simulate::run_urban(&simulate::UrbanArgs { size, split, cities, first_city, maps_per_city: count, seed }, &out)
+            }
+        },
         Command::Estimate { measurements, query, grid_from, cell, t_s, freq_hz, method, weights, out } => {
             estimate::run(&estimate::Args { measurements, query, grid_from, cell, t_s, freq_hz, method, weights, out })
         }

@@ -181,14 +181,20 @@ pub type MapsetFile = (String, Vec<u8>);
 pub fn write_mapset(maps: &[RadioMap], source: &str) -> Result<(String, Vec<MapsetFile>)> {
     let mut files = Vec::new();
     let mut entries = Vec::new();
+    let mut masks_written: Vec<(&[u8], String)> = Vec::new();
     for m in maps {
         let [t, f, r, c] = m.shape();
         let safe: String = m.id.chars().map(|ch| if ch.is_ascii_alphanumeric() || ch == '_' || ch == '-' { ch } else { '_' }).collect();
         let values = format!("maps/{safe}.npy");
         files.push((values.clone(), write_npy_f32(&[t, f, r, c], &m.values)));
+        // Maps of one city share their building mask: it is written once.
         let buildings = m.buildings.as_ref().map(|b| {
+            if let Some((_, p)) = masks_written.iter().find(|(mask, _)| *mask == b.as_slice()) {
+                return p.clone();
+            }
             let p = format!("scenes/{safe}_buildings.npy");
             files.push((p.clone(), write_npy_u8(&[r, c], b)));
+            masks_written.push((b.as_slice(), p.clone()));
             p
         });
         entries.push(MapEntry {

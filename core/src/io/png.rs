@@ -145,7 +145,8 @@ pub fn finite_range<'a>(values: impl IntoIterator<Item = &'a f64>) -> Option<(f6
 }
 
 /// Renders `tiles` (each `rows × cols`, row 0 south) in a grid of `tile_cols` columns, with
-/// one shared colour bar. `buildings` (`rows × cols`, 1 = building) is drawn on every tile.
+/// one shared colour bar. `buildings` (`rows × cols`, 1 = building) is drawn on every tile;
+/// `opts.markers` on the first.
 pub fn render_mosaic(
     tiles: &[Vec<f64>],
     rows: usize,
@@ -154,14 +155,33 @@ pub fn render_mosaic(
     buildings: Option<&[u8]>,
     opts: &RenderOptions,
 ) -> Result<Vec<u8>> {
+    let tiles: Vec<Tile> =
+        tiles.iter().enumerate().map(|(i, values)| Tile { values, buildings, markers: if i == 0 { &opts.markers } else { &[] } }).collect();
+    render_tiles(&tiles, rows, cols, tile_cols, opts)
+}
+
+/// One tile of [`render_tiles`]: its values, its own building mask and its own markers.
+#[derive(Clone, Copy, Debug)]
+pub struct Tile<'a> {
+    /// `rows × cols` values, row 0 south.
+    pub values: &'a [f64],
+    /// `rows × cols`, 1 = building (drawn dark grey).
+    pub buildings: Option<&'a [u8]>,
+    /// Cells `(row, col)` to mark (a transmitter, measurement positions).
+    pub markers: &'a [(usize, usize)],
+}
+
+/// Renders tiles that each have their own buildings and markers (a mosaic of different
+/// cities) with one shared colour bar; `opts.markers` is ignored.
+pub fn render_tiles(tiles: &[Tile], rows: usize, cols: usize, tile_cols: usize, opts: &RenderOptions) -> Result<Vec<u8>> {
     if tiles.is_empty() || rows == 0 || cols == 0 || tile_cols == 0 {
         return Err(RmeError::invalid("render", "nothing to draw"));
     }
-    if let Some(t) = tiles.iter().find(|t| t.len() != rows * cols) {
-        return Err(RmeError::invalid("render", format!("a tile has {} values for {rows}x{cols}", t.len())));
+    if let Some(t) = tiles.iter().find(|t| t.values.len() != rows * cols || t.buildings.is_some_and(|b| b.len() != rows * cols)) {
+        return Err(RmeError::invalid("render", format!("a tile has {} values for {rows}x{cols}", t.values.len())));
     }
     let s = opts.scale.clamp(1, 64);
-    let (lo, hi) = opts.range.or_else(|| finite_range(tiles.iter().flatten())).unwrap_or((0.0, 1.0));
+    let (lo, hi) = opts.range.or_else(|| finite_range(tiles.iter().flat_map(|t| t.values.iter()))).unwrap_or((0.0, 1.0));
     let gap = 4;
     let tile_rows = tiles.len().div_ceil(tile_cols);
     let map_w = tile_cols * cols * s + (tile_cols - 1) * gap;
@@ -180,8 +200,8 @@ pub fn render_mosaic(
         let oy = margin + (ti / tile_cols) * (rows * s + gap);
         for r in 0..rows {
             for c in 0..cols {
-                let v = tile[r * cols + c];
-                let color = if buildings.is_some_and(|b| b.get(r * cols + c).is_some_and(|&x| x != 0)) {
+                let v = tile.values[r * cols + c];
+                let color = if tile.buildings.is_some_and(|b| b[r * cols + c] != 0) {
                     BUILDING
                 } else if v.is_finite() {
                     viridis((v - lo) / (hi - lo))
@@ -196,18 +216,18 @@ pub fn render_mosaic(
                 }
             }
         }
-    }
-    for &(r, c) in &opts.markers {
-        if r >= rows || c >= cols {
-            continue;
-        }
-        let (cx, cy) = (margin + c * s + s / 2, margin + (rows - 1 - r) * s + s / 2);
-        let half = (s / 2).max(2);
-        for dy in 0..=2 * half {
-            for dx in 0..=2 * half {
-                let (x, y) = ((cx + dx).saturating_sub(half), (cy + dy).saturating_sub(half));
-                let inner = dx.abs_diff(half) < half && dy.abs_diff(half) < half;
-                cv.put(x, y, if inner { INK } else { BACKGROUND });
+        for &(r, c) in tile.markers {
+            if r >= rows || c >= cols {
+                continue;
+            }
+            let (cx, cy) = (ox + c * s + s / 2, oy + (rows - 1 - r) * s + s / 2);
+            let half = (s / 2).max(2);
+            for dy in 0..=2 * half {
+                for dx in 0..=2 * half {
+                    let (x, y) = ((cx + dx).saturating_sub(half), (cy + dy).saturating_sub(half));
+                    let inner = dx.abs_diff(half) < half && dy.abs_diff(half) < half;
+                    cv.put(x, y, if inner { INK } else { BACKGROUND });
+                }
             }
         }
     }

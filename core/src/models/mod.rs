@@ -1,4 +1,7 @@
 //! Trained models, one folder each, and the weight files they share.
 
+pub mod autoencoder;
 pub mod fm_rme;
+pub mod grid;
+pub mod radiounet;
 pub mod weights;

@@ -5,5 +5,6 @@ pub mod fft;
 pub mod fields;
 pub mod propagation;
 pub mod roads;
+pub mod urban;
 
 pub use dynamic::{DynamicPreset, DynamicSimulator, PRESETS, TxPin};
