@@ -9,9 +9,12 @@ use burn::module::Module;
 use rme_core::mask::MaskStrategy;
 use rme_core::models::fm_rme::weights::{KIND, fm_rme_from_bytes};
 use rme_core::models::fm_rme::{ContextConfig, ContextRule, Example, FmRmeBatch, FmRmeConfig, training_example};
+use rme_core::models::grid::{GridExample, GridModel};
+use rme_core::models::grid_nets::{GridNetConfig, load_grid_model};
 use rme_core::models::weights::{Manifest, sha256_hex};
 use rme_core::rng::Rng;
 use rme_core::sim::dynamic::{DataSplit, split_seed};
+use rme_core::sim::urban::{Sampling, Split, UrbanSimulator};
 use rme_core::sim::{DynamicPreset, DynamicSimulator};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -35,6 +38,12 @@ pub fn check_example(cfg: &FmRmeConfig, context: &ContextConfig) -> Result<Examp
 }
 
 pub fn run(run_dir: &Path, name: &str, out_root: &Path, notes: &str, metrics: Option<&Path>) -> Result<()> {
+    let run_json = run_dir.join("run.json");
+    let run: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&run_json).with_context(|| format!("reading {}", run_json.display()))?)?;
+    if run.get("kind").is_some() {
+        return export_grid(run_dir, &run, name, out_root, notes, metrics);
+    }
     let config_json: serde_json::Value = serde_json::from_slice(
         &std::fs::read(run_dir.join("config.json"))
             .with_context(|| format!("{} has no config.json: is the run finished?", run_dir.display()))?,
@@ -43,7 +52,6 @@ pub fn run(run_dir: &Path, name: &str, out_root: &Path, notes: &str, metrics: Op
     let bytes = std::fs::read(run_dir.join("model.bpk"))
         .with_context(|| format!("{} has no model.bpk: is the run finished?", run_dir.display()))?;
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(run_dir.join("summary.json"))?)?;
-    let run: serde_json::Value = serde_json::from_slice(&std::fs::read(run_dir.join("run.json"))?)?;
     // Runs made before the context rule left the architecture config kept it in config.json.
     let context: ContextConfig = serde_json::from_value(run.get("context").cloned().unwrap_or(config_json))?;
     let device = burn::tensor::Device::flex();
@@ -81,5 +89,76 @@ pub fn run(run_dir: &Path, name: &str, out_root: &Path, notes: &str, metrics: Op
     let check = Check { visible: example.visible, queries: example.queries, expected };
     write_atomic(&dir.join("check.json"), &serde_json::to_vec(&check)?)?;
     eprintln!("wrote {} ({} bytes, {} parameters, sha256 {})", dir.display(), bytes.len(), manifest.params, manifest.sha256);
+    Ok(())
+}
+
+/// The stored input/output pair of a grid model: a test-city map observed at 9 cells with
+/// the transmitter known, and the model's normalised output at every 61st cell.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GridCheck {
+    pub size: usize,
+    /// Index of the test city and transmitter seed of the map.
+    pub city: u64,
+    pub tx_seed: u64,
+    pub cells: Vec<usize>,
+    pub tx_known: bool,
+    /// `(cell, output)` pairs.
+    pub expected: Vec<(usize, f64)>,
+}
+
+impl GridCheck {
+    /// The example the check replays.
+    pub fn example(size: usize, city: u64, tx_seed: u64) -> Result<(rme_core::RadioMap, Vec<usize>)> {
+        let sim = UrbanSimulator::new(size)?;
+        let map = sim.simulate(&sim.split_city(Split::Test, city)?, tx_seed)?;
+        let cells = Sampling::Count(9).cells(size, size, map.buildings.as_deref().unwrap_or(&[]), &mut Rng::new(tx_seed))?;
+        Ok((map, cells))
+    }
+}
+
+fn export_grid(run_dir: &Path, run: &serde_json::Value, name: &str, out_root: &Path, notes: &str, metrics: Option<&Path>) -> Result<()> {
+    let kind = run["kind"].as_str().unwrap_or_default();
+    let size = run["size"].as_u64().context("run.json has no size")? as usize;
+    let bytes = std::fs::read(run_dir.join("model.bpk"))
+        .with_context(|| format!("{} has no model.bpk: is the run finished?", run_dir.display()))?;
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(run_dir.join("summary.json"))?)?;
+    let metrics = match metrics {
+        Some(p) => serde_json::from_slice(&std::fs::read(p).with_context(|| format!("reading {}", p.display()))?)?,
+        None => serde_json::Value::Null,
+    };
+    let prov = Provenance::capture(None);
+    let cfg = GridNetConfig::from_json(kind, &run["model"], "run.json")?;
+    let mut manifest = Manifest {
+        name: name.into(),
+        kind: kind.into(),
+        config: cfg.to_json(),
+        context: None,
+        params: 0,
+        sha256: sha256_hex(&bytes),
+        trained_on: summary["trained_on"].as_str().unwrap_or_default().to_string(),
+        command: summary["command"].as_str().unwrap_or_default().to_string(),
+        commit: summary["commit"].as_str().unwrap_or_default().to_string(),
+        hardware: format!(
+            "{} (device {})",
+            summary["machine"].as_str().unwrap_or_default(),
+            summary["device"].as_str().unwrap_or_default()
+        ),
+        steps: summary["steps"].as_u64().unwrap_or(0),
+        metrics,
+        notes: format!("{notes} Maps of {size}² cells (256 m cities). Exported by: {}", prov.command).trim().to_string(),
+    };
+    manifest.params = summary["params"].as_u64().unwrap_or(0) as usize;
+    let device = burn::tensor::Device::flex();
+    let model = load_grid_model(&manifest, &bytes, &device, &run_dir.join("model.bpk").display().to_string())?;
+    let (map, cells) = GridCheck::example(size, 0, 0)?;
+    let example = GridExample::from_map(&map, &cells, true)?;
+    let out = model.predict(&example.inputs)?;
+    let expected = (0..out.len()).step_by(61).map(|i| (i, out[i])).collect();
+    let check = GridCheck { size, city: 0, tx_seed: 0, cells, tx_known: true, expected };
+    let dir = out_root.join(name);
+    write_atomic(&dir.join("model.bpk"), &bytes)?;
+    write_atomic(&dir.join("manifest.json"), &serde_json::to_vec_pretty(&manifest)?)?;
+    write_atomic(&dir.join("check.json"), &serde_json::to_vec(&check)?)?;
+    eprintln!("wrote {} ({} bytes, {} parameters, sha256 {})", dir.display(), bytes.len(), model.num_params(), manifest.sha256);
     Ok(())
 }

@@ -9,6 +9,7 @@ mod export;
 mod simulate;
 mod suite;
 mod train;
+mod train_grid;
 
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
@@ -158,11 +159,12 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Pre-train a model on simulated data (masked self-supervision).
+    /// Train a model on simulated data: fm-rme (masked self-supervised pre-training on D1–D6),
+    /// autoencoder or radiounet (urban maps of the training cities).
     Train {
-        /// Model to train: fm-rme.
+        /// Model to train: fm-rme, autoencoder, radiounet.
         model: String,
-        /// Model size: tiny, small, base.
+        /// Model size: tiny, small, base (fm-rme); small, paper (autoencoder, radiounet).
         #[arg(long, default_value = "small")]
         config: String,
         /// Comma-separated pre-training presets.
@@ -216,6 +218,18 @@ enum Command {
         /// Stop after this step, leaving the run resumable (for tests).
         #[arg(long, hide = true)]
         stop_after: Option<u64>,
+        /// Grid models: cells per side of the urban maps.
+        #[arg(long, default_value_t = 128)]
+        size: usize,
+        /// Grid models: training cities in the pool.
+        #[arg(long, default_value_t = 64)]
+        cities: usize,
+        /// Grid models: transmitters (maps) per training city.
+        #[arg(long, default_value_t = 16)]
+        maps_per_city: usize,
+        /// Grid models: share of examples with the transmitter's position given.
+        #[arg(long, default_value_t = 0.5)]
+        tx_known_share: f64,
     },
     /// Write a finished run's weights in the shipped form (static/models/NAME/).
     Export {
@@ -351,8 +365,32 @@ fn run(cli: Cli) -> Result<()> {
             val_every,
             checkpoint_every,
             stop_after,
+            size,
+            cities,
+            maps_per_city,
+            tx_known_share,
         } => {
-            anyhow::ensure!(model == "fm-rme", "model '{model}' cannot be trained yet (fm-rme can)");
+            if rme_core::models::grid_nets::GRID_KINDS.contains(&model.as_str()) {
+                let cfg = rme_core::models::grid_nets::GridNetConfig::preset(&model, &config)?;
+                let spec = train_grid::GridRunSpec {
+                    kind: model,
+                    model: cfg.to_json(),
+                    size,
+                    cities,
+                    maps_per_city,
+                    tx_known_share,
+                    steps,
+                    batch,
+                    lr,
+                    weight_decay,
+                    warmup,
+                    seed,
+                    val_every: val_every.max(1),
+                    checkpoint_every: checkpoint_every.max(1),
+                };
+                return train_grid::run(&train_grid::Args { spec, device, out, resume, stop_after });
+            }
+            anyhow::ensure!(model == "fm-rme", "model '{model}' is not one of fm-rme, autoencoder, radiounet");
             let cfg = rme_core::models::fm_rme::FmRmeConfig::preset(&config)?;
             cfg.validate()?;
             let mut context = rme_core::models::fm_rme::ContextConfig::new().with_max_visible(max_visible.max(8));

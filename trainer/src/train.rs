@@ -75,10 +75,11 @@ impl RunSpec {
 /// baseline already fits to within ~0.1 σ is not weighted up further.
 pub const RELATIVE_LOSS_FLOOR: f32 = 0.01;
 
+/// Where a run stands (a checkpoint's `state.json`).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-struct State {
-    step: u64,
-    seconds: f64,
+pub struct State {
+    pub step: u64,
+    pub seconds: f64,
 }
 
 pub struct Args {
@@ -112,11 +113,16 @@ pub fn optimizer(spec: &RunSpec) -> AdamWConfig {
 
 /// Learning rate at `step` (1-based): linear warm-up, then cosine decay to 5 % of the peak.
 pub fn learning_rate(spec: &RunSpec, step: u64) -> f64 {
-    if step <= spec.warmup {
-        return spec.lr * step as f64 / spec.warmup.max(1) as f64;
+    schedule(spec.lr, spec.warmup, spec.steps, step)
+}
+
+/// The schedule of [`learning_rate`] for any run: peak `lr`, `warmup` steps, `steps` in all.
+pub fn schedule(lr: f64, warmup: u64, steps: u64, step: u64) -> f64 {
+    if step <= warmup {
+        return lr * step as f64 / warmup.max(1) as f64;
     }
-    let t = (step - spec.warmup) as f64 / (spec.steps - spec.warmup).max(1) as f64;
-    spec.lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * t.min(1.0)).cos()))
+    let t = (step - warmup) as f64 / (steps - warmup).max(1) as f64;
+    lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * t.min(1.0)).cos()))
 }
 
 /// The training pool: `pool` samples of each preset from the training seeds.
@@ -257,9 +263,9 @@ impl Validation {
 const CURVE_HEADER: &str = "step,loss,loss_spatial,loss_temporal,loss_spectral,lr,val_rmse_db,seconds";
 
 /// Keeps the curve rows up to `step` (a resumed run recomputes the rest identically).
-fn truncate_curve(path: &Path, step: u64) -> Result<()> {
+pub fn truncate_curve(path: &Path, header: &str, step: u64) -> Result<()> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut out = String::from(CURVE_HEADER);
+    let mut out = String::from(header);
     out.push('\n');
     for line in text.lines().skip(1) {
         if line.split(',').next().and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| s <= step) {
@@ -270,11 +276,12 @@ fn truncate_curve(path: &Path, step: u64) -> Result<()> {
     write_atomic(path, out.as_bytes())
 }
 
-fn save_checkpoint(dir: &Path, model: &FmRme, optim: &burn::optim::ModuleOptimizer, state: &State) -> Result<()> {
+/// Writes `checkpoint/` (model bytes, optimizer, state) atomically: a crash leaves the previous one.
+pub fn save_checkpoint(dir: &Path, model_bytes: &[u8], optim: &burn::optim::ModuleOptimizer, state: &State) -> Result<()> {
     let tmp = dir.join("checkpoint.partial");
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp)?;
-    std::fs::write(tmp.join("model.bpk"), fm_rme_to_bytes(&model.valid())?)?;
+    std::fs::write(tmp.join("model.bpk"), model_bytes)?;
     let opt = optim.into_bytes().map_err(|e| anyhow::anyhow!("saving the optimizer: {e:?}"))?;
     std::fs::write(tmp.join("optimizer.bin"), &opt[..])?;
     std::fs::write(tmp.join("state.json"), serde_json::to_vec_pretty(state)?)?;
@@ -329,7 +336,7 @@ pub fn run(a: &Args) -> Result<()> {
         (spec.model.init(&dev), State::default())
     };
     let curve = out.join("curve.csv");
-    truncate_curve(&curve, state.step)?;
+    truncate_curve(&curve, CURVE_HEADER, state.step)?;
     let pool = training_pool(spec)?;
     let validation = Validation::new(spec)?;
     if state.step == 0 {
@@ -373,7 +380,7 @@ pub fn run(a: &Args) -> Result<()> {
         }
         if step % spec.checkpoint_every == 0 || step == spec.steps {
             curve_file.flush()?;
-            save_checkpoint(out, &model, &optim, &state)?;
+            save_checkpoint(out, &fm_rme_to_bytes(&model.valid())?, &optim, &state)?;
         }
         if a.stop_after.is_some_and(|s| step >= s) {
             break;
@@ -403,16 +410,21 @@ pub fn run(a: &Args) -> Result<()> {
 
 /// `curve.png`: training loss (log scale) above validation RMSE (dB).
 pub fn plot_curve(csv: &Path, png: &Path) -> Result<()> {
+    plot_curve_columns(csv, png, 6)
+}
+
+/// `curve.png` from column 1 (loss) and column `val_column` (validation RMSE) of a curve CSV.
+pub fn plot_curve_columns(csv: &Path, png: &Path, val_column: usize) -> Result<()> {
     let text = std::fs::read_to_string(csv)?;
     let (mut loss, mut val) = (Vec::new(), Vec::new());
     for line in text.lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
-        if f.len() < 7 {
+        if f.len() <= val_column {
             continue;
         }
         if let (Ok(s), Ok(l)) = (f[0].parse::<f64>(), f[1].parse::<f64>()) {
             loss.push((s, l));
-            if let Ok(v) = f[6].parse::<f64>() {
+            if let Ok(v) = f[val_column].parse::<f64>() {
                 val.push((s, v));
             }
         }

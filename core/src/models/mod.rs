@@ -3,5 +3,6 @@
 pub mod autoencoder;
 pub mod fm_rme;
 pub mod grid;
+pub mod grid_nets;
 pub mod radiounet;
 pub mod weights;

@@ -91,8 +91,10 @@ pub fn module_to_bytes<M: Module>(model: &M) -> Result<Vec<u8>> {
 /// tensor must match, none may be missing or left over. `name` names the file in errors.
 pub fn module_from_bytes<M: Module>(mut model: M, bytes: &[u8], name: &str) -> Result<M> {
     let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes.to_vec())));
-    let result =
-        model.load_from(&mut store).map_err(|e| RmeError::parse(name, None, format!("not a burnpack file for this model: {e:?}")))?;
+    let result = model.load_from(&mut store).map_err(|e| {
+        let detail: String = format!("{e:?}").chars().take(300).collect();
+        RmeError::parse(name, None, format!("not a burnpack file of this architecture (the manifest's config): {detail}…"))
+    })?;
     if !result.missing.is_empty() || !result.unused.is_empty() || !result.errors.is_empty() {
         return Err(RmeError::parse(
             name,

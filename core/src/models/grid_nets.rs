@@ -1,0 +1,214 @@
+//! The learned grid models by name: their manifest kinds, presets, and the loader that turns
+//! shipped weights into a [`GridModel`] (natively and in the browser). Kept apart from
+//! `grid` so that the adapter does not depend on the models that depend on it.
+
+use super::autoencoder::{Autoencoder, AutoencoderConfig};
+use super::grid::{GridInputs, GridModel, NetworkModel};
+use super::radiounet::{RadioUnet, RadioUnetConfig};
+use super::weights::{Manifest, check_manifest, module_from_bytes};
+use crate::error::{Result, RmeError};
+use burn::module::Module;
+use burn::tensor::Device;
+
+/// Manifest kind of the completion autoencoder.
+pub const AUTOENCODER: &str = "autoencoder";
+/// Manifest kind of RadioUNet.
+pub const RADIOUNET: &str = "radiounet";
+/// Every learned grid model's kind.
+pub const GRID_KINDS: [&str; 2] = [AUTOENCODER, RADIOUNET];
+
+/// The architecture of a learned grid model.
+#[derive(Clone, Debug, PartialEq)]
+pub enum GridNetConfig {
+    /// A completion autoencoder.
+    Autoencoder(AutoencoderConfig),
+    /// A RadioUNet.
+    RadioUnet(RadioUnetConfig),
+}
+
+impl GridNetConfig {
+    /// The preset `preset` ("small", "paper") of `kind`.
+    pub fn preset(kind: &str, preset: &str) -> Result<Self> {
+        match kind {
+            AUTOENCODER => Ok(Self::Autoencoder(AutoencoderConfig::preset(preset)?)),
+            RADIOUNET => Ok(Self::RadioUnet(RadioUnetConfig::preset(preset)?)),
+            other => Err(RmeError::invalid("grid model", format!("'{other}' is not one of {}", GRID_KINDS.join(", ")))),
+        }
+    }
+
+    /// The config stored under `kind` as JSON (a manifest's or a run's), checked.
+    pub fn from_json(kind: &str, config: &serde_json::Value, name: &str) -> Result<Self> {
+        let bad = |e: serde_json::Error| RmeError::parse(name, None, format!("config is not a {kind} config: {e}"));
+        let cfg = match kind {
+            AUTOENCODER => Self::Autoencoder(serde_json::from_value(config.clone()).map_err(bad)?),
+            RADIOUNET => Self::RadioUnet(serde_json::from_value(config.clone()).map_err(bad)?),
+            other => return Err(RmeError::parse(name, None, format!("kind '{other}' is not one of {}", GRID_KINDS.join(", ")))),
+        };
+        cfg.validate().map_err(|e| RmeError::parse(name, None, e.to_string()))?;
+        Ok(cfg)
+    }
+
+    /// Its manifest kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Autoencoder(_) => AUTOENCODER,
+            Self::RadioUnet(_) => RADIOUNET,
+        }
+    }
+
+    /// The config as JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Self::Autoencoder(c) => serde_json::to_value(c),
+            Self::RadioUnet(c) => serde_json::to_value(c),
+        }
+        .unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Checks the sizes.
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            Self::Autoencoder(c) => c.validate(),
+            Self::RadioUnet(c) => c.validate(),
+        }
+    }
+}
+
+/// A learned grid model loaded from shipped weights.
+#[derive(Clone, Debug)]
+pub enum LoadedGridModel {
+    /// A completion autoencoder.
+    Autoencoder(NetworkModel<Autoencoder>),
+    /// A RadioUNet.
+    RadioUnet(NetworkModel<RadioUnet>),
+}
+
+impl LoadedGridModel {
+    /// [`GridModel::predict`] without blocking (the browser's path).
+    pub async fn predict_async(&self, inputs: &GridInputs) -> Result<Vec<f64>> {
+        match self {
+            Self::Autoencoder(m) => m.predict_async(inputs).await,
+            Self::RadioUnet(m) => m.predict_async(inputs).await,
+        }
+    }
+
+    /// Number of parameters.
+    pub fn num_params(&self) -> usize {
+        match self {
+            Self::Autoencoder(m) => m.net.num_params(),
+            Self::RadioUnet(m) => m.net.num_params(),
+        }
+    }
+}
+
+impl GridModel for LoadedGridModel {
+    fn name(&self) -> &str {
+        match self {
+            Self::Autoencoder(m) => m.name(),
+            Self::RadioUnet(m) => m.name(),
+        }
+    }
+
+    fn predict(&self, inputs: &GridInputs) -> Result<Vec<f64>> {
+        match self {
+            Self::Autoencoder(m) => m.predict(inputs),
+            Self::RadioUnet(m) => m.predict(inputs),
+        }
+    }
+}
+
+fn checked_params(params: usize, manifest: &Manifest, name: &str) -> Result<()> {
+    if params != manifest.params {
+        return Err(RmeError::parse(name, None, format!("{params} parameters, the manifest says {}", manifest.params)));
+    }
+    Ok(())
+}
+
+/// Loads shipped grid-model weights: checks the manifest's kind and sha256, decodes the
+/// config and the weights, checks the parameter count. `name` names the file in errors; the
+/// model is labelled with the manifest's name.
+pub fn load_grid_model(manifest: &Manifest, bytes: &[u8], device: &Device, name: &str) -> Result<LoadedGridModel> {
+    if !GRID_KINDS.contains(&manifest.kind.as_str()) {
+        return Err(RmeError::parse(
+            name,
+            None,
+            format!("manifest kind '{}' is not a grid model ({})", manifest.kind, GRID_KINDS.join(", ")),
+        ));
+    }
+    check_manifest(manifest, &manifest.kind, bytes, name)?;
+    let label = manifest.name.clone();
+    Ok(match GridNetConfig::from_json(&manifest.kind, &manifest.config, name)? {
+        GridNetConfig::Autoencoder(c) => {
+            let net = module_from_bytes(c.init(device), bytes, name)?;
+            checked_params(net.num_params(), manifest, name)?;
+            LoadedGridModel::Autoencoder(NetworkModel { net, device: device.clone(), label })
+        }
+        GridNetConfig::RadioUnet(c) => {
+            let net = module_from_bytes(c.init(device), bytes, name)?;
+            checked_params(net.num_params(), manifest, name)?;
+            LoadedGridModel::RadioUnet(NetworkModel { net, device: device.clone(), label })
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::cpu;
+    use crate::models::grid::{GridEstimator, GridScene};
+    use crate::models::weights::{module_to_bytes, sha256_hex};
+    use crate::sim::urban::{Split, UrbanSimulator};
+    use crate::{Estimator, QuerySet};
+
+    fn manifest(kind: &str, config: serde_json::Value, params: usize, bytes: &[u8]) -> Manifest {
+        Manifest {
+            name: format!("{kind}-test"),
+            kind: kind.into(),
+            config,
+            context: None,
+            params,
+            sha256: sha256_hex(bytes),
+            trained_on: String::new(),
+            command: String::new(),
+            commit: String::new(),
+            hardware: String::new(),
+            steps: 0,
+            metrics: serde_json::Value::Null,
+            notes: String::new(),
+        }
+    }
+
+    #[test]
+    fn round_trip_gives_the_same_estimates_and_corruption_is_named() {
+        let d = cpu();
+        let cfg = RadioUnetConfig::new().with_first_channels(vec![4, 8]).with_second_channels(vec![4]);
+        let net = cfg.init(&d);
+        let bytes = module_to_bytes(&net).unwrap();
+        let m = manifest(RADIOUNET, serde_json::to_value(&cfg).unwrap(), net.num_params(), &bytes);
+        let loaded = load_grid_model(&m, &bytes, &d, "model.bpk").unwrap();
+
+        let sim = UrbanSimulator::new(32).unwrap();
+        let map = sim.simulate(&sim.split_city(Split::Test, 1).unwrap(), 3).unwrap();
+        let scene = GridScene::new(map.grid, map.buildings.clone()).unwrap();
+        let cells: Vec<usize> = (0..map.grid.len()).filter(|&i| !map.is_building(i / 32, i % 32)).step_by(7).collect();
+        let obs = map.measurements_at(&cells);
+        let q = QuerySet::from_grid(&map.grid, 0.0, f64::NAN);
+        let original =
+            GridEstimator::new(NetworkModel { net, device: d.clone(), label: "x".into() }, scene.clone()).estimate(&obs, &q).unwrap();
+        let reloaded = GridEstimator::new(loaded, scene.clone()).estimate(&obs, &q).unwrap();
+        assert_eq!(original.mean, reloaded.mean);
+        // A fresh model of the same config answers differently (the load did something).
+        let fresh = NetworkModel { net: cfg.init(&d), device: d.clone(), label: "y".into() };
+        assert_ne!(GridEstimator::new(fresh, scene).estimate(&obs, &q).unwrap().mean, original.mean);
+
+        let mut bad = bytes.clone();
+        bad[bytes.len() / 2] ^= 1;
+        let e = load_grid_model(&m, &bad, &d, "model.bpk").unwrap_err().to_string();
+        assert!(e.contains("model.bpk") && e.contains("sha256"), "{e}");
+        let wrong = manifest(AUTOENCODER, serde_json::to_value(AutoencoderConfig::new()).unwrap(), 1, &bytes);
+        let e = load_grid_model(&wrong, &bytes, &d, "model.bpk").unwrap_err().to_string();
+        assert!(e.contains("model.bpk") && e.contains("architecture"), "{e}");
+        let other = manifest("fm-rme", serde_json::Value::Null, 1, &bytes);
+        assert!(load_grid_model(&other, &bytes, &d, "m").unwrap_err().to_string().contains("not a grid model"));
+    }
+}
