@@ -8,6 +8,7 @@ mod eval;
 mod export;
 mod simulate;
 mod suite;
+mod suite_urban;
 mod train;
 mod train_grid;
 
@@ -93,9 +94,22 @@ enum Command {
         /// Folder with model.bpk and manifest.json (e.g. static/models/fm-rme-small).
         #[arg(long)]
         weights: Option<PathBuf>,
-        /// Run a paper's experiments: "paper" (FM-RME §IV-B).
+        /// Run a paper's experiments: "paper" (FM-RME §IV-B) or "urban" (the urban tables:
+        /// classical methods and grid models on test cities and, with --sionna, Sionna maps).
         #[arg(long)]
         suite: Option<String>,
+        /// Urban suite: cells per side of the simulated maps.
+        #[arg(long, default_value_t = 128)]
+        size: usize,
+        /// Urban suite: test cities.
+        #[arg(long, default_value_t = 8)]
+        cities: usize,
+        /// Urban suite: transmitters (maps) per test city.
+        #[arg(long, default_value_t = 4)]
+        maps_per_city: usize,
+        /// Urban suite: folder of model folders; a method that is not classical names one.
+        #[arg(long, default_value = "static/models")]
+        models: PathBuf,
         /// Suite: test samples per preset.
         #[arg(long, default_value_t = 2)]
         maps: usize,
@@ -112,7 +126,7 @@ enum Command {
         #[arg(long)]
         measurements: Option<PathBuf>,
         /// Comma-separated methods (idw, ldpl, ldpl-unknown, kriging, universal-kriging, oracle, fm-rme).
-        #[arg(long, default_value = "idw,ldpl,kriging,oracle")]
+        #[arg(long, default_value = DEFAULT_EVAL_METHODS)]
         methods: String,
         /// Comma-separated observed fractions.
         #[arg(long, default_value = "0.01,0.1")]
@@ -259,6 +273,9 @@ enum Command {
     },
 }
 
+/// `rme eval`'s default methods (the urban suite has its own, `suite_urban::DEFAULT_METHODS`).
+const DEFAULT_EVAL_METHODS: &str = "idw,ldpl,kriging,oracle";
+
 fn split_list(s: &str) -> Vec<String> {
     s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect()
 }
@@ -292,9 +309,28 @@ fn run(cli: Cli) -> Result<()> {
             tables,
             split,
             out,
+            size,
+            cities,
+            maps_per_city,
+            models,
         } => {
+            if suite.as_deref() == Some("urban") {
+                let methods = if methods == DEFAULT_EVAL_METHODS { suite_urban::DEFAULT_METHODS.to_string() } else { methods };
+                let md = suite_urban::run(&suite_urban::Args {
+                    size,
+                    cities: cities.max(1),
+                    maps_per_city: maps_per_city.max(1),
+                    methods: split_list(&methods),
+                    models,
+                    sionna,
+                    seed,
+                    out,
+                })?;
+                println!("{md}");
+                return Ok(());
+            }
             if let Some(suite_name) = suite {
-                anyhow::ensure!(suite_name == "paper", "unknown suite '{suite_name}' (paper)");
+                anyhow::ensure!(suite_name == "paper", "unknown suite '{suite_name}' (paper, urban)");
                 anyhow::ensure!(model.as_deref().unwrap_or("fm-rme") == "fm-rme", "the paper suite evaluates fm-rme");
                 let tables = split_list(&tables);
                 if let Some(bad) = tables.iter().find(|t| !suite::TABLES.contains(&t.as_str())) {
