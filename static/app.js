@@ -46,6 +46,13 @@ function method() {
 
 // ---------- drawing ----------
 
+// The values outside buildings (the colour range ignores what is drawn grey).
+function outdoors(values) {
+  const b = state.meta?.buildings;
+  if (!values || !b || !b.length) return values;
+  return values.filter((_, i) => !b[i]);
+}
+
 const offscreen = document.createElement('canvas');
 
 function currentLayer() {
@@ -55,7 +62,7 @@ function currentLayer() {
   const cols = state.mode === 'dataset' ? state.dataset.cols : state.meta.cols;
   const view = state.mode === 'dataset' && (state.view === 'truth' || state.view === 'error') ? 'estimate' : state.view;
   let values = null;
-  let unit = 'dBm';
+  let unit = state.mode === 'scene' ? state.meta.unit ?? 'dBm' : 'dBm';
   let range = null;
   if (view === 'truth') values = r.truth;
   if (view === 'estimate') values = r.mean ?? (state.mode === 'scene' ? r.truth : null);
@@ -69,7 +76,7 @@ function currentLayer() {
     unit = 'dB';
   }
   if (!values) return { rows, cols, values: null, unit, range: [0, 1], view };
-  if (!range) range = unit === 'dBm' && state.mode === 'scene' ? finiteRange(r.truth, r.mean) : finiteRange(values);
+  if (!range) range = (view === 'truth' || view === 'estimate') && state.mode === 'scene' ? finiteRange(outdoors(r.truth), outdoors(r.mean)) : finiteRange(values);
   return { rows, cols, values, unit, range, view };
 }
 
@@ -81,7 +88,8 @@ function draw() {
   if (!layer) return;
   const note = $('scene-info');
   if (layer.values) {
-    paint(offscreen, layer.values, layer.rows, layer.cols, layer.range[0], layer.range[1], state.info.colormap);
+    const buildings = state.mode === 'scene' ? state.meta.buildings : null;
+    paint(offscreen, layer.values, layer.rows, layer.cols, layer.range[0], layer.range[1], state.info.colormap, buildings);
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(offscreen, 0, 0, MAP_PX, MAP_PX);
   } else {
@@ -323,7 +331,7 @@ function wire() {
     const [cx, cy] = canvasPoint(ev);
     const i = nearTransmitter(cx, cy);
     if (i >= 0) {
-      state.drag = { index: i, moved: false };
+      state.drag = { index: i, moved: false, from: [state.meta.tx[3 * i], state.meta.tx[3 * i + 1]] };
       map.setPointerCapture(ev.pointerId);
     } else {
       const [x, y] = toWorld(cx, cy);
@@ -339,11 +347,16 @@ function wire() {
     state.drag.moved = true;
     draw();
   });
-  map.addEventListener('pointerup', () => {
+  map.addEventListener('pointerup', async () => {
     const d = state.drag;
     state.drag = null;
     if (!d || !d.moved) return;
-    act('sceneMoveTx', { index: d.index, x: state.meta.tx[3 * d.index], y: state.meta.tx[3 * d.index + 1] });
+    const ok = await act('sceneMoveTx', { index: d.index, x: state.meta.tx[3 * d.index], y: state.meta.tx[3 * d.index + 1] });
+    if (!ok) {
+      // Refused (e.g. inside a building): the transmitter goes back to where it is.
+      [state.meta.tx[3 * d.index], state.meta.tx[3 * d.index + 1]] = d.from;
+      draw();
+    }
   });
   $('new-scene').addEventListener('click', () => newScene(Number($('samples').value)));
   $('preset').addEventListener('change', () => newScene(Number($('samples').value)));

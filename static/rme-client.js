@@ -44,8 +44,9 @@ export function engine(prefer) {
 }
 
 /// Paints a row-major map (row 0 south) on a canvas with the colormap (256 RGBA entries);
-/// non-finite cells stay transparent. Returns the ImageData's canvas.
-export function paint(canvas, values, rows, cols, lo, hi, colormap) {
+/// non-finite cells stay transparent; cells where `buildings` (optional, row-major, 1 =
+/// building) is set are dark grey.
+export function paint(canvas, values, rows, cols, lo, hi, colormap, buildings = null) {
   canvas.width = cols;
   canvas.height = rows;
   const ctx = canvas.getContext('2d');
@@ -56,6 +57,10 @@ export function paint(canvas, values, rows, cols, lo, hi, colormap) {
     for (let c = 0; c < cols; c++) {
       const v = values[src + c];
       const o = (r * cols + c) * 4;
+      if (buildings && buildings.length && buildings[src + c]) {
+        img.data.set(BUILDING_RGBA, o);
+        continue;
+      }
       if (!Number.isFinite(v)) continue;
       const k = Math.max(0, Math.min(255, Math.round(((v - lo) / span) * 255))) * 4;
       img.data[o] = colormap[k];
@@ -66,6 +71,9 @@ export function paint(canvas, values, rows, cols, lo, hi, colormap) {
   }
   ctx.putImageData(img, 0, 0);
 }
+
+/// Colour of buildings on a map (the same dark grey as the CLI's PNGs).
+const BUILDING_RGBA = [64, 64, 64, 255];
 
 /// Paints the colour bar (low at the bottom) on a canvas.
 export function paintBar(canvas, colormap) {

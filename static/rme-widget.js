@@ -3,7 +3,7 @@
 //   <script type="module" src="https://…/static/rme-widget.js"></script>
 //   <rme-map preset="D7" model="fm-rme-small" samples="200" seed="3"></rme-map>
 //
-// Attributes: preset (D1–D7), seed, samples, model (a shipped model or kriging/idw/ldpl),
+// Attributes: preset (D1–D7, or urban: a city with buildings, one transmitter), seed, samples, model (a shipped model or kriging/idw/ldpl),
 // slot, band, size (pixels). Every widget on a page shares one engine (one Web Worker, one
 // weight download per model). Click the map to add or remove a measurement.
 
@@ -132,7 +132,7 @@ class RmeMap extends HTMLElement {
   draw(r) {
     const values = r.mean ?? r.truth;
     const [lo, hi] = finiteRange(r.truth, r.mean);
-    paint(this.offscreen, values, r.rows, r.cols, lo, hi, this.info.colormap);
+    paint(this.offscreen, values, r.rows, r.cols, lo, hi, this.info.colormap, r.buildings);
     const ctx = this.canvas.getContext('2d');
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(this.offscreen, 0, 0, this.size, this.size);
@@ -145,8 +145,8 @@ class RmeMap extends HTMLElement {
       ctx.fillRect(x - 1.5, y - 1.5, 3, 3);
       ctx.strokeRect(x - 2, y - 2, 4, 4);
     }
-    this.root.querySelector('.hi').textContent = `${hi.toFixed(0)} dBm`;
-    this.root.querySelector('.lo').textContent = `${lo.toFixed(0)} dBm`;
+    this.root.querySelector('.hi').textContent = `${hi.toFixed(0)} ${r.unit ?? 'dBm'}`;
+    this.root.querySelector('.lo').textContent = `${lo.toFixed(0)} ${r.unit ?? 'dBm'}`;
     const rmse = r.rmse == null ? 'add measurements' : `RMSE ${r.rmse.toFixed(2)} dB`;
     this.root.querySelector('.info').textContent =
       `${r.preset} seed ${r.seed} · ${r.cells.length} measurements · ${this.model} · ${rmse} · ${r.ms == null ? '' : Math.round(r.ms) + ' ms · '}${this.info.backend}`;

@@ -98,7 +98,7 @@ function sceneMeta(s) {
   return {
     preset: s.preset, seed: Number(s.seed), rows: s.rows, cols: s.cols, cellSize: s.cell_size_m,
     slots: s.slots, bands: s.bands, slot: s.slot, band: s.band, t: s.t_s, freq: s.freq_hz,
-    cells: s.cells(), tx,
+    cells: s.cells(), tx, buildings: s.buildings(), unit: s.unit,
   };
 }
 

@@ -7,10 +7,40 @@ use crate::error::{Result, RmeError};
 use crate::map::{MeasurementSet, QuerySet, RadioMap};
 use crate::metrics::rmse;
 use crate::rng::Rng;
+use crate::sim::urban::{Split, UrbanSimulator};
+use crate::sim::{DynamicPreset, DynamicSimulator};
 
 /// Mixed into the seed of "sample N cells at random", so that the sample set of seed `s` is
 /// not correlated with the simulated scene of seed `s`.
 const SAMPLING_STREAM: u64 = 0xDE30;
+
+/// The preset name of the urban scene (beside D1–D7).
+pub const URBAN_PRESET: &str = "urban";
+
+/// Cells per side of the urban scene (the shipped grid models' size).
+pub const URBAN_SCENE_CELLS: usize = 128;
+
+/// The map of a demo scene: sample `seed` of a dynamic preset ("D1"…"D7"), or, for
+/// [`URBAN_PRESET`], test city `seed` (a city no model trained on) with its transmitter drawn
+/// from `seed`. `rme demo` and the page build their scenes here, so they show the same map.
+pub fn scene_map(preset: &str, seed: u64) -> Result<RadioMap> {
+    if preset == URBAN_PRESET {
+        let sim = UrbanSimulator::new(URBAN_SCENE_CELLS)?;
+        return sim.simulate(&sim.split_city(Split::Test, seed)?, seed);
+    }
+    DynamicSimulator::new(DynamicPreset::by_name(preset)?)?.simulate(seed)
+}
+
+/// The urban scene of `seed` with its transmitter moved to `(x_m, y_m)` (same height, same
+/// clutter). Errors name a position outside the area or inside a building.
+pub fn urban_scene_with_tx(seed: u64, x_m: f64, y_m: f64) -> Result<RadioMap> {
+    let sim = UrbanSimulator::new(URBAN_SCENE_CELLS)?;
+    let city = sim.split_city(Split::Test, seed)?;
+    let drawn = sim.draw_transmitter(&city, seed)?;
+    let mut map = sim.simulate_at(&city, [x_m, y_m, drawn[2]], seed)?;
+    map.id = format!("{}_tx_at_{x_m:.1}_{y_m:.1}", city.name);
+    Ok(map)
+}
 
 /// A slice of a simulated map and the cells of it that are observed.
 #[derive(Clone, Debug)]
@@ -50,12 +80,21 @@ impl SliceTask {
     /// Observes `count` cells drawn uniformly without replacement from `seed` (replacing the
     /// current set). The same `(count, seed)` gives the same cells on every platform.
     pub fn sample_random(&mut self, count: usize, seed: u64) -> Result<()> {
-        let n = self.len();
+        // Only cells with a truth (outside buildings) are measured; for a map without
+        // buildings that is every cell, in order, so the draw is the one it always was.
+        let valid = self.valid_cells();
+        let n = valid.len();
         if count == 0 || count >= n {
-            return Err(RmeError::invalid("samples", format!("{count} is not in 1..{n} (the slice has {n} cells)")));
+            return Err(RmeError::invalid("samples", format!("{count} is not in 1..{n} (the slice has {n} cells with a value)")));
         }
         let mut rng = Rng::new(seed ^ SAMPLING_STREAM);
-        self.set_cells(rng.choose_indices(n, count))
+        self.set_cells(rng.choose_indices(n, count).into_iter().map(|k| valid[k]).collect())
+    }
+
+    /// Cells of the slice with a truth: finite, outside buildings.
+    pub fn valid_cells(&self) -> Vec<usize> {
+        let base = self.base();
+        (0..self.len()).filter(|&c| self.map.is_valid_voxel(base + c)).collect()
     }
 
     /// Observes exactly `cells` (any order; duplicates are merged).
@@ -76,6 +115,9 @@ impl SliceTask {
         let n = self.len();
         if cell >= n {
             return Err(RmeError::invalid("cell", format!("{cell} is outside the slice ({n} cells)")));
+        }
+        if self.map.is_building(cell / self.map.grid.cols, cell % self.map.grid.cols) && self.cells.binary_search(&cell).is_err() {
+            return Err(RmeError::invalid("measurement position", "it is inside a building (measurements are taken outdoors)"));
         }
         match self.cells.binary_search(&cell) {
             Ok(i) => {
@@ -118,9 +160,9 @@ impl SliceTask {
         self.map.slice(self.slot, self.band).iter().map(|&v| v as f64).collect()
     }
 
-    /// The cells that are not observed.
+    /// The cells with a truth (outside buildings) that are not observed.
     pub fn hidden(&self) -> Vec<usize> {
-        (0..self.len()).filter(|c| self.cells.binary_search(c).is_err()).collect()
+        self.valid_cells().into_iter().filter(|c| self.cells.binary_search(c).is_err()).collect()
     }
 
     /// RMSE (dB) of a full-slice estimate (row-major, one value per cell) over the cells that
@@ -201,4 +243,30 @@ mod tests {
         assert!(t.sample_random(0, 1).is_err());
         assert!(SliceTask::new(t.map.clone(), 99, 0).is_err());
     }
+
+    #[test]
+    fn urban_scenes_sample_outdoors_and_score_outdoors() {
+        let map = scene_map(URBAN_PRESET, 2).unwrap();
+        let mut task = SliceTask::new(map, 0, 0).unwrap();
+        task.sample_random(50, 2).unwrap();
+        assert!(task.cells().iter().all(|&c| !task.map.is_building(c / 128, c % 128)));
+        assert!(task.hidden().iter().all(|&c| !task.map.is_building(c / 128, c % 128)));
+        let inside = (0..128 * 128).find(|&c| task.map.is_building(c / 128, c % 128)).unwrap();
+        assert!(task.toggle(inside).unwrap_err().to_string().contains("inside a building"));
+        let moved = urban_scene_with_tx(2, 3.0, 3.0);
+        match moved {
+            Ok(m) => assert_ne!(m.values, task.map.values),
+            Err(e) => assert!(e.to_string().contains("inside a building"), "{e}"),
+        }
+        assert!(urban_scene_with_tx(2, -5.0, 3.0).unwrap_err().to_string().contains("outside"));
+    }
+
+    /// The urban scene of seed 1, bit for bit: the same constant is checked in WebAssembly by
+    /// the browser tests (tests/e2e/demo.test.mjs), so native and wasm maps are identical.
+    #[test]
+    fn urban_scene_golden_digest() {
+        assert_eq!(scene_map(URBAN_PRESET, 1).unwrap().digest(), URBAN_SEED1_DIGEST);
+    }
+
+    const URBAN_SEED1_DIGEST: &str = "acda03d1ee223b9cb4ac5670987cafe0fbfceef8a48a226b403fb48c50355104";
 }

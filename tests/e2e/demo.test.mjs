@@ -213,19 +213,73 @@ test('WebGPU (SwiftShader) runs the same model with the same numbers', async () 
   }
 });
 
+test('the urban scene: buildings drawn, a transmitter drag re-simulates, RadioUNet matches the native RMSE', async () => {
+  const errors = [];
+  const native = nativeRmse('urban', 2, 100, ['radiounet-small', 'kriging']);
+  const p = await page(cpu, errors);
+  await p.goto(`${server.url}?preset=urban&seed=2&samples=100&method=radiounet-small`);
+  await estimated(p, 1);
+  const shown = await pageRmse(p);
+  console.log(`urban RMSE page vs native (seed 2, 100 samples, RadioUNet): ${shown} vs ${native['radiounet-small']} dB (kriging native ${native.kriging} dB)`);
+  assert.ok(Math.abs(shown - native['radiounet-small']) < 0.05, `page ${shown} dB, native ${native['radiounet-small']} dB`);
+  assert.equal(await p.locator('#bar-unit').textContent(), 'dB');
+  // Buildings are drawn (the dark grey of rme-client.js) on a good share of the map.
+  const grey = await p.evaluate(() => {
+    const c = document.getElementById('map');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i] === 64 && d[i + 1] === 64 && d[i + 2] === 64) n++;
+    return n / (d.length / 4);
+  });
+  assert.ok(grey > 0.08, `buildings cover ${grey} of the canvas`);
+  // Drag the transmitter: into a building it is refused with a message and goes back;
+  // into a street the map is re-simulated and estimated again.
+  const box = await p.locator('#map').boundingBox();
+  let moved = false;
+  let refused = 0;
+  let done = 1;
+  for (const target of [[0.5, 0.5], [0.3, 0.7], [0.7, 0.3], [0.2, 0.2], [0.8, 0.8], [0.5, 0.2], [0.2, 0.5], [0.65, 0.65], [0.35, 0.35]]) {
+    const [tx] = JSON.parse(await p.locator('#map').getAttribute('data-tx'));
+    await p.mouse.move(box.x + box.width * tx[0], box.y + box.height * tx[1]);
+    await p.mouse.down();
+    await p.mouse.move(box.x + box.width * (tx[0] + target[0]) / 2, box.y + box.height * (tx[1] + target[1]) / 2);
+    await p.mouse.move(box.x + box.width * target[0], box.y + box.height * target[1]);
+    await p.mouse.up();
+    await p.waitForFunction((k) => Number(document.body.dataset.estimates) > k && document.body.dataset.state === 'ready' || document.getElementById('error').textContent !== '', done);
+    if (Number(await p.evaluate(() => document.body.dataset.estimates)) > done) {
+      await estimated(p, done + 1);
+      const [at] = JSON.parse(await p.locator('#map').getAttribute('data-tx'));
+      assert.ok(Math.hypot(at[0] - target[0], at[1] - target[1]) < 0.01, `transmitter at ${at}, dragged to ${target}`);
+      assert.notEqual(await pageRmse(p), shown);
+      moved = true;
+      break;
+    }
+    assert.match(await p.locator('#error').textContent(), /inside a building/);
+    const [back] = JSON.parse(await p.locator('#map').getAttribute('data-tx'));
+    assert.ok(Math.hypot(back[0] - tx[0], back[1] - tx[1]) < 0.01, 'a refused drag puts the transmitter back');
+    refused += 1;
+  }
+  assert.ok(moved, `every drag target was refused (${refused})`);
+  await screenshot(p, 'demo-urban');
+  assert.deepEqual(errors, []);
+  await p.close();
+});
+
 // The golden digest of D1 sample 1, the same constant as core/src/sim/dynamic.rs's test:
 // the simulator gives bit-for-bit the same map in WebAssembly as natively.
 const D1_SEED1_DIGEST = 'c92a444d7fac10ded46eeb04f04254ac8b5f57878d4ef6d93f0ac9d63dbe28af';
+// The same for the urban scene of seed 1 (core/src/scene.rs's test).
+const URBAN_SEED1_DIGEST = 'acda03d1ee223b9cb4ac5670987cafe0fbfceef8a48a226b403fb48c50355104';
 
-test('the simulator is bit-for-bit the native one in WebAssembly (golden digest of D1 sample 1)', async () => {
+test('the simulators are bit-for-bit the native ones in WebAssembly (golden digests of D1 sample 1 and urban scene 1)', async () => {
   const errors = [];
   const p = await page(cpu, errors);
   await p.goto(`${server.url}static/embed.html`);
   const digest = await p.evaluate(async (url) => {
     const m = await import(url);
     await m.default();
-    return m.simulator_digest('D1', 1n);
+    return [m.simulator_digest('D1', 1n), m.simulator_digest('urban', 1n)];
   }, `${server.url}rme-web.js`);
-  assert.equal(digest, D1_SEED1_DIGEST);
+  assert.deepEqual(digest, [D1_SEED1_DIGEST, URBAN_SEED1_DIGEST]);
   await p.close();
 });

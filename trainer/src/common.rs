@@ -5,6 +5,8 @@ use anyhow::{Context, Result, bail};
 use rme_core::io::csv::{CsvReport, Sidecar, parse_sidecar, read_measurements};
 use rme_core::io::mapset::read_mapset;
 use rme_core::models::fm_rme::{FmRmeEstimator, load_fm_rme};
+use rme_core::models::grid::{GridEstimator, GridScene};
+use rme_core::models::grid_nets::{LoadedGridModel, load_grid_model};
 use rme_core::models::weights::Manifest;
 use rme_core::{Estimator, MeasurementSet, RadioMap, RmeError, classical_by_name};
 use std::path::{Path, PathBuf};
@@ -202,11 +204,37 @@ pub fn load_fm_rme_weights(dir: &Path) -> Result<FmRmeEstimator> {
 /// Where `--method fm-rme` finds its weights when `--weights` is not given.
 pub const DEFAULT_WEIGHTS: &str = "static/models/fm-rme-small";
 
-/// Any estimator by name: the classical ones, or `fm-rme` from a weights folder.
+/// Any estimator by name: the classical ones, `fm-rme` from a weights folder, or a grid model
+/// (a folder under `static/models`, e.g. `radiounet-small`, or `--weights DIR` with a grid
+/// manifest) on the grid and buildings of `scene`.
 pub fn estimator_for(name: &str, scene: Option<&RadioMap>, weights: Option<&Path>) -> Result<Box<dyn Estimator>> {
     if name == "fm-rme" {
         let dir = weights.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(DEFAULT_WEIGHTS));
         return Ok(Box::new(load_fm_rme_weights(&dir)?));
     }
-    Ok(classical_by_name(name, scene)?)
+    if let Ok(e) = classical_by_name(name, scene) {
+        return Ok(e);
+    }
+    let dir = Path::new(MODELS_DIR).join(name);
+    if !dir.join("manifest.json").exists() {
+        // Not a model folder either: the classical registry's message names the methods.
+        return Ok(classical_by_name(name, scene)?);
+    }
+    let model = load_grid_weights(&dir)?;
+    let map = scene.with_context(|| format!("{name} is a grid model: it needs a scene (a map) to estimate on"))?;
+    Ok(Box::new(GridEstimator::new(model, GridScene::new(map.grid, map.buildings.clone())?)))
+}
+
+/// Where model folders are found by name.
+pub const MODELS_DIR: &str = "static/models";
+
+/// Loads shipped grid-model weights (autoencoder, RadioUNet) from a folder with `model.bpk`
+/// and `manifest.json`.
+pub fn load_grid_weights(dir: &Path) -> Result<LoadedGridModel> {
+    let mpath = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&mpath).with_context(|| format!("reading {}", mpath.display()))?;
+    let manifest = Manifest::parse(&text, &mpath.display().to_string())?;
+    let wpath = dir.join("model.bpk");
+    let bytes = std::fs::read(&wpath).with_context(|| format!("reading {}", wpath.display()))?;
+    Ok(load_grid_model(&manifest, &bytes, &burn::tensor::Device::flex(), &wpath.display().to_string())?)
 }

@@ -8,8 +8,7 @@ use rme_core::QuerySet;
 use rme_core::io::csv::write_measurements;
 use rme_core::io::png::{RenderOptions, finite_range, render_map};
 use rme_core::metrics::mae;
-use rme_core::scene::SliceTask;
-use rme_core::sim::{DynamicPreset, DynamicSimulator};
+use rme_core::scene::{SliceTask, scene_map};
 use serde::Serialize;
 use std::path::Path;
 use std::time::Instant;
@@ -55,17 +54,17 @@ pub struct Args {
 }
 
 pub fn run(a: &Args, out: &Path) -> Result<()> {
-    let p = DynamicPreset::by_name(&a.preset)?;
+    // The same scene as the page (`rme_core::scene::scene_map`: D1–D7 or "urban").
+    let map = scene_map(&a.preset, a.seed)?;
     ensure!(
-        a.slot < p.slots && a.band < p.bands,
+        a.slot < map.slots() && a.band < map.bands(),
         "{}: slot {} / band {} out of range ({} slots, {} bands)",
-        p.name,
+        a.preset,
         a.slot,
         a.band,
-        p.slots,
-        p.bands
+        map.slots(),
+        map.bands()
     );
-    let map = DynamicSimulator::new(p)?.simulate(a.seed)?;
     // The same task, sampling and error definition as the browser page (`rme_core::scene`).
     let mut task = SliceTask::new(map, a.slot, a.band)?;
     task.sample_random(a.samples, a.seed)?;
@@ -80,7 +79,9 @@ pub fn run(a: &Args, out: &Path) -> Result<()> {
     let scale = (384 / rows.max(cols)).clamp(1, 8);
     let markers: Vec<(usize, usize)> = cells.iter().map(|c| (c / cols, c % cols)).collect();
     let opts = RenderOptions { scale, range, unit: "dBm".into(), markers };
-    write_atomic(&out.join("truth.png"), &render_map(&truth, rows, cols, None, &opts)?)?;
+    let buildings = map.buildings.clone();
+    let buildings = buildings.as_deref();
+    write_atomic(&out.join("truth.png"), &render_map(&truth, rows, cols, buildings, &opts)?)?;
     write_atomic(&out.join("measurements.csv"), write_measurements(&obs).as_bytes())?;
 
     let plain = RenderOptions { markers: vec![], ..opts.clone() };
@@ -95,9 +96,9 @@ pub fn run(a: &Args, out: &Path) -> Result<()> {
             let h_true: Vec<f64> = hidden.iter().map(|&c| truth[c]).collect();
             let rmse_db = task.hidden_rmse(&e.mean)?;
             let err: Vec<f64> = e.mean.iter().zip(&truth).map(|(a, b)| (a - b).abs()).collect();
-            write_atomic(&out.join(format!("estimate_{m}.png")), &render_map(&e.mean, rows, cols, None, &plain)?)?;
+            write_atomic(&out.join(format!("estimate_{m}.png")), &render_map(&e.mean, rows, cols, buildings, &plain)?)?;
             let err_opts = RenderOptions { range: Some((0.0, 20.0)), unit: "dB".into(), ..plain.clone() };
-            write_atomic(&out.join(format!("error_{m}.png")), &render_map(&err, rows, cols, None, &err_opts)?)?;
+            write_atomic(&out.join(format!("error_{m}.png")), &render_map(&err, rows, cols, buildings, &err_opts)?)?;
             // A constant σ (LDPL's residual RMS) makes an empty picture: the table says it.
             let std_png = match e.std.as_ref().filter(|s| s.iter().any(|v| (v - s[0]).abs() > 1e-9)) {
                 Some(s) => {
@@ -130,7 +131,7 @@ pub fn run(a: &Args, out: &Path) -> Result<()> {
         }));
     }
     let results = Results {
-        preset: p.name.into(),
+        preset: a.preset.clone(),
         seed: a.seed,
         slot: a.slot,
         band: a.band,

@@ -10,12 +10,11 @@
 //! set to 0 in both (RadioMapSeer's maps are 0 inside buildings). RMSE pools every cell of every
 //! map; PSNR and SSIM are means over maps.
 
-use crate::common::{Provenance, Table, load_mapset, write_atomic};
-use anyhow::{Context, Result};
+use crate::common::{Provenance, Table, load_grid_weights, load_mapset, write_atomic};
+use anyhow::Result;
 use rme_core::metrics::{SquaredErrors, psnr, ssim};
 use rme_core::models::grid::{GAIN_RANGE_DB, GridEstimator, GridScene, normalise_db};
-use rme_core::models::grid_nets::{LoadedGridModel, load_grid_model};
-use rme_core::models::weights::Manifest;
+use rme_core::models::grid_nets::LoadedGridModel;
 use rme_core::rng::Rng;
 use rme_core::sim::dynamic::sample_seed;
 use rme_core::sim::urban::{Sampling, Split, UrbanSimulator};
@@ -87,13 +86,8 @@ fn load_method(name: &str, models: &Path) -> Result<Method> {
         return Ok(Method::Classical(e));
     }
     let dir = models.join(name);
-    let mpath = dir.join("manifest.json");
-    let text =
-        std::fs::read_to_string(&mpath).with_context(|| format!("method '{name}': not a classical method and no {}", mpath.display()))?;
-    let manifest = Manifest::parse(&text, &mpath.display().to_string())?;
-    let wpath = dir.join("model.bpk");
-    let bytes = std::fs::read(&wpath).with_context(|| format!("reading {}", wpath.display()))?;
-    Ok(Method::Grid(load_grid_model(&manifest, &bytes, &burn::tensor::Device::flex(), &wpath.display().to_string())?))
+    anyhow::ensure!(dir.join("manifest.json").exists(), "method '{name}': not a classical method and no model folder {}", dir.display());
+    Ok(Method::Grid(load_grid_weights(&dir)?))
 }
 
 /// Cells with a truth: outdoor and finite.

@@ -1,10 +1,13 @@
 //! The compute engine: a burn device (WebGPU, or burn's CPU backend compiled to wasm), the
-//! FM-RME models loaded on it, and estimation of a [`Problem`] by any method.
+//! models loaded on it (FM-RME, and the grid models: autoencoder, RadioUNet), and estimation
+//! of a [`Problem`] by any method.
 
 use crate::js_error;
 use burn::tensor::Device;
 use js_sys::Promise;
 use rme_core::models::fm_rme::{FmRmeEstimator, load_fm_rme};
+use rme_core::models::grid::{GridInputs, GridScene, answer_queries, check_queries, denormalise_db};
+use rme_core::models::grid_nets::{GRID_KINDS, LoadedGridModel, load_grid_model};
 use rme_core::models::weights::Manifest;
 use rme_core::{Estimate, Measurement, MeasurementSet, Query, QuerySet, Result as CoreResult, RmeError, classical_by_name};
 use serde::Serialize;
@@ -18,16 +21,39 @@ use wasm_bindgen_futures::future_to_promise;
 /// is left to `rme eval`).
 pub const CLASSICAL: [&str; 3] = ["kriging", "idw", "ldpl"];
 
-/// Measurements and the points to estimate at.
+/// Measurements and the points to estimate at, and the grid (with buildings, where the
+/// scene has them) that grid models estimate on.
 #[wasm_bindgen]
 pub struct Problem {
     pub(crate) obs: MeasurementSet,
     pub(crate) queries: QuerySet,
+    pub(crate) scene: Option<GridScene>,
 }
 
 impl Problem {
     pub fn new(obs: MeasurementSet, queries: QuerySet) -> Self {
-        Self { obs, queries }
+        Self { obs, queries, scene: None }
+    }
+
+    /// The same problem with a grid scene for the grid models.
+    pub fn with_scene(mut self, scene: Option<GridScene>) -> Self {
+        self.scene = scene;
+        self
+    }
+}
+
+/// A loaded model: FM-RME (gridless) or a grid model.
+enum LoadedModel {
+    FmRme(Rc<FmRmeEstimator>),
+    Grid(Rc<LoadedGridModel>),
+}
+
+impl Clone for LoadedModel {
+    fn clone(&self) -> Self {
+        match self {
+            Self::FmRme(m) => Self::FmRme(m.clone()),
+            Self::Grid(m) => Self::Grid(m.clone()),
+        }
     }
 }
 
@@ -84,7 +110,7 @@ struct ModelInfo {
 struct Inner {
     device: Device,
     backend: String,
-    models: RefCell<BTreeMap<String, Rc<FmRmeEstimator>>>,
+    models: RefCell<BTreeMap<String, LoadedModel>>,
 }
 
 /// A compute device and the models loaded on it. Cloning shares them.
@@ -104,9 +130,15 @@ impl Engine {
     pub fn add_model(&self, name: &str, manifest_text: &str, bytes: &[u8]) -> CoreResult<()> {
         let file = format!("{name}/model.bpk");
         let manifest = Manifest::parse(manifest_text, &format!("{name}/manifest.json"))?;
-        let (model, config, context) = load_fm_rme(&manifest, bytes, &self.inner.device, &file)?;
-        let est = FmRmeEstimator::new(model, config, context, self.inner.device.clone(), name)?;
-        self.inner.models.borrow_mut().insert(name.to_string(), Rc::new(est));
+        let loaded = if GRID_KINDS.contains(&manifest.kind.as_str()) {
+            // Labelled with the name the page uses.
+            let m = Manifest { name: name.to_string(), ..manifest };
+            LoadedModel::Grid(Rc::new(load_grid_model(&m, bytes, &self.inner.device, &file)?))
+        } else {
+            let (model, config, context) = load_fm_rme(&manifest, bytes, &self.inner.device, &file)?;
+            LoadedModel::FmRme(Rc::new(FmRmeEstimator::new(model, config, context, self.inner.device.clone(), name)?))
+        };
+        self.inner.models.borrow_mut().insert(name.to_string(), loaded);
         Ok(())
     }
 
@@ -131,7 +163,12 @@ impl Engine {
         }
         let model = self.inner.models.borrow().get(method).cloned();
         match model {
-            Some(m) => m.estimate_async(&problem.obs, &problem.queries).await,
+            Some(LoadedModel::FmRme(m)) => m.estimate_async(&problem.obs, &problem.queries).await,
+            Some(LoadedModel::Grid(m)) => {
+                let scene =
+                    problem.scene.as_ref().ok_or_else(|| RmeError::unsupported(method, "grid models need a grid to estimate on"))?;
+                grid_estimate(&m, scene, problem).await
+            }
             None if CLASSICAL.contains(&method) => classical_by_name(method, None)?.estimate(&problem.obs, &problem.queries),
             None => Err(RmeError::invalid(
                 "method",
@@ -145,8 +182,11 @@ impl Engine {
     }
 
     /// Runs a model once on a small synthetic set, so that the first user estimate does not
-    /// pay for shader compilation (WebGPU) or first-touch allocation.
+    /// pay for shader compilation (WebGPU) or first-touch allocation. Grid models run on the
+    /// urban scene's 128² grid (the shapes the page uses).
     pub async fn warm_up(&self, name: &str) -> CoreResult<()> {
+        let scene = rme_core::Grid::new(rme_core::scene::URBAN_SCENE_CELLS, rme_core::scene::URBAN_SCENE_CELLS, 2.0, [0.0, 0.0])
+            .and_then(|g| GridScene::new(g, None))?;
         let points: Vec<Measurement> = (0..48)
             .map(|i| Measurement {
                 x_m: (i % 8) as f64 * 8.0,
@@ -157,7 +197,7 @@ impl Engine {
             })
             .collect();
         let queries = QuerySet { points: (0..32).map(|i| Query { x_m: i as f64 * 2.0, y_m: 20.0, t_s: 0.0, freq_hz: 3.5e9 }).collect() };
-        let problem = Problem::new(MeasurementSet::from_points(points), queries);
+        let problem = Problem::new(MeasurementSet::from_points(points), queries).with_scene(Some(scene));
         let e = self.run(name, &problem).await?;
         if e.mean.iter().all(|v| v.is_finite()) {
             Ok(())
@@ -165,6 +205,16 @@ impl Engine {
             Err(RmeError::numerical(name, "the warm-up estimate is not finite (weights or backend broken)"))
         }
     }
+}
+
+/// A grid model's estimate of `problem` on `scene`: rasterise, run (reading back
+/// asynchronously), answer every query by bilinear interpolation — what
+/// `rme_core::models::grid::GridEstimator` does natively.
+async fn grid_estimate(model: &LoadedGridModel, scene: &GridScene, problem: &Problem) -> CoreResult<Estimate> {
+    check_queries(&scene.grid, &problem.queries)?;
+    let inputs = GridInputs::from_measurements(scene, &problem.obs)?;
+    let dense: Vec<f64> = model.predict_async(&inputs).await?.into_iter().map(denormalise_db).collect();
+    Ok(answer_queries(&scene.grid, &dense, &problem.queries))
 }
 
 #[wasm_bindgen]

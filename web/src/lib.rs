@@ -19,7 +19,8 @@ pub use engine::{Engine, EstimateOut, Problem};
 pub use render::{colormap_rgba, png_bytes};
 
 use rme_core::io::csv::{read_measurements, write_estimate, write_measurements};
-use rme_core::scene::SliceTask;
+use rme_core::models::grid::GridScene;
+use rme_core::scene::{SliceTask, URBAN_PRESET, scene_map, urban_scene_with_tx};
 use rme_core::sim::{DynamicPreset, DynamicSimulator, TxPin};
 use rme_core::{Estimate, Grid, MeasurementSet, QuerySet, Result as CoreResult, RmeError};
 use wasm_bindgen::prelude::*;
@@ -57,28 +58,28 @@ pub fn classical_methods() -> Vec<String> {
     engine::CLASSICAL.iter().map(|m| m.to_string()).collect()
 }
 
-/// Names of the simulator presets, D1–D7.
+/// Names of the scenes: the simulator presets D1–D7, then "urban" (a test city with
+/// buildings and one transmitter, 128²).
 #[wasm_bindgen]
 pub fn presets() -> Vec<String> {
-    rme_core::sim::PRESETS.iter().map(|p| p.name.to_string()).collect()
+    rme_core::sim::PRESETS.iter().map(|p| p.name.to_string()).chain([URBAN_PRESET.to_string()]).collect()
 }
 
-/// sha256 of sample `seed` of a simulator preset ([`rme_core::RadioMap::digest`]). The
+/// sha256 of the scene of `seed` of a preset (D1–D7 or urban; [`rme_core::RadioMap::digest`]). The
 /// browser tests compare it with the native value: the simulators are bit-for-bit the same
 /// in WebAssembly.
 #[wasm_bindgen]
 pub fn simulator_digest(preset: &str, seed: u64) -> Result<String, JsError> {
-    let p = DynamicPreset::by_name(preset).map_err(js_error)?;
-    let map = rme_core::sim::DynamicSimulator::new(p).and_then(|s| s.simulate(seed)).map_err(js_error)?;
-    Ok(map.digest())
+    Ok(scene_map(preset, seed).map_err(js_error)?.digest())
 }
 
-/// One slice of a simulated sample, the cells observed in it, and its transmitters (any of
-/// which the user may move: the sample is then re-simulated with it parked there).
+/// One slice of a simulated sample (a dynamic preset, or the urban scene), the cells observed
+/// in it, and its transmitters (any of which the user may move: the sample is then
+/// re-simulated with it parked there).
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct Scene {
-    preset: &'static DynamicPreset,
+    preset: String,
     seed: u64,
     pins: Vec<TxPin>,
     task: SliceTask,
@@ -95,7 +96,18 @@ impl Scene {
 
     #[wasm_bindgen(getter)]
     pub fn preset(&self) -> String {
-        self.preset.name.to_string()
+        self.preset.clone()
+    }
+
+    /// Unit of the scene's values: "dBm" (received power) or "dB" (path gain, the urban scene).
+    #[wasm_bindgen(getter)]
+    pub fn unit(&self) -> String {
+        if self.task.map.quantity == "path_gain_db" { "dB".into() } else { "dBm".into() }
+    }
+
+    /// Building mask of the scene, row-major (1 = building); empty when it has none.
+    pub fn buildings(&self) -> Vec<u8> {
+        self.task.map.buildings.clone().unwrap_or_default()
     }
     #[wasm_bindgen(getter)]
     pub fn seed(&self) -> u64 {
@@ -193,9 +205,12 @@ impl Scene {
         self.task.map.slice(self.task.slot, self.task.band).to_vec()
     }
 
-    /// The observed measurements and a query at every cell of the slice.
+    /// The observed measurements and a query at every cell of the slice, with the scene's
+    /// grid and buildings for the grid models. In the urban scene the transmitter's position
+    /// is known (it is drawn on the map).
     pub fn problem(&self) -> Problem {
-        Problem::new(self.task.measurements(), self.task.queries())
+        let scene = GridScene::new(self.task.map.grid, self.task.map.buildings.clone()).ok();
+        Problem::new(self.task.measurements(), self.task.queries()).with_scene(scene)
     }
 
     /// RMSE (dB) of a full-slice estimate over the cells that are not observed.
@@ -219,9 +234,8 @@ impl Scene {
 /// above convert the error for JavaScript).
 impl Scene {
     pub fn simulate(preset: &str, seed: u64) -> CoreResult<Scene> {
-        let preset = DynamicPreset::by_name(preset)?;
-        let map = DynamicSimulator::new(preset)?.simulate(seed)?;
-        Ok(Scene { preset, seed, pins: Vec::new(), task: SliceTask::new(map, 0, 0)? })
+        let map = scene_map(preset, seed)?;
+        Ok(Scene { preset: preset.to_string(), seed, pins: Vec::new(), task: SliceTask::new(map, 0, 0)? })
     }
 
     pub fn try_set_slice(&mut self, slot: usize, band: usize) -> CoreResult<()> {
@@ -249,9 +263,16 @@ impl Scene {
     }
 
     pub fn try_move_transmitter(&mut self, index: usize, x_m: f64, y_m: f64) -> CoreResult<()> {
+        if self.preset == URBAN_PRESET {
+            if index != 0 {
+                return Err(RmeError::invalid("transmitter", format!("the urban scene has one transmitter, not {}", index + 1)));
+            }
+            let map = urban_scene_with_tx(self.seed, x_m, y_m)?;
+            return self.replace_task(map, 0, 0);
+        }
         let mut pins: Vec<TxPin> = self.pins.iter().copied().filter(|p| p.index != index).collect();
         pins.push(TxPin { index, x_m, y_m });
-        let map = DynamicSimulator::new(self.preset)?.simulate_with(self.seed, &pins)?;
+        let map = DynamicSimulator::new(DynamicPreset::by_name(&self.preset)?)?.simulate_with(self.seed, &pins)?;
         self.replace_task(map, self.task.slot, self.task.band)?;
         self.pins = pins;
         Ok(())
@@ -362,9 +383,10 @@ impl Dataset {
         QuerySet::from_grid(&self.grid, first.t_s, first.freq_hz)
     }
 
-    /// The measurements and a query at every grid cell.
+    /// The measurements and a query at every grid cell (grid models estimate on this grid,
+    /// without buildings).
     pub fn problem(&self) -> Problem {
-        Problem::new(self.obs.clone(), self.queries())
+        Problem::new(self.obs.clone(), self.queries()).with_scene(GridScene::new(self.grid, None).ok())
     }
 
     /// A grid estimate as an estimate CSV.
@@ -427,5 +449,24 @@ mod tests {
         }
         let big = Dataset::read(&big, "big.csv").unwrap_err().to_string();
         assert!(big.contains("100000 measurements") && big.contains("at most 20000"), "{big}");
+    }
+
+    #[test]
+    fn the_urban_scene_draws_buildings_and_moves_its_transmitter() {
+        let mut s = Scene::simulate("urban", 1).unwrap();
+        assert_eq!((s.rows(), s.cols(), s.buildings().len()), (128, 128, 128 * 128));
+        let before = s.truth();
+        let b = s.buildings();
+        let free = (0..b.len()).rev().find(|&i| b[i] == 0).unwrap();
+        let (x, y) = ((free % 128) as f64 * 2.0 + 1.0, (free / 128) as f64 * 2.0 + 1.0);
+        s.try_move_transmitter(0, x, y).unwrap();
+        assert_eq!(&s.transmitters()[0..2], &[x, y]);
+        assert_ne!(before, s.truth());
+        let inside = b.iter().position(|&v| v == 1).unwrap();
+        let (xb, yb) = ((inside % 128) as f64 * 2.0 + 1.0, (inside / 128) as f64 * 2.0 + 1.0);
+        assert!(s.try_move_transmitter(0, xb, yb).unwrap_err().to_string().contains("inside a building"));
+        assert!(s.try_move_transmitter(1, x, y).unwrap_err().to_string().contains("one transmitter"));
+        assert!(s.try_toggle_at(xb, yb).unwrap_err().to_string().contains("inside a building"));
+        assert!(s.problem().scene.is_some());
     }
 }

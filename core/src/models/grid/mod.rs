@@ -193,18 +193,28 @@ impl<M: GridModel> Estimator for GridEstimator<M> {
     }
 
     fn estimate(&self, obs: &MeasurementSet, query: &QuerySet) -> Result<Estimate> {
-        query.validate()?;
-        let grid = &self.scene.grid;
-        // Check the queries before running the model: a bad query must not cost a forward pass.
-        for (i, q) in query.points.iter().enumerate() {
-            if grid.cell_of(q.x_m, q.y_m).is_none() {
-                return Err(RmeError::invalid("query set", format!("query {i} at ({}, {}) m is outside the model's grid", q.x_m, q.y_m)));
-            }
-        }
+        check_queries(&self.scene.grid, query)?;
         let dense = self.estimate_grid(obs)?;
-        let mean = query.points.iter().map(|q| sample_bilinear(grid, &dense, q.x_m, q.y_m).unwrap_or(f64::NAN)).collect();
-        Ok(Estimate { mean, std: None })
+        Ok(answer_queries(&self.scene.grid, &dense, query))
     }
+}
+
+/// Checks that every query lies on the grid (before a model runs: a bad query must not cost a
+/// forward pass).
+pub fn check_queries(grid: &Grid, query: &QuerySet) -> Result<()> {
+    query.validate()?;
+    for (i, q) in query.points.iter().enumerate() {
+        if grid.cell_of(q.x_m, q.y_m).is_none() {
+            return Err(RmeError::invalid("query set", format!("query {i} at ({}, {}) m is outside the model's grid", q.x_m, q.y_m)));
+        }
+    }
+    Ok(())
+}
+
+/// Answers every query from a dense map in dB by [`sample_bilinear`] (queries checked by
+/// [`check_queries`]).
+pub fn answer_queries(grid: &Grid, dense_db: &[f64], query: &QuerySet) -> Estimate {
+    Estimate { mean: query.points.iter().map(|q| sample_bilinear(grid, dense_db, q.x_m, q.y_m).unwrap_or(f64::NAN)).collect(), std: None }
 }
 
 #[cfg(test)]
