@@ -4,6 +4,8 @@
 
 use burn::tensor::{Device, TensorData, Tolerance};
 use rme_core::models::fm_rme::{ContextRule, Example, FmRmeBatch, load_fm_rme};
+use rme_core::models::grid::{GridExample, GridModel};
+use rme_core::models::grid_nets::{GRID_KINDS, check_example, load_grid_model};
 use rme_core::models::weights::Manifest;
 use std::path::Path;
 
@@ -21,6 +23,11 @@ fn shipped_weights_decode_and_reproduce_their_stored_output() {
         let manifest = Manifest::parse(&std::fs::read_to_string(&manifest_path).unwrap(), &name).unwrap();
         let bytes = std::fs::read(dir.join("model.bpk")).unwrap();
         let device = Device::flex();
+        if GRID_KINDS.contains(&manifest.kind.as_str()) {
+            check_grid_model(&manifest, &bytes, &dir, &name);
+            checked += 1;
+            continue;
+        }
         let (model, config, context) = load_fm_rme(&manifest, &bytes, &device, &name).unwrap_or_else(|e| panic!("{e}"));
         let check: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("check.json")).unwrap()).unwrap();
         let example = Example {
@@ -41,4 +48,26 @@ fn shipped_weights_decode_and_reproduce_their_stored_output() {
         checked += 1;
     }
     assert!(checked > 0, "no shipped model in {}", root.display());
+}
+
+/// A grid model's check: the stored example rebuilt from its seeds, the model's normalised
+/// output at the stored cells.
+fn check_grid_model(manifest: &Manifest, bytes: &[u8], dir: &Path, name: &str) {
+    let device = Device::flex();
+    let model = load_grid_model(manifest, bytes, &device, name).unwrap_or_else(|e| panic!("{e}"));
+    let check: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("check.json")).unwrap()).unwrap();
+    let size = check["size"].as_u64().unwrap() as usize;
+    let (map, cells) = check_example(size, check["city"].as_u64().unwrap(), check["tx_seed"].as_u64().unwrap()).unwrap();
+    assert_eq!(serde_json::to_value(&cells).unwrap(), check["cells"], "{name}: the stored example's cells");
+    let example = GridExample::from_map(&map, &cells, check["tx_known"].as_bool().unwrap()).unwrap();
+    let out = model.predict(&example.inputs).unwrap();
+    let expected: Vec<(usize, f64)> = serde_json::from_value(check["expected"].clone()).unwrap();
+    assert!(expected.len() > 100, "{name}: {} stored outputs", expected.len());
+    for (i, v) in expected {
+        assert!((out[i] - v).abs() < 1e-4, "{name}: cell {i}: {} now, {v} at export", out[i]);
+    }
+    let mut corrupt = bytes.to_vec();
+    corrupt[bytes.len() / 3] ^= 1;
+    let err = load_grid_model(manifest, &corrupt, &device, name).map(|_| ()).expect_err("corrupt weights load").to_string();
+    assert!(err.contains("sha256") && err.contains(name), "{err}");
 }

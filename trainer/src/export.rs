@@ -14,7 +14,6 @@ use rme_core::models::grid_nets::{GridNetConfig, load_grid_model};
 use rme_core::models::weights::{Manifest, sha256_hex};
 use rme_core::rng::Rng;
 use rme_core::sim::dynamic::{DataSplit, split_seed};
-use rme_core::sim::urban::{Sampling, Split, UrbanSimulator};
 use rme_core::sim::{DynamicPreset, DynamicSimulator};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -106,16 +105,6 @@ pub struct GridCheck {
     pub expected: Vec<(usize, f64)>,
 }
 
-impl GridCheck {
-    /// The example the check replays.
-    pub fn example(size: usize, city: u64, tx_seed: u64) -> Result<(rme_core::RadioMap, Vec<usize>)> {
-        let sim = UrbanSimulator::new(size)?;
-        let map = sim.simulate(&sim.split_city(Split::Test, city)?, tx_seed)?;
-        let cells = Sampling::Count(9).cells(size, size, map.buildings.as_deref().unwrap_or(&[]), &mut Rng::new(tx_seed))?;
-        Ok((map, cells))
-    }
-}
-
 fn export_grid(run_dir: &Path, run: &serde_json::Value, name: &str, out_root: &Path, notes: &str, metrics: Option<&Path>) -> Result<()> {
     let kind = run["kind"].as_str().unwrap_or_default();
     let size = run["size"].as_u64().context("run.json has no size")? as usize;
@@ -150,7 +139,7 @@ fn export_grid(run_dir: &Path, run: &serde_json::Value, name: &str, out_root: &P
     manifest.params = summary["params"].as_u64().unwrap_or(0) as usize;
     let device = burn::tensor::Device::flex();
     let model = load_grid_model(&manifest, &bytes, &device, &run_dir.join("model.bpk").display().to_string())?;
-    let (map, cells) = GridCheck::example(size, 0, 0)?;
+    let (map, cells) = rme_core::models::grid_nets::check_example(size, 0, 0)?;
     let example = GridExample::from_map(&map, &cells, true)?;
     let out = model.predict(&example.inputs)?;
     let expected = (0..out.len()).step_by(61).map(|i| (i, out[i])).collect();

@@ -244,6 +244,10 @@ enum Command {
         /// Grid models: share of examples with the transmitter's position given.
         #[arg(long, default_value_t = 0.5)]
         tx_known_share: f64,
+        /// Grid models: start from these weights (a folder with model.bpk and manifest.json
+        /// of the same kind and config) instead of a random initialisation.
+        #[arg(long)]
+        init: Option<PathBuf>,
     },
     /// Write a finished run's weights in the shipped form (static/models/NAME/).
     Export {
@@ -405,7 +409,11 @@ fn run(cli: Cli) -> Result<()> {
             cities,
             maps_per_city,
             tx_known_share,
+            init,
         } => {
+            if !rme_core::models::grid_nets::GRID_KINDS.contains(&model.as_str()) {
+                anyhow::ensure!(init.is_none(), "--init is for the grid models (autoencoder, radiounet)");
+            }
             if rme_core::models::grid_nets::GRID_KINDS.contains(&model.as_str()) {
                 let cfg = rme_core::models::grid_nets::GridNetConfig::preset(&model, &config)?;
                 let spec = train_grid::GridRunSpec {
@@ -423,6 +431,7 @@ fn run(cli: Cli) -> Result<()> {
                     seed,
                     val_every: val_every.max(1),
                     checkpoint_every: checkpoint_every.max(1),
+                    init,
                 };
                 return train_grid::run(&train_grid::Args { spec, device, out, resume, stop_after });
             }

@@ -78,7 +78,7 @@ impl Scores {
 
 enum Method {
     Classical(Box<dyn Estimator>),
-    Grid(LoadedGridModel),
+    Grid(Box<LoadedGridModel>),
 }
 
 fn load_method(name: &str, models: &Path) -> Result<Method> {
@@ -87,7 +87,7 @@ fn load_method(name: &str, models: &Path) -> Result<Method> {
     }
     let dir = models.join(name);
     anyhow::ensure!(dir.join("manifest.json").exists(), "method '{name}': not a classical method and no model folder {}", dir.display());
-    Ok(Method::Grid(load_grid_weights(&dir)?))
+    Ok(Method::Grid(Box::new(load_grid_weights(&dir)?)))
 }
 
 /// Cells with a truth: outdoor and finite.
@@ -105,7 +105,7 @@ fn score(method: &Method, map: &RadioMap, cells: &[usize], tx_known: bool, into:
     let estimate = match method {
         Method::Classical(e) => e.estimate(&obs, &queries).map(|e| e.mean),
         Method::Grid(m) => GridScene::new(map.grid, map.buildings.clone())
-            .and_then(|scene| GridEstimator::new(m.clone(), scene).estimate(&obs, &queries))
+            .and_then(|scene| GridEstimator::new((**m).clone(), scene).estimate(&obs, &queries))
             .map(|e| e.mean),
     };
     let estimate = match estimate {

@@ -53,6 +53,10 @@ pub struct GridRunSpec {
     pub seed: u64,
     pub val_every: u64,
     pub checkpoint_every: u64,
+    /// Weights folder (`static/models/NAME`) the run starts from instead of a random
+    /// initialisation (fine-tuning, or more training of a shipped model); same kind and config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<PathBuf>,
 }
 
 impl GridRunSpec {
@@ -197,6 +201,25 @@ fn run_with<N: GridNetwork + Module>(a: &Args, init: impl Fn(&Device) -> N) -> R
         let state: State = serde_json::from_slice(&std::fs::read(ckpt.join("state.json"))?)?;
         eprintln!("resuming {} at step {}", out.display(), state.step);
         (net, state)
+    } else if let Some(dir) = &spec.init {
+        let manifest: rme_core::models::weights::Manifest = serde_json::from_slice(
+            &std::fs::read(dir.join("manifest.json")).with_context(|| format!("--init: reading {}/manifest.json", dir.display()))?,
+        )?;
+        ensure!(
+            manifest.kind == spec.kind && manifest.config == spec.model,
+            "--init {}: a {} with config {}, this run trains a {} with config {}",
+            dir.display(),
+            manifest.kind,
+            manifest.config,
+            spec.kind,
+            spec.model
+        );
+        // The shipped file's sha256 is checked by the loader the estimators use.
+        crate::common::load_grid_weights(dir)?;
+        let path = dir.join("model.bpk");
+        let net = module_from_bytes(init(&dev), &std::fs::read(&path)?, &path.display().to_string())?.train();
+        eprintln!("starting from the weights in {} ({} steps already)", dir.display(), manifest.steps);
+        (net, State::default())
     } else {
         (init(&dev), State::default())
     };
@@ -290,6 +313,7 @@ mod tests {
             seed: 1,
             val_every: 1000,
             checkpoint_every: 1000,
+            init: None,
         }
     }
 

@@ -117,6 +117,18 @@ impl GridModel for LoadedGridModel {
     }
 }
 
+/// The stored example of a grid model's `check.json`: the map of test city `city` with
+/// transmitter seed `tx_seed` at `size`², observed at 9 street cells drawn from `tx_seed`.
+/// `rme export` stores the model's output on it; the tests replay it on the shipped file.
+pub fn check_example(size: usize, city: u64, tx_seed: u64) -> Result<(crate::RadioMap, Vec<usize>)> {
+    use crate::sim::urban::{Sampling, Split, UrbanSimulator};
+    let sim = UrbanSimulator::new(size)?;
+    let map = sim.simulate(&sim.split_city(Split::Test, city)?, tx_seed)?;
+    let buildings = map.buildings.clone().unwrap_or_default();
+    let cells = Sampling::Count(9).cells(size, size, &buildings, &mut crate::rng::Rng::new(tx_seed))?;
+    Ok((map, cells))
+}
+
 fn checked_params(params: usize, manifest: &Manifest, name: &str) -> Result<()> {
     if params != manifest.params {
         return Err(RmeError::parse(name, None, format!("{params} parameters, the manifest says {}", manifest.params)));

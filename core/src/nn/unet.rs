@@ -65,7 +65,7 @@ impl UNetConfig {
     /// Checks that a `height × width` input fits the pooling levels.
     pub fn check_input(&self, height: usize, width: usize) -> crate::error::Result<()> {
         let k = 1usize << (self.channels.len().saturating_sub(1));
-        if height % k != 0 || width % k != 0 || height == 0 || width == 0 {
+        if !height.is_multiple_of(k) || !width.is_multiple_of(k) || height == 0 || width == 0 {
             return Err(RmeError::invalid(
                 "grid for the U-Net",
                 format!(

@@ -73,9 +73,26 @@ impl Autoencoder {
     }
 }
 
+/// The mean of each map's samples: `[batch, 1, 1, 1]` (0 for a map without samples).
+fn sample_mean(batch: &GridBatch) -> Tensor<4> {
+    let [b, _, h, w] = batch.samples.dims();
+    let sum = batch.samples.clone().reshape([b, h * w]).sum_dim(1);
+    let count = batch.mask.clone().reshape([b, h * w]).sum_dim(1).clamp_min(1.0);
+    (sum / count).reshape([b, 1, 1, 1])
+}
+
 impl GridNetwork for Autoencoder {
+    /// The network completes the map around the mean of its samples: the samples enter
+    /// centred on that mean (0 where unsampled, as in Teganya and Romero's [sparse map, mask]
+    /// input) and the mean is added back to the output. Why: with 9 samples in 16 384 cells
+    /// the raw sparse map is almost all zeros, and the network trained on it (2 400 steps here)
+    /// collapsed to one mean map whatever the samples (measured: the same 17.98 dB RMSE at 9
+    /// samples, 1 % and 10 %). Centred, its worst case is the constant sample mean.
     fn forward(&self, batch: &GridBatch) -> Tensor<4> {
-        self.forward_planes(Tensor::cat(vec![batch.samples.clone(), batch.mask.clone()], 1))
+        let mean = sample_mean(batch);
+        let [b, _, h, w] = batch.samples.dims();
+        let centred = (batch.samples.clone() - mean.clone().expand([b, 1, h, w])) * batch.mask.clone();
+        self.forward_planes(Tensor::cat(vec![centred, batch.mask.clone()], 1)) + mean.expand([b, 1, h, w])
     }
 
     fn loss(&self, batch: &GridBatch, targets: &GridTargets) -> Tensor<1> {
@@ -84,7 +101,7 @@ impl GridNetwork for Autoencoder {
 
     fn check_grid(&self, rows: usize, cols: usize) -> Result<()> {
         let k = 1usize << self.levels;
-        if rows % k != 0 || cols % k != 0 {
+        if !rows.is_multiple_of(k) || !cols.is_multiple_of(k) {
             return Err(RmeError::invalid(
                 "grid for the autoencoder",
                 format!("{rows}x{cols} is not a multiple of {k} ({} pooling levels)", self.levels),
@@ -124,6 +141,25 @@ mod tests {
         let a = net.forward(&planes(0.0)).into_data();
         let b = net.forward(&planes(1.0)).into_data();
         a.assert_eq(&b, true);
+    }
+
+    #[test]
+    fn output_follows_the_sample_level() {
+        // Raising every sample by 0.1 raises the estimate by exactly 0.1 everywhere: the
+        // network sees only deviations from the sample mean.
+        let d = cpu();
+        let net = AutoencoderConfig::new().with_channels(vec![4]).with_latent_channels(4).init(&d);
+        let mask = Tensor::<4>::random([1, 1, 8, 8], burn::tensor::Distribution::Bernoulli(0.3), &d);
+        let values = Tensor::<4>::random([1, 1, 8, 8], burn::tensor::Distribution::Uniform(0.2, 0.6), &d) * mask.clone();
+        let planes = |shift: f32| GridBatch {
+            samples: values.clone() + mask.clone() * shift,
+            mask: mask.clone(),
+            buildings: Tensor::zeros([1, 1, 8, 8], &d),
+            distance: Tensor::zeros([1, 1, 8, 8], &d),
+        };
+        let a = net.forward(&planes(0.0)) + 0.1;
+        let b = net.forward(&planes(0.1));
+        a.into_data().assert_approx_eq::<f32>(&b.into_data(), burn::tensor::Tolerance::absolute(1e-5));
     }
 
     #[test]

@@ -119,10 +119,10 @@ impl GridInputs {
             Some(b) => b.iter().map(|&v| v as f32).collect(),
             None => vec![0.0; n],
         };
-        if let Some(tx) = obs.tx_m {
-            if grid.cell_of(tx[0], tx[1]).is_none() {
-                return Err(RmeError::invalid("transmitter position", format!("({}, {}) m is outside the model's grid", tx[0], tx[1])));
-            }
+        if let Some(tx) = obs.tx_m
+            && grid.cell_of(tx[0], tx[1]).is_none()
+        {
+            return Err(RmeError::invalid("transmitter position", format!("({}, {}) m is outside the model's grid", tx[0], tx[1])));
         }
         let from = obs.tx_m.map(|t| [t[0], t[1]]).unwrap_or(grid.origin_m);
         let [w, h] = grid.extent_m();

@@ -101,7 +101,7 @@ fn lattice_strides(fraction: f64) -> (usize, usize) {
         if a * a > k {
             break;
         }
-        if k % a == 0 {
+        if k.is_multiple_of(a) {
             best = (a, k / a);
         }
     }
