@@ -323,6 +323,8 @@ pub fn run(a: &Args) -> Result<()> {
     }
     let base = device(&a.device)?;
     let dev = base.clone().autodiff();
+    // The initial weights come from the run's seed too: the same command, the same run.
+    dev.seed(spec.seed);
     let mut optim = optimizer(spec).init();
     let (mut model, mut state) = if a.resume && ckpt.exists() {
         let bytes = std::fs::read(ckpt.join("model.bpk"))?;

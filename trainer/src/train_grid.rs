@@ -192,6 +192,8 @@ fn run_with<N: GridNetwork + Module>(a: &Args, init: impl Fn(&Device) -> N) -> R
     }
     let base = device(&a.device)?;
     let dev = base.clone().autodiff();
+    // The initial weights come from the run's seed too: the same command, the same run.
+    dev.seed(spec.seed);
     let mut optim = AdamWConfig::new().with_weight_decay(spec.weight_decay as f32).init();
     let (mut net, mut state) = if a.resume && ckpt.exists() {
         let path = ckpt.join("model.bpk");
