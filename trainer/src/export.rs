@@ -58,35 +58,52 @@ pub fn run(run_dir: &Path, name: &str, out_root: &Path, notes: &str, metrics: Op
     let example = check_example(&cfg, &context)?;
     let batch = FmRmeBatch::new(std::slice::from_ref(&example), &cfg, &ContextRule::new(&cfg, &context), &device)?;
     let expected: Vec<f32> = model.forward(&batch).into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let mut manifest = manifest_from_run(name, KIND, serde_json::to_value(&cfg)?, &bytes, &summary, metrics, notes)?;
+    manifest.context = Some(serde_json::to_value(&context)?);
+    manifest.params = model.num_params();
+    manifest.trained_on = format!("dynamic simulator presets {} (training seeds; validation and test seeds disjoint)", run["presets"]);
+    let check = Check { visible: example.visible, queries: example.queries, expected };
+    write_shipped(&out_root.join(name), &bytes, &manifest, &serde_json::to_vec(&check)?)
+}
+
+/// The manifest of a finished run's weights: provenance from its `summary.json`, metrics
+/// from `metrics` (a JSON file) where given. The caller adds what is particular to the model.
+fn manifest_from_run(
+    name: &str,
+    kind: &str,
+    config: serde_json::Value,
+    bytes: &[u8],
+    summary: &serde_json::Value,
+    metrics: Option<&Path>,
+    notes: &str,
+) -> Result<Manifest> {
     let metrics = match metrics {
         Some(p) => serde_json::from_slice(&std::fs::read(p).with_context(|| format!("reading {}", p.display()))?)?,
         None => serde_json::Value::Null,
     };
-    let prov = Provenance::capture(None);
-    let manifest = Manifest {
+    let text = |k: &str| summary[k].as_str().unwrap_or_default().to_string();
+    Ok(Manifest {
         name: name.into(),
-        kind: KIND.into(),
-        config: serde_json::to_value(&cfg)?,
-        context: Some(serde_json::to_value(&context)?),
-        params: model.num_params(),
-        sha256: sha256_hex(&bytes),
-        trained_on: format!("dynamic simulator presets {} (training seeds; validation and test seeds disjoint)", run["presets"]),
-        command: summary["command"].as_str().unwrap_or_default().to_string(),
-        commit: summary["commit"].as_str().unwrap_or_default().to_string(),
-        hardware: format!(
-            "{} (device {})",
-            summary["machine"].as_str().unwrap_or_default(),
-            summary["device"].as_str().unwrap_or_default()
-        ),
+        kind: kind.into(),
+        config,
+        context: None,
+        params: summary["params"].as_u64().unwrap_or(0) as usize,
+        sha256: sha256_hex(bytes),
+        trained_on: text("trained_on"),
+        command: text("command"),
+        commit: text("commit"),
+        hardware: format!("{} (device {})", text("machine"), text("device")),
         steps: summary["steps"].as_u64().unwrap_or(0),
         metrics,
-        notes: format!("{notes} Exported by: {}", prov.command).trim().to_string(),
-    };
-    let dir = out_root.join(name);
-    write_atomic(&dir.join("model.bpk"), &bytes)?;
-    write_atomic(&dir.join("manifest.json"), &serde_json::to_vec_pretty(&manifest)?)?;
-    let check = Check { visible: example.visible, queries: example.queries, expected };
-    write_atomic(&dir.join("check.json"), &serde_json::to_vec(&check)?)?;
+        notes: format!("{notes} Exported by: {}", Provenance::capture(None).command).trim().to_string(),
+    })
+}
+
+/// Writes `model.bpk`, `manifest.json` and `check.json` into `dir`.
+fn write_shipped(dir: &Path, bytes: &[u8], manifest: &Manifest, check: &[u8]) -> Result<()> {
+    write_atomic(&dir.join("model.bpk"), bytes)?;
+    write_atomic(&dir.join("manifest.json"), &serde_json::to_vec_pretty(manifest)?)?;
+    write_atomic(&dir.join("check.json"), check)?;
     eprintln!("wrote {} ({} bytes, {} parameters, sha256 {})", dir.display(), bytes.len(), manifest.params, manifest.sha256);
     Ok(())
 }
@@ -111,32 +128,9 @@ fn export_grid(run_dir: &Path, run: &serde_json::Value, name: &str, out_root: &P
     let bytes = std::fs::read(run_dir.join("model.bpk"))
         .with_context(|| format!("{} has no model.bpk: is the run finished?", run_dir.display()))?;
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(run_dir.join("summary.json"))?)?;
-    let metrics = match metrics {
-        Some(p) => serde_json::from_slice(&std::fs::read(p).with_context(|| format!("reading {}", p.display()))?)?,
-        None => serde_json::Value::Null,
-    };
-    let prov = Provenance::capture(None);
     let cfg = GridNetConfig::from_json(kind, &run["model"], "run.json")?;
-    let mut manifest = Manifest {
-        name: name.into(),
-        kind: kind.into(),
-        config: cfg.to_json(),
-        context: None,
-        params: 0,
-        sha256: sha256_hex(&bytes),
-        trained_on: summary["trained_on"].as_str().unwrap_or_default().to_string(),
-        command: summary["command"].as_str().unwrap_or_default().to_string(),
-        commit: summary["commit"].as_str().unwrap_or_default().to_string(),
-        hardware: format!(
-            "{} (device {})",
-            summary["machine"].as_str().unwrap_or_default(),
-            summary["device"].as_str().unwrap_or_default()
-        ),
-        steps: summary["steps"].as_u64().unwrap_or(0),
-        metrics,
-        notes: format!("{notes} Maps of {size}² cells (256 m cities). Exported by: {}", prov.command).trim().to_string(),
-    };
-    manifest.params = summary["params"].as_u64().unwrap_or(0) as usize;
+    let notes = format!("{notes} Maps of {size}² cells (256 m cities).");
+    let manifest = manifest_from_run(name, kind, cfg.to_json(), &bytes, &summary, metrics, &notes)?;
     let device = burn::tensor::Device::flex();
     let model = load_grid_model(&manifest, &bytes, &device, &run_dir.join("model.bpk").display().to_string())?;
     let (map, cells) = rme_core::models::grid_nets::check_example(size, 0, 0)?;
@@ -144,10 +138,5 @@ fn export_grid(run_dir: &Path, run: &serde_json::Value, name: &str, out_root: &P
     let out = model.predict(&example.inputs)?;
     let expected = (0..out.len()).step_by(61).map(|i| (i, out[i])).collect();
     let check = GridCheck { size, city: 0, tx_seed: 0, cells, tx_known: true, expected };
-    let dir = out_root.join(name);
-    write_atomic(&dir.join("model.bpk"), &bytes)?;
-    write_atomic(&dir.join("manifest.json"), &serde_json::to_vec_pretty(&manifest)?)?;
-    write_atomic(&dir.join("check.json"), &serde_json::to_vec(&check)?)?;
-    eprintln!("wrote {} ({} bytes, {} parameters, sha256 {})", dir.display(), bytes.len(), model.num_params(), manifest.sha256);
-    Ok(())
+    write_shipped(&out_root.join(name), &bytes, &manifest, &serde_json::to_vec(&check)?)
 }

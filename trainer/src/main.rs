@@ -11,6 +11,7 @@ mod suite;
 mod suite_urban;
 mod train;
 mod train_grid;
+mod train_loop;
 
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};

@@ -10,11 +10,12 @@
 //! `--resume` continues from the last one and truncates the curve to it, so the curve has no
 //! gap and no duplicate.
 
-use crate::common::{Provenance, progress, write_atomic};
+use crate::common::{progress, write_atomic};
+use crate::train_loop::{Cadence, Finished, Session, drive, load_checkpoint, open_run};
 use anyhow::{Context, Result, bail, ensure};
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
-use burn::tensor::{Bytes, Device};
+use burn::tensor::Device;
 use rme_core::RadioMap;
 use rme_core::mask::MaskStrategy;
 use rme_core::metrics::SquaredErrors;
@@ -26,9 +27,7 @@ use rme_core::rng::Rng;
 use rme_core::sim::dynamic::{DataSplit, sample_seed, split_seed};
 use rme_core::sim::{DynamicPreset, DynamicSimulator};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 /// Everything that defines a run; stored in `run.json` and checked on `--resume`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -310,30 +309,17 @@ pub fn run(a: &Args) -> Result<()> {
         DynamicPreset::by_name(p)?;
     }
     let out = &a.out;
+    open_run(out, spec, a.resume)?;
     let ckpt = out.join("checkpoint");
-    let run_json = out.join("run.json");
-    if a.resume {
-        let stored: RunSpec =
-            serde_json::from_slice(&std::fs::read(&run_json).with_context(|| format!("--resume: no run at {}", out.display()))?)?;
-        ensure!(stored == *spec, "--resume: the arguments differ from those of the run in {} (see run.json)", out.display());
-    } else {
-        ensure!(!ckpt.exists(), "{} already holds a run; add --resume to continue it or choose another --out", out.display());
-        std::fs::create_dir_all(out)?;
-        write_atomic(&run_json, &serde_json::to_vec_pretty(spec)?)?;
-    }
     let base = device(&a.device)?;
     let dev = base.clone().autodiff();
     // The initial weights come from the run's seed too: the same command, the same run.
     dev.seed(spec.seed);
     let mut optim = optimizer(spec).init();
-    let (mut model, mut state) = if a.resume && ckpt.exists() {
-        let bytes = std::fs::read(ckpt.join("model.bpk"))?;
-        let model = fm_rme_from_bytes(&bytes, &spec.model, &dev, &ckpt.join("model.bpk").display().to_string())?.train();
-        let opt = std::fs::read(ckpt.join("optimizer.bin"))?;
-        optim = optim.from_bytes(Bytes::from_bytes_vec(opt)).map_err(|e| anyhow::anyhow!("loading the optimizer: {e:?}"))?;
-        let state: State = serde_json::from_slice(&std::fs::read(ckpt.join("state.json"))?)?;
-        eprintln!("resuming {} at step {}", out.display(), state.step);
-        (model, state)
+    let (model, mut state) = if a.resume && ckpt.exists() {
+        let (bytes, restored, state) = load_checkpoint(out, optim)?;
+        optim = restored;
+        (fm_rme_from_bytes(&bytes, &spec.model, &dev, &ckpt.join("model.bpk").display().to_string())?.train(), state)
     } else {
         (spec.model.init(&dev), State::default())
     };
@@ -345,69 +331,64 @@ pub fn run(a: &Args) -> Result<()> {
         // The untrained model returns its interpolation baseline: the line to beat.
         eprintln!("validation RMSE before training (the baseline): {:.2} dB", validation.rmse_db(&model, spec, &base)?);
     }
-    let mut curve_file = std::fs::OpenOptions::new().append(true).open(&curve)?;
-    let pb = progress(spec.steps, "train");
-    pb.set_position(state.step);
-    let started = Instant::now();
-    let seconds_before = state.seconds;
-    let first = state.step;
-    while state.step < spec.steps {
-        let step = state.step + 1;
-        let lr = learning_rate(spec, step);
-        let (next, lval, parts) = train_step(model, &mut optim, spec, &pool, step, lr, &dev)?;
-        model = next;
-        state.step = step;
-        state.seconds = seconds_before + started.elapsed().as_secs_f64();
-        let val = if step % spec.val_every == 0 || step == spec.steps { Some(validation.rmse_db(&model, spec, &base)?) } else { None };
-        writeln!(
-            curve_file,
-            "{step},{lval:.6},{:.6},{:.6},{:.6},{lr:.3e},{},{:.2}",
-            parts[0],
-            parts[1],
-            parts[2],
-            val.map(|v| format!("{v:.4}")).unwrap_or_default(),
-            state.seconds
-        )?;
-        let rate = (step - first) as f64 / started.elapsed().as_secs_f64().max(1e-9);
-        pb.set_message(format!("loss {lval:.4} {rate:.2} step/s{}", val.map(|v| format!(" val {v:.2} dB")).unwrap_or_default()));
-        pb.set_position(step);
-        if pb.is_hidden() && (val.is_some() || step == first + 1) {
-            // Not a terminal (a log file, CI): a plain line at each validation instead of the bar.
-            let eta = (spec.steps - step) as f64 / rate.max(1e-9);
-            eprintln!(
-                "step {step}/{}: loss {lval:.4}, {rate:.2} step/s, ETA {eta:.0} s{}",
-                spec.steps,
-                val.map(|v| format!(", validation RMSE {v:.2} dB")).unwrap_or_default()
-            );
-        }
-        if step % spec.checkpoint_every == 0 || step == spec.steps {
-            curve_file.flush()?;
-            save_checkpoint(out, &fm_rme_to_bytes(&model.valid())?, &optim, &state)?;
-        }
-        if a.stop_after.is_some_and(|s| step >= s) {
-            break;
-        }
-    }
-    pb.finish_and_clear();
-    curve_file.flush()?;
+    let mut session = FmSession { model: Some(model), optim, spec, pool, validation, device: dev, base };
+    let lr = |step: u64| learning_rate(spec, step);
+    let cadence = Cadence {
+        steps: spec.steps,
+        val_every: spec.val_every,
+        checkpoint_every: spec.checkpoint_every,
+        stop_after: a.stop_after,
+        lr: &lr,
+    };
+    drive(&mut session, &cadence, out, &curve, &mut state)?;
+    let model = session.model()?;
     if state.step == spec.steps {
-        std::fs::write(out.join("model.bpk"), fm_rme_to_bytes(&model.valid())?)?;
-        write_atomic(&out.join("config.json"), &serde_json::to_vec_pretty(&spec.model)?)?;
-        let prov = Provenance::capture(Some(spec.seed));
-        let summary = serde_json::json!({
-            "steps": state.step,
-            "seconds": state.seconds,
-            "device": a.device,
-            "machine": prov.machine,
-            "commit": prov.commit,
-            "command": prov.command,
-            "params": model.num_params(),
-        });
-        write_atomic(&out.join("summary.json"), &serde_json::to_vec_pretty(&summary)?)?;
+        let finished = Finished { state: &state, device: &a.device, seed: spec.seed, params: model.num_params() };
+        finished.write(out, &fm_rme_to_bytes(&model.valid())?, serde_json::to_value(&spec.model)?, serde_json::json!({}))?;
     }
     plot_curve(&curve, &out.join("curve.png"))?;
     eprintln!("step {} of {} in {:.0} s; curve: {}", state.step, spec.steps, state.seconds, curve.display());
     Ok(())
+}
+
+/// FM-RME's part of the shared loop.
+struct FmSession<'a> {
+    /// Moved through each step (burn's optimizer takes and returns the module).
+    model: Option<FmRme>,
+    optim: burn::optim::ModuleOptimizer,
+    spec: &'a RunSpec,
+    pool: Vec<RadioMap>,
+    validation: Validation,
+    /// The autodiff device the model trains on, and the plain one it validates on.
+    device: Device,
+    base: Device,
+}
+
+impl FmSession<'_> {
+    fn model(&self) -> Result<&FmRme> {
+        self.model.as_ref().context("the model was lost in a failed step")
+    }
+}
+
+impl Session for FmSession<'_> {
+    fn step(&mut self, step: u64, lr: f64) -> Result<(f64, String)> {
+        let model = self.model.take().context("the model was lost in a failed step")?;
+        let (next, loss, parts) = train_step(model, &mut self.optim, self.spec, &self.pool, step, lr, &self.device)?;
+        self.model = Some(next);
+        Ok((loss, format!(",{:.6},{:.6},{:.6}", parts[0], parts[1], parts[2])))
+    }
+
+    fn validate(&self) -> Result<f64> {
+        self.validation.rmse_db(self.model()?, self.spec, &self.base)
+    }
+
+    fn model_bytes(&self) -> Result<Vec<u8>> {
+        Ok(fm_rme_to_bytes(&self.model()?.valid())?)
+    }
+
+    fn optimizer(&self) -> &burn::optim::ModuleOptimizer {
+        &self.optim
+    }
 }
 
 /// `curve.png`: training loss (log scale) above validation RMSE (dB).

@@ -11,12 +11,13 @@
 //! and `--resume` as for FM-RME (the same helpers). Validation: RMSE in dB on fixed maps of
 //! validation cities (9 samples, transmitter known and unknown).
 
-use crate::common::{Provenance, progress, write_atomic};
-use crate::train::{State, device, plot_curve_columns, save_checkpoint, schedule, truncate_curve};
+use crate::common::progress;
+use crate::train::{State, device, plot_curve_columns, schedule, truncate_curve};
+use crate::train_loop::{Cadence, Finished, Session, drive, load_checkpoint, open_run};
 use anyhow::{Context, Result, ensure};
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
-use burn::tensor::{Bytes, Device};
+use burn::tensor::Device;
 use rme_core::RadioMap;
 use rme_core::metrics::SquaredErrors;
 use rme_core::models::grid::{GridBatch, GridExample, GridNetwork, GridTargets, denormalise_db};
@@ -26,9 +27,7 @@ use rme_core::rng::Rng;
 use rme_core::sim::dynamic::sample_seed;
 use rme_core::sim::urban::{Sampling, Split, UrbanSimulator};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::PathBuf;
-use std::time::Instant;
 
 /// Everything that defines a grid run; stored in `run.json` and checked on `--resume`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -179,30 +178,17 @@ fn run_with<N: GridNetwork + Module>(a: &Args, init: impl Fn(&Device) -> N) -> R
     );
     ensure!((0.0..=1.0).contains(&spec.tx_known_share), "--tx-known-share must be in [0, 1]");
     let out = &a.out;
+    open_run(out, spec, a.resume)?;
     let ckpt = out.join("checkpoint");
-    let run_json = out.join("run.json");
-    if a.resume {
-        let stored: GridRunSpec =
-            serde_json::from_slice(&std::fs::read(&run_json).with_context(|| format!("--resume: no run at {}", out.display()))?)?;
-        ensure!(stored == *spec, "--resume: the arguments differ from those of the run in {} (see run.json)", out.display());
-    } else {
-        ensure!(!ckpt.exists(), "{} already holds a run; add --resume to continue it or choose another --out", out.display());
-        std::fs::create_dir_all(out)?;
-        write_atomic(&run_json, &serde_json::to_vec_pretty(spec)?)?;
-    }
     let base = device(&a.device)?;
     let dev = base.clone().autodiff();
     // The initial weights come from the run's seed too: the same command, the same run.
     dev.seed(spec.seed);
     let mut optim = AdamWConfig::new().with_weight_decay(spec.weight_decay as f32).init();
-    let (mut net, mut state) = if a.resume && ckpt.exists() {
-        let path = ckpt.join("model.bpk");
-        let net = module_from_bytes(init(&dev), &std::fs::read(&path)?, &path.display().to_string())?.train();
-        let opt = std::fs::read(ckpt.join("optimizer.bin"))?;
-        optim = optim.from_bytes(Bytes::from_bytes_vec(opt)).map_err(|e| anyhow::anyhow!("loading the optimizer: {e:?}"))?;
-        let state: State = serde_json::from_slice(&std::fs::read(ckpt.join("state.json"))?)?;
-        eprintln!("resuming {} at step {}", out.display(), state.step);
-        (net, state)
+    let (net, mut state) = if a.resume && ckpt.exists() {
+        let (bytes, restored, state) = load_checkpoint(out, optim)?;
+        optim = restored;
+        (module_from_bytes(init(&dev), &bytes, &ckpt.join("model.bpk").display().to_string())?.train(), state)
     } else if let Some(dir) = &spec.init {
         let manifest: rme_core::models::weights::Manifest = serde_json::from_slice(
             &std::fs::read(dir.join("manifest.json")).with_context(|| format!("--init: reading {}/manifest.json", dir.display()))?,
@@ -230,68 +216,74 @@ fn run_with<N: GridNetwork + Module>(a: &Args, init: impl Fn(&Device) -> N) -> R
     truncate_curve(&curve, CURVE_HEADER, state.step)?;
     let pool = training_pool(spec)?;
     let validation = Validation::new(spec.size)?;
-    let mut curve_file = std::fs::OpenOptions::new().append(true).open(&curve)?;
-    let pb = progress(spec.steps, "train");
-    pb.set_position(state.step);
-    let started = Instant::now();
-    let seconds_before = state.seconds;
-    let first = state.step;
-    while state.step < spec.steps {
-        let step = state.step + 1;
-        let lr = schedule(spec.lr, spec.warmup, spec.steps, step);
-        let examples = batch_examples(spec, &pool, step)?;
-        let refs: Vec<&GridExample> = examples.iter().collect();
-        let inputs: Vec<_> = examples.iter().map(|e| &e.inputs).collect();
-        let loss = net.loss(&GridBatch::new(&inputs, &dev)?, &GridTargets::new(&refs, &dev)?);
-        let value = loss.clone().into_scalar::<f32>() as f64;
-        ensure!(value.is_finite(), "loss is {value} at step {step}: lower --lr");
-        let grads = GradientsParams::from_grads(loss.backward(), &net);
-        net = optim.step(lr, net, grads);
-        state.step = step;
-        state.seconds = seconds_before + started.elapsed().as_secs_f64();
-        let val = if step % spec.val_every == 0 || step == spec.steps { Some(validation.rmse_db(&net, &base)?) } else { None };
-        writeln!(curve_file, "{step},{value:.6},{lr:.3e},{},{:.2}", val.map(|v| format!("{v:.4}")).unwrap_or_default(), state.seconds)?;
-        let rate = (step - first) as f64 / started.elapsed().as_secs_f64().max(1e-9);
-        pb.set_message(format!("loss {value:.5} {rate:.2} step/s{}", val.map(|v| format!(" val {v:.2} dB")).unwrap_or_default()));
-        pb.set_position(step);
-        if pb.is_hidden() && (val.is_some() || step == first + 1) {
-            let eta = (spec.steps - step) as f64 / rate.max(1e-9);
-            eprintln!(
-                "step {step}/{}: loss {value:.5}, {rate:.3} step/s, ETA {eta:.0} s{}",
-                spec.steps,
-                val.map(|v| format!(", validation RMSE {v:.2} dB")).unwrap_or_default()
-            );
-        }
-        if step % spec.checkpoint_every == 0 || step == spec.steps {
-            curve_file.flush()?;
-            save_checkpoint(out, &module_to_bytes(&net.valid())?, &optim, &state)?;
-        }
-        if a.stop_after.is_some_and(|s| step >= s) {
-            break;
-        }
-    }
-    pb.finish_and_clear();
-    curve_file.flush()?;
+    let mut session = GridSession { net: Some(net), optim, spec, pool, validation, device: dev, base };
+    let lr = |step: u64| schedule(spec.lr, spec.warmup, spec.steps, step);
+    let cadence = Cadence {
+        steps: spec.steps,
+        val_every: spec.val_every,
+        checkpoint_every: spec.checkpoint_every,
+        stop_after: a.stop_after,
+        lr: &lr,
+    };
+    drive(&mut session, &cadence, out, &curve, &mut state)?;
+    let net = session.net()?;
     if state.step == spec.steps {
-        std::fs::write(out.join("model.bpk"), module_to_bytes(&net.valid())?)?;
-        write_atomic(&out.join("config.json"), &serde_json::to_vec_pretty(&spec.model)?)?;
-        let prov = Provenance::capture(Some(spec.seed));
-        let summary = serde_json::json!({
+        let finished = Finished { state: &state, device: &a.device, seed: spec.seed, params: net.num_params() };
+        let extra = serde_json::json!({
             "kind": spec.kind,
-            "steps": state.step,
-            "seconds": state.seconds,
-            "device": a.device,
-            "machine": prov.machine,
-            "commit": prov.commit,
-            "command": prov.command,
-            "params": net.num_params(),
             "trained_on": format!("urban simulator, {} training cities × {} transmitters, {}² cells", spec.cities, spec.maps_per_city, spec.size),
         });
-        write_atomic(&out.join("summary.json"), &serde_json::to_vec_pretty(&summary)?)?;
+        finished.write(out, &module_to_bytes(&net.valid())?, spec.model.clone(), extra)?;
     }
     plot_curve_columns(&curve, &out.join("curve.png"), 3)?;
     eprintln!("step {} of {} in {:.0} s; curve: {}", state.step, spec.steps, state.seconds, curve.display());
     Ok(())
+}
+
+/// A grid model's part of the shared loop.
+struct GridSession<'a, N> {
+    /// Moved through each step (burn's optimizer takes and returns the module).
+    net: Option<N>,
+    optim: burn::optim::ModuleOptimizer,
+    spec: &'a GridRunSpec,
+    pool: Vec<RadioMap>,
+    validation: Validation,
+    /// The autodiff device the model trains on, and the plain one it validates on.
+    device: Device,
+    base: Device,
+}
+
+impl<N: GridNetwork + Module> GridSession<'_, N> {
+    fn net(&self) -> Result<&N> {
+        self.net.as_ref().context("the model was lost in a failed step")
+    }
+}
+
+impl<N: GridNetwork + Module> Session for GridSession<'_, N> {
+    fn step(&mut self, step: u64, lr: f64) -> Result<(f64, String)> {
+        let net = self.net.take().context("the model was lost in a failed step")?;
+        let examples = batch_examples(self.spec, &self.pool, step)?;
+        let refs: Vec<&GridExample> = examples.iter().collect();
+        let inputs: Vec<_> = examples.iter().map(|e| &e.inputs).collect();
+        let loss = net.loss(&GridBatch::new(&inputs, &self.device)?, &GridTargets::new(&refs, &self.device)?);
+        let value = loss.clone().into_scalar::<f32>() as f64;
+        ensure!(value.is_finite(), "loss is {value} at step {step}: lower --lr");
+        let grads = GradientsParams::from_grads(loss.backward(), &net);
+        self.net = Some(self.optim.step(lr, net, grads));
+        Ok((value, String::new()))
+    }
+
+    fn validate(&self) -> Result<f64> {
+        self.validation.rmse_db(self.net()?, &self.base)
+    }
+
+    fn model_bytes(&self) -> Result<Vec<u8>> {
+        Ok(module_to_bytes(&self.net()?.valid())?)
+    }
+
+    fn optimizer(&self) -> &burn::optim::ModuleOptimizer {
+        &self.optim
+    }
 }
 
 #[cfg(test)]

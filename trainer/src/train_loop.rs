@@ -1,0 +1,147 @@
+//! The loop every training run shares (FM-RME and the grid models): steps, the learning-rate
+//! schedule, validation every `val_every` steps, the curve CSV, the progress bar (or plain
+//! lines when stderr is not a terminal), atomic checkpoints, and `--stop-after`.
+
+use crate::common::{Provenance, progress, write_atomic};
+use crate::train::{State, save_checkpoint};
+use anyhow::{Context, Result, ensure};
+use burn::optim::ModuleOptimizer;
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+/// What the loop needs of a run's model.
+pub trait Session {
+    /// One optimisation step (1-based `step`, learning rate `lr`): the loss, and the curve's
+    /// extra columns after it (each preceded by a comma; empty when there are none).
+    fn step(&mut self, step: u64, lr: f64) -> Result<(f64, String)>;
+    /// Validation RMSE, dB.
+    fn validate(&self) -> Result<f64>;
+    /// The model's parameters as burnpack bytes (for checkpoints).
+    fn model_bytes(&self) -> Result<Vec<u8>>;
+    /// The optimizer (its state goes into checkpoints).
+    fn optimizer(&self) -> &ModuleOptimizer;
+}
+
+/// When the loop validates, checkpoints and stops.
+pub struct Cadence<'a> {
+    pub steps: u64,
+    pub val_every: u64,
+    pub checkpoint_every: u64,
+    /// Stop after this step (tests of resume); the run stays resumable.
+    pub stop_after: Option<u64>,
+    /// Learning rate of a (1-based) step.
+    pub lr: &'a dyn Fn(u64) -> f64,
+}
+
+/// Runs steps from `state.step + 1` to the end (or `stop_after`), appending to the curve
+/// at `curve` (whose header is `step,loss[,extra…],lr,val_rmse_db,seconds`) and writing
+/// checkpoints into `out`.
+pub fn drive(session: &mut impl Session, cadence: &Cadence, out: &Path, curve: &Path, state: &mut State) -> Result<()> {
+    let mut curve_file = std::fs::OpenOptions::new().append(true).open(curve)?;
+    let pb = progress(cadence.steps, "train");
+    pb.set_position(state.step);
+    let started = Instant::now();
+    let seconds_before = state.seconds;
+    let first = state.step;
+    while state.step < cadence.steps {
+        let step = state.step + 1;
+        let lr = (cadence.lr)(step);
+        let (loss, extra) = session.step(step, lr)?;
+        state.step = step;
+        state.seconds = seconds_before + started.elapsed().as_secs_f64();
+        let val = if step.is_multiple_of(cadence.val_every) || step == cadence.steps { Some(session.validate()?) } else { None };
+        writeln!(
+            curve_file,
+            "{step},{loss:.6}{extra},{lr:.3e},{},{:.2}",
+            val.map(|v| format!("{v:.4}")).unwrap_or_default(),
+            state.seconds
+        )?;
+        let rate = (step - first) as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        pb.set_message(format!("loss {loss:.5} {rate:.2} step/s{}", val.map(|v| format!(" val {v:.2} dB")).unwrap_or_default()));
+        pb.set_position(step);
+        if pb.is_hidden() && (val.is_some() || step == first + 1) {
+            // Not a terminal (a log file, CI): a plain line at each validation instead of the bar.
+            let eta = (cadence.steps - step) as f64 / rate.max(1e-9);
+            eprintln!(
+                "step {step}/{}: loss {loss:.5}, {rate:.3} step/s, ETA {eta:.0} s{}",
+                cadence.steps,
+                val.map(|v| format!(", validation RMSE {v:.2} dB")).unwrap_or_default()
+            );
+        }
+        if step.is_multiple_of(cadence.checkpoint_every) || step == cadence.steps {
+            curve_file.flush()?;
+            save_checkpoint(out, &session.model_bytes()?, session.optimizer(), state)?;
+        }
+        if cadence.stop_after.is_some_and(|s| step >= s) {
+            break;
+        }
+    }
+    pb.finish_and_clear();
+    curve_file.flush()?;
+    Ok(())
+}
+
+/// A run that reached its last step.
+pub struct Finished<'a> {
+    pub state: &'a State,
+    /// The `--device` it ran on.
+    pub device: &'a str,
+    pub seed: u64,
+    pub params: usize,
+}
+
+impl Finished<'_> {
+    /// Writes `model.bpk`, `config.json` (the architecture) and `summary.json` (steps, time,
+    /// device, machine, commit, command, parameters, plus `extra`'s fields) into `out`.
+    pub fn write(&self, out: &Path, model_bytes: &[u8], config: serde_json::Value, extra: serde_json::Value) -> Result<()> {
+        std::fs::write(out.join("model.bpk"), model_bytes)?;
+        write_atomic(&out.join("config.json"), &serde_json::to_vec_pretty(&config)?)?;
+        let prov = Provenance::capture(Some(self.seed));
+        let mut summary = serde_json::json!({
+            "steps": self.state.step,
+            "seconds": self.state.seconds,
+            "device": self.device,
+            "machine": prov.machine,
+            "commit": prov.commit,
+            "command": prov.command,
+            "params": self.params,
+        });
+        if let (Some(s), Some(e)) = (summary.as_object_mut(), extra.as_object()) {
+            s.extend(e.clone());
+        }
+        write_atomic(&out.join("summary.json"), &serde_json::to_vec_pretty(&summary)?)
+    }
+}
+
+/// Opens a run folder: a fresh run refuses a folder that holds one and writes `run.json`; a
+/// resumed run requires the same arguments as the stored `run.json`.
+pub fn open_run<S: serde::Serialize + serde::de::DeserializeOwned + PartialEq>(out: &Path, spec: &S, resume: bool) -> Result<()> {
+    let run_json = out.join("run.json");
+    if resume {
+        let stored: S =
+            serde_json::from_slice(&std::fs::read(&run_json).with_context(|| format!("--resume: no run at {}", out.display()))?)?;
+        ensure!(stored == *spec, "--resume: the arguments differ from those of the run in {} (see run.json)", out.display());
+    } else {
+        ensure!(
+            !out.join("checkpoint").exists(),
+            "{} already holds a run; add --resume to continue it or choose another --out",
+            out.display()
+        );
+        std::fs::create_dir_all(out)?;
+        write_atomic(&run_json, &serde_json::to_vec_pretty(spec)?)?;
+    }
+    Ok(())
+}
+
+/// The last checkpoint of `out`: the model's bytes, the optimizer restored into `optim`, and
+/// where the run stood.
+pub fn load_checkpoint(out: &Path, optim: ModuleOptimizer) -> Result<(Vec<u8>, ModuleOptimizer, State)> {
+    let ckpt = out.join("checkpoint");
+    let bytes = std::fs::read(ckpt.join("model.bpk"))?;
+    let opt = std::fs::read(ckpt.join("optimizer.bin"))?;
+    let optim = optim.from_bytes(burn::tensor::Bytes::from_bytes_vec(opt)).map_err(|e| anyhow::anyhow!("loading the optimizer: {e:?}"))?;
+    let state: State = serde_json::from_slice(&std::fs::read(ckpt.join("state.json"))?)?;
+    eprintln!("resuming {} at step {}", out.display(), state.step);
+    Ok((bytes, optim, state))
+}
