@@ -166,7 +166,7 @@ test('weights whose hash does not match give a specific message; the classical m
   await p.close();
 });
 
-test('embed.html renders two widgets that share one engine', async () => {
+test('embed.html renders three widgets (one urban) that share one engine', async () => {
   const errors = [];
   const p = await page(cpu, errors);
   const workers = [];
@@ -178,10 +178,11 @@ test('embed.html renders two widgets that share one engine', async () => {
   await p.goto(`${server.url}static/embed.html`);
   await p.waitForFunction(() => [...document.querySelectorAll('rme-map')].every((w) => w.dataset.state === 'ready' && w.dataset.rmse));
   const rmse = await p.evaluate(() => [...document.querySelectorAll('rme-map')].map((w) => Number(w.dataset.rmse)));
-  assert.equal(rmse.length, 2);
+  assert.equal(rmse.length, 3);
   assert.ok(rmse.every((r) => r > 0 && r < 20), JSON.stringify(rmse));
   assert.equal(workers.length, 1, `workers: ${workers}`);
-  assert.equal(models.length, 1, `weight downloads: ${models}`);
+  // FM-RME and RadioUNet, each once.
+  assert.equal(models.length, 2, `weight downloads: ${models}`);
   // A click inside the first widget's shadow root re-estimates it.
   const box = await p.locator('#w1 canvas.map').boundingBox();
   const before = rmse[0];
