@@ -10,8 +10,10 @@
 //! `--resume` continues from the last one and truncates the curve to it, so the curve has no
 //! gap and no duplicate.
 
-use crate::common::{progress, write_atomic};
-use crate::train_loop::{Cadence, Finished, Session, drive, load_checkpoint, open_run};
+use crate::common::progress;
+use crate::train_loop::{
+    Cadence, Finished, Session, State, device, drive, load_checkpoint, open_run, plot_curve_columns, schedule, truncate_curve,
+};
 use anyhow::{Context, Result, bail, ensure};
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
@@ -74,13 +76,6 @@ impl RunSpec {
 /// baseline already fits to within ~0.1 σ is not weighted up further.
 pub const RELATIVE_LOSS_FLOOR: f32 = 0.01;
 
-/// Where a run stands (a checkpoint's `state.json`).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct State {
-    pub step: u64,
-    pub seconds: f64,
-}
-
 pub struct Args {
     pub spec: RunSpec,
     pub device: String,
@@ -88,20 +83,6 @@ pub struct Args {
     pub resume: bool,
     /// Stop after this step (for tests of resume); the run stays resumable.
     pub stop_after: Option<u64>,
-}
-
-pub fn device(name: &str) -> Result<Device> {
-    match name {
-        "flex" | "cpu" => Ok(Device::flex()),
-        #[cfg(feature = "wgpu")]
-        "wgpu" => Ok(Device::wgpu(Default::default())),
-        #[cfg(not(feature = "wgpu"))]
-        "wgpu" => bail!("this rme was built without the wgpu backend: cargo build --release -p rme-trainer --features wgpu"),
-        "cuda" => bail!(
-            "the cuda backend is not built (burn's cuda feature needs an LLVM download these machines cannot make); use --device wgpu on NVIDIA GPUs"
-        ),
-        other => bail!("unknown device '{other}' (flex, wgpu, cuda)"),
-    }
 }
 
 /// AdamW with the run's weight decay and gradient clipping.
@@ -113,15 +94,6 @@ pub fn optimizer(spec: &RunSpec) -> AdamWConfig {
 /// Learning rate at `step` (1-based): linear warm-up, then cosine decay to 5 % of the peak.
 pub fn learning_rate(spec: &RunSpec, step: u64) -> f64 {
     schedule(spec.lr, spec.warmup, spec.steps, step)
-}
-
-/// The schedule of [`learning_rate`] for any run: peak `lr`, `warmup` steps, `steps` in all.
-pub fn schedule(lr: f64, warmup: u64, steps: u64, step: u64) -> f64 {
-    if step <= warmup {
-        return lr * step as f64 / warmup.max(1) as f64;
-    }
-    let t = (step - warmup) as f64 / (steps - warmup).max(1) as f64;
-    lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * t.min(1.0)).cos()))
 }
 
 /// The training pool: `pool` samples of each preset from the training seeds.
@@ -261,41 +233,6 @@ impl Validation {
 
 const CURVE_HEADER: &str = "step,loss,loss_spatial,loss_temporal,loss_spectral,lr,val_rmse_db,seconds";
 
-/// Keeps the curve rows up to `step` (a resumed run recomputes the rest identically).
-pub fn truncate_curve(path: &Path, header: &str, step: u64) -> Result<()> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut out = String::from(header);
-    out.push('\n');
-    for line in text.lines().skip(1) {
-        if line.split(',').next().and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| s <= step) {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    write_atomic(path, out.as_bytes())
-}
-
-/// Writes `checkpoint/` (model bytes, optimizer, state) atomically: a crash leaves the previous one.
-pub fn save_checkpoint(dir: &Path, model_bytes: &[u8], optim: &burn::optim::ModuleOptimizer, state: &State) -> Result<()> {
-    let tmp = dir.join("checkpoint.partial");
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp)?;
-    std::fs::write(tmp.join("model.bpk"), model_bytes)?;
-    let opt = optim.into_bytes().map_err(|e| anyhow::anyhow!("saving the optimizer: {e:?}"))?;
-    std::fs::write(tmp.join("optimizer.bin"), &opt[..])?;
-    std::fs::write(tmp.join("state.json"), serde_json::to_vec_pretty(state)?)?;
-    // Swap in: the old checkpoint stays until the new one is complete.
-    let final_dir = dir.join("checkpoint");
-    let old = dir.join("checkpoint.old");
-    let _ = std::fs::remove_dir_all(&old);
-    if final_dir.exists() {
-        std::fs::rename(&final_dir, &old)?;
-    }
-    std::fs::rename(&tmp, &final_dir)?;
-    let _ = std::fs::remove_dir_all(&old);
-    Ok(())
-}
-
 pub fn run(a: &Args) -> Result<()> {
     let spec = &a.spec;
     spec.model.validate()?;
@@ -394,32 +331,6 @@ impl Session for FmSession<'_> {
 /// `curve.png`: training loss (log scale) above validation RMSE (dB).
 pub fn plot_curve(csv: &Path, png: &Path) -> Result<()> {
     plot_curve_columns(csv, png, 6)
-}
-
-/// `curve.png` from column 1 (loss) and column `val_column` (validation RMSE) of a curve CSV.
-pub fn plot_curve_columns(csv: &Path, png: &Path, val_column: usize) -> Result<()> {
-    let text = std::fs::read_to_string(csv)?;
-    let (mut loss, mut val) = (Vec::new(), Vec::new());
-    for line in text.lines().skip(1) {
-        let f: Vec<&str> = line.split(',').collect();
-        if f.len() <= val_column {
-            continue;
-        }
-        if let (Ok(s), Ok(l)) = (f[0].parse::<f64>(), f[1].parse::<f64>()) {
-            loss.push((s, l));
-            if let Ok(v) = f[val_column].parse::<f64>() {
-                val.push((s, v));
-            }
-        }
-    }
-    if loss.len() < 2 {
-        return Ok(());
-    }
-    let mut series = vec![(loss, true)];
-    if val.len() >= 2 {
-        series.push((val, false));
-    }
-    write_atomic(png, &rme_core::io::png::render_curves(&series, 800, 240)?)
 }
 
 #[cfg(test)]

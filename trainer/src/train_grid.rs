@@ -12,8 +12,8 @@
 //! validation cities (9 samples, transmitter known and unknown).
 
 use crate::common::progress;
-use crate::train::{State, device, plot_curve_columns, schedule, truncate_curve};
 use crate::train_loop::{Cadence, Finished, Session, drive, load_checkpoint, open_run};
+use crate::train_loop::{State, device, plot_curve_columns, schedule, truncate_curve};
 use anyhow::{Context, Result, ensure};
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
