@@ -11,7 +11,7 @@ use rme_core::models::fm_rme::weights::{KIND, fm_rme_from_bytes};
 use rme_core::models::fm_rme::{ContextConfig, ContextRule, Example, FmRmeBatch, FmRmeConfig, training_example};
 use rme_core::models::grid::{GridExample, GridModel};
 use rme_core::models::grid_nets::{GridNetConfig, load_grid_model};
-use rme_core::models::weights::{Manifest, sha256_hex};
+use rme_core::models::weights::Manifest;
 use rme_core::rng::Rng;
 use rme_core::sim::dynamic::{DataSplit, split_seed};
 use rme_core::sim::{DynamicPreset, DynamicSimulator};
@@ -82,13 +82,8 @@ fn manifest_from_run(
         None => serde_json::Value::Null,
     };
     let text = |k: &str| summary[k].as_str().unwrap_or_default().to_string();
+    let params = summary["params"].as_u64().unwrap_or(0) as usize;
     Ok(Manifest {
-        name: name.into(),
-        kind: kind.into(),
-        config,
-        context: None,
-        params: summary["params"].as_u64().unwrap_or(0) as usize,
-        sha256: sha256_hex(bytes),
         trained_on: text("trained_on"),
         command: text("command"),
         commit: text("commit"),
@@ -96,6 +91,7 @@ fn manifest_from_run(
         steps: summary["steps"].as_u64().unwrap_or(0),
         metrics,
         notes: format!("{notes} Exported by: {}", Provenance::capture(None).command).trim().to_string(),
+        ..Manifest::describing(name, kind, config, params, bytes)
     })
 }
 

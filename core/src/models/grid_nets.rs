@@ -168,26 +168,12 @@ mod tests {
     use super::*;
     use crate::backend::cpu;
     use crate::models::grid::{GridEstimator, GridScene};
-    use crate::models::weights::{module_to_bytes, sha256_hex};
+    use crate::models::weights::module_to_bytes;
     use crate::sim::urban::{Split, UrbanSimulator};
     use crate::{Estimator, QuerySet};
 
     fn manifest(kind: &str, config: serde_json::Value, params: usize, bytes: &[u8]) -> Manifest {
-        Manifest {
-            name: format!("{kind}-test"),
-            kind: kind.into(),
-            config,
-            context: None,
-            params,
-            sha256: sha256_hex(bytes),
-            trained_on: String::new(),
-            command: String::new(),
-            commit: String::new(),
-            hardware: String::new(),
-            steps: 0,
-            metrics: serde_json::Value::Null,
-            notes: String::new(),
-        }
+        Manifest::describing(&format!("{kind}-test"), kind, config, params, bytes)
     }
 
     #[test]

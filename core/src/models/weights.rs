@@ -52,6 +52,26 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// The manifest of `bytes` (their sha256) for a model `name` of `kind` with `config` and
+    /// `params` parameters; provenance, metrics and notes empty, for the caller to fill.
+    pub fn describing(name: &str, kind: &str, config: serde_json::Value, params: usize, bytes: &[u8]) -> Self {
+        Manifest {
+            name: name.into(),
+            kind: kind.into(),
+            config,
+            context: None,
+            params,
+            sha256: sha256_hex(bytes),
+            trained_on: String::new(),
+            command: String::new(),
+            commit: String::new(),
+            hardware: String::new(),
+            steps: 0,
+            metrics: serde_json::Value::Null,
+            notes: String::new(),
+        }
+    }
+
     /// Parses a manifest; `name` names the file in errors.
     pub fn parse(text: &str, name: &str) -> Result<Self> {
         serde_json::from_str(text).map_err(|e| RmeError::parse(name, Some(e.line()), e.to_string()))

@@ -64,21 +64,9 @@ mod tests {
     use burn::tensor::Tolerance;
 
     fn manifest_for(model: &FmRme, cfg: &FmRmeConfig, bytes: &[u8]) -> Manifest {
-        Manifest {
-            name: "t".into(),
-            kind: KIND.into(),
-            config: serde_json::to_value(cfg).unwrap(),
-            context: Some(serde_json::to_value(ContextConfig::new()).unwrap()),
-            params: model.num_params(),
-            sha256: sha256_hex(bytes),
-            trained_on: String::new(),
-            command: String::new(),
-            commit: String::new(),
-            hardware: String::new(),
-            steps: 0,
-            metrics: serde_json::Value::Null,
-            notes: String::new(),
-        }
+        let mut m = Manifest::describing("t", KIND, serde_json::to_value(cfg).unwrap(), model.num_params(), bytes);
+        m.context = Some(serde_json::to_value(ContextConfig::new()).unwrap());
+        m
     }
 
     /// On a model whose every layer reaches the output: the decoded weights give the same
