@@ -266,6 +266,29 @@ test('the urban scene: buildings drawn, a transmitter drag re-simulates, RadioUN
   await p.close();
 });
 
+test('RadioDUN in the urban scene: the page RMSE equals the native one, on the CPU and on WebGPU (SwiftShader)', async () => {
+  const native = nativeRmse('urban', 2, 100, ['radiodun-small', 'radiounet-small', 'kriging']);
+  const gpu = await browser({ webgpu: true });
+  try {
+  for (const [b, want] of [[cpu, 'cpu'], [gpu, 'webgpu']]) {
+    const errors = [];
+    const p = await page(b, errors);
+    await p.goto(`${server.url}?preset=urban&seed=2&samples=100&method=radiodun-small`);
+    await estimated(p, 1);
+    const backend = await p.evaluate(() => document.body.dataset.backend);
+    const shown = await pageRmse(p);
+    console.log(`urban RadioDUN on ${backend}: page ${shown} vs native ${native['radiodun-small']} dB (RadioUNet ${native['radiounet-small']}, kriging ${native.kriging})`);
+    assert.equal(backend, want);
+    assert.ok(Math.abs(shown - native['radiodun-small']) < 0.05, `${backend}: page ${shown} dB, native ${native['radiodun-small']} dB`);
+    if (want === 'cpu') await screenshot(p, 'demo-urban-radiodun');
+    assert.deepEqual(errors, []);
+    await p.close();
+  }
+  } finally {
+    await gpu.close();
+  }
+});
+
 // The golden digest of D1 sample 1, the same constant as core/src/sim/dynamic.rs's test:
 // the simulator gives bit-for-bit the same map in WebAssembly as natively.
 const D1_SEED1_DIGEST = 'c92a444d7fac10ded46eeb04f04254ac8b5f57878d4ef6d93f0ac9d63dbe28af';

@@ -23,6 +23,9 @@ fn time<F: FnMut() -> Result<()>>(reps: usize, mut f: F) -> Result<(f64, f64)> {
     Ok((t[t.len() / 2], t[0]))
 }
 
+/// A benchmark's name, (median, min) seconds, and note.
+type BenchRow = (String, (f64, f64), String);
+
 pub fn run(reps: usize, out: Option<&Path>) -> Result<String> {
     let reps = reps.max(1);
     let mut rows = Vec::new();
@@ -84,6 +87,60 @@ pub fn run(reps: usize, out: Option<&Path>) -> Result<String> {
         Ok(())
     })?;
     push("IDW 1000 samples → 128² grid", r, "16 neighbours");
+
+    // The learned urban models (small presets): a 128² map from 9 samples through the grid
+    // adapter (rasterise, forward, answer every cell), and one training step of batch 8. The
+    // cost does not depend on the weights' values: fresh ones are used.
+    {
+        use burn::module::Module;
+        use burn::optim::{AdamWConfig, GradientsParams};
+        use rme_core::models::grid::{GridBatch, GridEstimator, GridExample, GridNetwork, GridScene, GridTargets, NetworkModel};
+        use rme_core::models::grid_nets::check_example;
+        use rme_core::models::radiodun::RadioDunConfig;
+        use rme_core::models::radiounet::RadioUnetConfig;
+        fn grid_bench<N: GridNetwork + Module + Clone>(
+            label: &str,
+            init: impl Fn(&burn::tensor::Device) -> N,
+            reps: usize,
+        ) -> Result<Vec<BenchRow>> {
+            let mut out = Vec::new();
+            let (map, cells) = check_example(128, 0, 0)?;
+            let device = burn::tensor::Device::flex();
+            let scene = GridScene::new(map.grid, map.buildings.clone())?;
+            let est = GridEstimator::new(NetworkModel { net: init(&device), device: device.clone(), label: label.into() }, scene);
+            let obs = map.measurements_at(&cells);
+            let q = rme_core::QuerySet::from_grid(&map.grid, 0.0, f64::NAN);
+            let r = time(reps, || {
+                est.estimate(&obs, &q)?;
+                Ok(())
+            })?;
+            out.push((
+                format!("{label}: 9 samples → 128² map (flex CPU)"),
+                r,
+                "rasterise + one forward pass + every cell answered".to_string(),
+            ));
+            let dev = device.autodiff();
+            let mut net = init(&dev);
+            let mut optim = AdamWConfig::new().init();
+            let example = GridExample::from_map(&map, &cells, true)?;
+            let inputs: Vec<_> = (0..8).map(|_| &example.inputs).collect();
+            let batch = GridBatch::new(&inputs, &dev)?;
+            let targets = GridTargets::new(&[&example; 8], &dev)?;
+            let r = time(reps.min(3), || {
+                let loss = net.loss(&batch, &targets);
+                let grads = GradientsParams::from_grads(loss.backward(), &net);
+                net = optim.step(1e-4, net.clone(), grads);
+                Ok(())
+            })?;
+            out.push((format!("{label}: training step, batch 8 at 128² (flex CPU)"), r, format!("{:.2} steps/s", 1.0 / r.0)));
+            Ok(out)
+        }
+        let mut rows = grid_bench("radiounet small", |d| RadioUnetConfig::new().init(d), reps)?;
+        rows.extend(grid_bench("radiodun small", |d| RadioDunConfig::new().init(d), reps)?);
+        for (what, r, note) in rows {
+            push(&what, r, &note);
+        }
+    }
 
     // FM-RME (small): one training step (batch 6, autodiff) and a 64² map from 400 samples.
     {

@@ -8,6 +8,7 @@ mod eval;
 mod export;
 mod simulate;
 mod suite;
+mod suite_radiodun;
 mod suite_urban;
 mod train;
 mod train_grid;
@@ -95,8 +96,9 @@ enum Command {
         /// Folder with model.bpk and manifest.json (e.g. static/models/fm-rme-small).
         #[arg(long)]
         weights: Option<PathBuf>,
-        /// Run a paper's experiments: "paper" (FM-RME §IV-B) or "urban" (the urban tables:
-        /// classical methods and grid models on test cities and, with --sionna, Sionna maps).
+        /// Run a paper's experiments: "paper" (FM-RME §IV-B), "urban" (the urban tables:
+        /// classical methods and grid models on test cities and, with --sionna, Sionna maps) or
+        /// "radiodun" (the RadioDUN paper's tables I–VI; --tables picks some).
         #[arg(long)]
         suite: Option<String>,
         /// Urban suite: cells per side of the simulated maps.
@@ -140,8 +142,9 @@ enum Command {
         /// Random (slot, band) slices per map.
         #[arg(long, default_value_t = 2)]
         slices: usize,
-        /// Suite: which tables (spatial, zero-shot, temporal, spectral; Sionna with --sionna).
-        #[arg(long, default_value = "spatial,zero-shot,temporal,spectral")]
+        /// Suite: which tables (paper: spatial, zero-shot, temporal, spectral, Sionna with
+        /// --sionna; radiodun: I, II, III, IV, V, VI).
+        #[arg(long, default_value = DEFAULT_PAPER_TABLES)]
         tables: String,
         /// Suite: simulator seeds of the maps — test (reported results) or validation (tuning).
         #[arg(long, default_value = "test", value_parser = ["test", "validation"])]
@@ -149,6 +152,22 @@ enum Command {
         /// Write the table to OUT.md and OUT.csv as well.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// RadioDUN suite: where tables II, IV, V and VI keep their training runs (finished
+        /// runs are reused, interrupted ones resumed).
+        #[arg(long, default_value = "runs/suite-radiodun")]
+        runs: PathBuf,
+        /// RadioDUN suite: cells per side of the maps tables II, V and VI train and test on.
+        #[arg(long, default_value_t = 64)]
+        train_size: usize,
+        /// RadioDUN suite: steps of each training run of tables II, V and VI.
+        #[arg(long, default_value_t = 200)]
+        train_steps: u64,
+        /// RadioDUN suite: steps of each fine-tuning run of table IV.
+        #[arg(long, default_value_t = 60)]
+        fine_tune_steps: u64,
+        /// RadioDUN suite: training device (cpu, wgpu).
+        #[arg(long, default_value = "cpu")]
+        train_device: String,
     },
     /// Render a simulated scene, sampled measurements and every classical estimate, for the
     /// static demo page.
@@ -175,11 +194,11 @@ enum Command {
         out: PathBuf,
     },
     /// Train a model on simulated data: fm-rme (masked self-supervised pre-training on D1–D6),
-    /// autoencoder or radiounet (urban maps of the training cities).
+    /// autoencoder, radiounet or radiodun (urban maps of the training cities).
     Train {
-        /// Model to train: fm-rme, autoencoder, radiounet.
+        /// Model to train: fm-rme, autoencoder, radiounet, radiodun.
         model: String,
-        /// Model size: tiny, small, base (fm-rme); small, paper (autoencoder, radiounet).
+        /// Model size: tiny, small, base (fm-rme); small, paper (autoencoder, radiounet, radiodun).
         #[arg(long, default_value = "small")]
         config: String,
         /// Comma-separated pre-training presets.
@@ -249,6 +268,10 @@ enum Command {
         /// of the same kind and config) instead of a random initialisation.
         #[arg(long)]
         init: Option<PathBuf>,
+        /// Grid models: override one field of the preset's architecture, `KEY=VALUE` with a
+        /// JSON value (repeatable), e.g. `--set blocks=2 --set reweighting=false`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
     },
     /// Write a finished run's weights in the shipped form (static/models/NAME/).
     Export {
@@ -277,6 +300,9 @@ enum Command {
         out: Option<PathBuf>,
     },
 }
+
+/// `rme eval --suite paper`'s default tables (the RadioDUN suite's are I–VI).
+const DEFAULT_PAPER_TABLES: &str = "spatial,zero-shot,temporal,spectral";
 
 /// `rme eval`'s default methods (the urban suite has its own, `suite_urban::DEFAULT_METHODS`).
 const DEFAULT_EVAL_METHODS: &str = "idw,ldpl,kriging,oracle";
@@ -318,7 +344,34 @@ fn run(cli: Cli) -> Result<()> {
             cities,
             maps_per_city,
             models,
+            runs,
+            train_size,
+            train_steps,
+            fine_tune_steps,
+            train_device,
         } => {
+            if suite.as_deref() == Some("radiodun") {
+                let methods = if methods == DEFAULT_EVAL_METHODS { suite_radiodun::DEFAULT_METHODS.to_string() } else { methods };
+                let tables = if tables == DEFAULT_PAPER_TABLES { suite_radiodun::TABLES.join(",") } else { tables };
+                let md = suite_radiodun::run(&suite_radiodun::Args {
+                    tables: split_list(&tables),
+                    size,
+                    cities: cities.max(1),
+                    maps_per_city: maps_per_city.max(1),
+                    methods: split_list(&methods),
+                    models,
+                    sionna: sionna.unwrap_or_else(|| PathBuf::from("data/sionna-dev")),
+                    seed,
+                    out,
+                    runs,
+                    train_size,
+                    train_steps,
+                    fine_tune_steps,
+                    device: train_device,
+                })?;
+                println!("{md}");
+                return Ok(());
+            }
             if suite.as_deref() == Some("urban") {
                 let methods = if methods == DEFAULT_EVAL_METHODS { suite_urban::DEFAULT_METHODS.to_string() } else { methods };
                 let md = suite_urban::run(&suite_urban::Args {
@@ -335,7 +388,7 @@ fn run(cli: Cli) -> Result<()> {
                 return Ok(());
             }
             if let Some(suite_name) = suite {
-                anyhow::ensure!(suite_name == "paper", "unknown suite '{suite_name}' (paper, urban)");
+                anyhow::ensure!(suite_name == "paper", "unknown suite '{suite_name}' (paper, urban, radiodun)");
                 anyhow::ensure!(model.as_deref().unwrap_or("fm-rme") == "fm-rme", "the paper suite evaluates fm-rme");
                 let tables = split_list(&tables);
                 if let Some(bad) = tables.iter().find(|t| !suite::TABLES.contains(&t.as_str())) {
@@ -411,12 +464,14 @@ fn run(cli: Cli) -> Result<()> {
             maps_per_city,
             tx_known_share,
             init,
+            overrides,
         } => {
             if !rme_core::models::grid_nets::GRID_KINDS.contains(&model.as_str()) {
-                anyhow::ensure!(init.is_none(), "--init is for the grid models (autoencoder, radiounet)");
+                anyhow::ensure!(init.is_none(), "--init is for the grid models (autoencoder, radiounet, radiodun)");
+                anyhow::ensure!(overrides.is_empty(), "--set is for the grid models (autoencoder, radiounet, radiodun)");
             }
             if rme_core::models::grid_nets::GRID_KINDS.contains(&model.as_str()) {
-                let cfg = rme_core::models::grid_nets::GridNetConfig::preset(&model, &config)?;
+                let cfg = train_grid::with_overrides(&model, &config, &overrides)?;
                 let spec = train_grid::GridRunSpec {
                     kind: model,
                     model: cfg.to_json(),
@@ -433,10 +488,11 @@ fn run(cli: Cli) -> Result<()> {
                     val_every: val_every.max(1),
                     checkpoint_every: checkpoint_every.max(1),
                     init,
+                    mapset: None,
                 };
                 return train_grid::run(&train_grid::Args { spec, device, out, resume, stop_after });
             }
-            anyhow::ensure!(model == "fm-rme", "model '{model}' is not one of fm-rme, autoencoder, radiounet");
+            anyhow::ensure!(model == "fm-rme", "model '{model}' is not one of fm-rme, autoencoder, radiounet, radiodun");
             let cfg = rme_core::models::fm_rme::FmRmeConfig::preset(&config)?;
             cfg.validate()?;
             let mut context = rme_core::models::fm_rme::ContextConfig::new().with_max_visible(max_visible.max(8));

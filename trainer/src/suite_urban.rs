@@ -45,15 +45,15 @@ fn samplings() -> [Sampling; 3] {
 }
 
 #[derive(Default, Clone)]
-struct Scores {
-    errors: SquaredErrors,
-    ssim: Vec<f64>,
-    psnr: Vec<f64>,
-    failure: Option<String>,
+pub struct Scores {
+    pub errors: SquaredErrors,
+    pub ssim: Vec<f64>,
+    pub psnr: Vec<f64>,
+    pub failure: Option<String>,
 }
 
 impl Scores {
-    fn row(&self, name: &str) -> Vec<String> {
+    pub fn row(&self, name: &str) -> Vec<String> {
         if self.errors.count() == 0 {
             let why = self.failure.clone().unwrap_or_else(|| "no estimate".into());
             return vec![
@@ -76,12 +76,12 @@ impl Scores {
     }
 }
 
-enum Method {
+pub enum Method {
     Classical(Box<dyn Estimator>),
     Grid(Box<LoadedGridModel>),
 }
 
-fn load_method(name: &str, models: &Path) -> Result<Method> {
+pub fn load_method(name: &str, models: &Path) -> Result<Method> {
     if let Ok(e) = classical_by_name(name, None) {
         return Ok(Method::Classical(e));
     }
@@ -96,7 +96,7 @@ fn valid_cells(map: &RadioMap) -> Vec<bool> {
 }
 
 /// Scores one method on one map observed at `cells`.
-fn score(method: &Method, map: &RadioMap, cells: &[usize], tx_known: bool, into: &mut Scores) {
+pub fn score(method: &Method, map: &RadioMap, cells: &[usize], tx_known: bool, into: &mut Scores) {
     let mut obs = map.measurements_at(cells);
     if !tx_known {
         obs.tx_m = None;
@@ -137,39 +137,75 @@ fn score(method: &Method, map: &RadioMap, cells: &[usize], tx_known: bool, into:
 }
 
 /// Samples `sampling` among the cells with a truth (a ray-traced map has holes outside buildings).
-fn sample(map: &RadioMap, sampling: Sampling, rng: &mut Rng) -> Result<Vec<usize>> {
+pub fn sample(map: &RadioMap, sampling: Sampling, rng: &mut Rng) -> Result<Vec<usize>> {
     let blocked: Vec<u8> = valid_cells(map).iter().map(|&v| (!v) as u8).collect();
     Ok(sampling.cells(map.grid.rows, map.grid.cols, &blocked, rng)?)
+}
+
+/// Scores every method on every map observed with `sampling` (the same cells for every
+/// method and both transmitter settings: they depend on the seed, the map and `key` alone).
+pub fn evaluate(
+    maps: &[RadioMap],
+    methods: &[(String, Method)],
+    sampling: Sampling,
+    tx_known: bool,
+    seed: u64,
+    key: usize,
+) -> Result<Vec<Scores>> {
+    let mut scores: Vec<Scores> = vec![Scores::default(); methods.len()];
+    for (mi, map) in maps.iter().enumerate() {
+        let mut rng = Rng::new(sample_seed(seed, (mi * 16 + key) as u64));
+        let cells = sample(map, sampling, &mut rng)?;
+        for (k, (_, m)) in methods.iter().enumerate() {
+            score(m, map, &cells, tx_known, &mut scores[k]);
+        }
+    }
+    Ok(scores)
+}
+
+/// The test cities' maps: `cities` × `maps_per_city` transmitters at `size`².
+pub fn test_maps(size: usize, cities: usize, maps_per_city: usize) -> Result<Vec<RadioMap>> {
+    let sim = UrbanSimulator::new(size)?;
+    let mut maps = Vec::new();
+    for c in 0..cities as u64 {
+        let city = sim.split_city(Split::Test, c)?;
+        for k in 0..maps_per_city as u64 {
+            maps.push(sim.simulate(&city, 1000 + k)?);
+        }
+    }
+    Ok(maps)
+}
+
+/// The metric columns of [`Scores::row`].
+pub fn metric_columns() -> Vec<String> {
+    vec!["method".into(), "RMSE (dB)".into(), "RMSE (normalised)".into(), "SSIM".into(), "PSNR (dB)".into()]
+}
+
+/// The notes every urban table carries.
+pub fn metric_notes(maps: usize, tx_known: bool) -> Vec<String> {
+    vec![
+        format!("{maps} maps; samples only on cells with a truth (outdoor); the same cells for every method"),
+        "normalised: path gain mapped from [−160, −40] dB to [0, 1] (span 120 dB); PSNR and SSIM on that scale, SSIM with buildings set to 0".into(),
+        if tx_known {
+            "transmitter known: universal kriging and LDPL use its position; grid models get the distance map from it".into()
+        } else {
+            "transmitter unknown: universal kriging is ordinary kriging, LDPL fits the position; grid models get the distance from the grid's corner".into()
+        },
+    ]
 }
 
 fn tables_for(maps: &[RadioMap], methods: &[(String, Method)], args: &Args, source: &str) -> Result<Vec<Table>> {
     let mut tables = Vec::new();
     for tx_known in [true, false] {
         for (si, sampling) in samplings().into_iter().enumerate() {
-            let mut scores: Vec<Scores> = vec![Scores::default(); methods.len()];
-            for (mi, map) in maps.iter().enumerate() {
-                // The same cells for every method and for both transmitter settings.
-                let mut rng = Rng::new(sample_seed(args.seed, (mi * 16 + si) as u64));
-                let cells = sample(map, sampling, &mut rng)?;
-                for (k, (_, m)) in methods.iter().enumerate() {
-                    score(m, map, &cells, tx_known, &mut scores[k]);
-                }
-            }
+            let scores = evaluate(maps, methods, sampling, tx_known, args.seed, si)?;
             let mode = if tx_known { "transmitter known" } else { "transmitter unknown" };
             let rows = methods.iter().zip(&scores).map(|((name, _), s)| s.row(name)).collect();
             tables.push(Table {
                 title: format!("Urban, {source}: {}, {mode}", sampling.label()),
-                columns: vec!["method".into(), "RMSE (dB)".into(), "RMSE (normalised)".into(), "SSIM".into(), "PSNR (dB)".into()],
+                columns: metric_columns(),
                 rows,
-                notes: vec![
-                    format!("{} maps; samples only on cells with a truth (outdoor); the same cells for every method", maps.len()),
-                    "normalised: path gain mapped from [−160, −40] dB to [0, 1] (span 120 dB); PSNR and SSIM on that scale, SSIM with buildings set to 0".into(),
-                    if tx_known {
-                        "transmitter known: universal kriging and LDPL use its position; grid models get the distance map from it".into()
-                    } else {
-                        "transmitter unknown: universal kriging is ordinary kriging, LDPL fits the position; grid models get the distance from the grid's corner".into()
-                    },
-                ],
+                notes: metric_notes(maps.len(), tx_known),
             });
         }
     }
@@ -179,14 +215,7 @@ fn tables_for(maps: &[RadioMap], methods: &[(String, Method)], args: &Args, sour
 pub fn run(args: &Args) -> Result<String> {
     let methods: Vec<(String, Method)> =
         args.methods.iter().map(|m| Ok((m.clone(), load_method(m, &args.models)?))).collect::<Result<_>>()?;
-    let sim = UrbanSimulator::new(args.size)?;
-    let mut maps = Vec::new();
-    for c in 0..args.cities as u64 {
-        let city = sim.split_city(Split::Test, c)?;
-        for k in 0..args.maps_per_city as u64 {
-            maps.push(sim.simulate(&city, 1000 + k)?);
-        }
-    }
+    let maps = test_maps(args.size, args.cities, args.maps_per_city)?;
     let prov = Provenance::capture(Some(args.seed));
     let source = format!("{} test cities × {} transmitters, {}²", args.cities, args.maps_per_city, args.size);
     let mut tables = tables_for(&maps, &methods, args, &source)?;

@@ -1,4 +1,4 @@
-//! `rme train autoencoder|radiounet`: fits a learned grid model on urban maps of the
+//! `rme train autoencoder|radiounet|radiodun`: fits a learned grid model on urban maps of the
 //! simulator's training cities.
 //!
 //! Data: a pool of maps (`--cities` training cities × `--maps-per-city` transmitters)
@@ -32,7 +32,7 @@ use std::path::PathBuf;
 /// Everything that defines a grid run; stored in `run.json` and checked on `--resume`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GridRunSpec {
-    /// "autoencoder" or "radiounet".
+    /// "autoencoder", "radiounet" or "radiodun".
     pub kind: String,
     /// The architecture (the kind's `#[derive(Config)]` JSON).
     pub model: serde_json::Value,
@@ -56,12 +56,42 @@ pub struct GridRunSpec {
     /// initialisation (fine-tuning, or more training of a shipped model); same kind and config.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<PathBuf>,
+    /// Train on these maps of a map set (`maps/<id>` of its index, `size`² only) instead of
+    /// simulated cities: fine-tuning on another simulator's maps. `cities` and
+    /// `maps_per_city` are then unused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapset: Option<MapSubset>,
+}
+
+/// Some maps of a map set, by id.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MapSubset {
+    pub dir: PathBuf,
+    pub ids: Vec<String>,
 }
 
 impl GridRunSpec {
     fn config(&self) -> Result<GridNetConfig> {
         Ok(GridNetConfig::from_json(&self.kind, &self.model, "run.json")?)
     }
+}
+
+/// The preset `preset` of `kind` with `KEY=VALUE` overrides (JSON values) of its fields,
+/// checked like a config read from a file.
+pub fn with_overrides(kind: &str, preset: &str, overrides: &[String]) -> Result<GridNetConfig> {
+    let mut json = GridNetConfig::preset(kind, preset)?.to_json();
+    for o in overrides {
+        let (key, value) = o.split_once('=').with_context(|| format!("--set {o}: expected KEY=VALUE"))?;
+        let fields = json.as_object_mut().context("a grid model's config is a JSON object")?;
+        ensure!(
+            fields.contains_key(key),
+            "--set {o}: {kind} has no field '{key}' (it has {})",
+            fields.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+        let value: serde_json::Value = serde_json::from_str(value).with_context(|| format!("--set {o}: '{value}' is not a JSON value"))?;
+        fields.insert(key.to_string(), value);
+    }
+    Ok(GridNetConfig::from_json(kind, &json, "--set")?)
 }
 
 pub struct Args {
@@ -76,8 +106,26 @@ pub struct Args {
 /// Curve columns.
 const CURVE_HEADER: &str = "step,loss,lr,val_rmse_db,seconds";
 
-/// The training pool: every map of the first `cities` training cities.
+/// The training pool: every map of the first `cities` training cities, or the chosen maps
+/// of a map set.
 pub fn training_pool(spec: &GridRunSpec) -> Result<Vec<RadioMap>> {
+    if let Some(subset) = &spec.mapset {
+        let all = crate::common::load_mapset(&subset.dir, None)?;
+        let mut maps = Vec::with_capacity(subset.ids.len());
+        for id in &subset.ids {
+            let map = all.iter().find(|m| &m.id == id).with_context(|| format!("{} has no map '{id}'", subset.dir.display()))?;
+            ensure!(
+                map.grid.rows == spec.size && map.grid.cols == spec.size,
+                "map '{id}' is {}x{}, the run trains at {}²",
+                map.grid.rows,
+                map.grid.cols,
+                spec.size
+            );
+            maps.push(map.clone());
+        }
+        ensure!(!maps.is_empty(), "no maps chosen from {}", subset.dir.display());
+        return Ok(maps);
+    }
     let sim = UrbanSimulator::new(spec.size)?;
     let pb = progress((spec.cities * spec.maps_per_city) as u64, "simulate");
     let mut maps = Vec::with_capacity(spec.cities * spec.maps_per_city);
@@ -111,12 +159,17 @@ pub fn batch_examples(spec: &GridRunSpec, pool: &[RadioMap], step: u64) -> Resul
         let mut rng = Rng::new(sample_seed(spec.seed, step * spec.batch as u64 + slot as u64));
         let map = &pool[rng.below(pool.len())];
         let sampling = random_sampling(&mut rng);
-        let buildings = map.buildings.as_deref().context("urban maps carry buildings")?;
-        let cells = sampling.cells(map.grid.rows, map.grid.cols, buildings, &mut rng)?;
+        let cells = sampling.cells(map.grid.rows, map.grid.cols, &without_truth(map), &mut rng)?;
         let known = rng.bernoulli(spec.tx_known_share);
         out.push(GridExample::from_map(map, &cells, known)?);
     }
     Ok(out)
+}
+
+/// 1 where a map has no truth (buildings; cells no ray reached in a ray-traced map): samples
+/// are drawn elsewhere.
+pub fn without_truth(map: &RadioMap) -> Vec<u8> {
+    (0..map.grid.len()).map(|i| (!map.is_valid_voxel(i)) as u8).collect()
 }
 
 /// Validation: fixed maps of the first validation cities, 9 samples, each with the
@@ -167,15 +220,14 @@ pub fn run(a: &Args) -> Result<()> {
     match a.spec.config()? {
         GridNetConfig::Autoencoder(c) => run_with(a, |d| c.init(d)),
         GridNetConfig::RadioUnet(c) => run_with(a, |d| c.init(d)),
+        GridNetConfig::RadioDun(c) => run_with(a, |d| c.init(d)),
     }
 }
 
 fn run_with<N: GridNetwork + Module>(a: &Args, init: impl Fn(&Device) -> N) -> Result<()> {
     let spec = &a.spec;
-    ensure!(
-        spec.steps > 0 && spec.batch > 0 && spec.cities > 0 && spec.maps_per_city > 0,
-        "steps, batch, cities and maps per city must be positive"
-    );
+    ensure!(spec.steps > 0 && spec.batch > 0, "steps and batch must be positive");
+    ensure!(spec.mapset.is_some() || (spec.cities > 0 && spec.maps_per_city > 0), "cities and maps per city must be positive");
     ensure!((0.0..=1.0).contains(&spec.tx_known_share), "--tx-known-share must be in [0, 1]");
     let out = &a.out;
     open_run(out, spec, a.resume)?;
@@ -231,7 +283,10 @@ fn run_with<N: GridNetwork + Module>(a: &Args, init: impl Fn(&Device) -> N) -> R
         let finished = Finished { state: &state, device: &a.device, seed: spec.seed, params: net.num_params() };
         let extra = serde_json::json!({
             "kind": spec.kind,
-            "trained_on": format!("urban simulator, {} training cities × {} transmitters, {}² cells", spec.cities, spec.maps_per_city, spec.size),
+            "trained_on": match &spec.mapset {
+                Some(m) => format!("{} maps of {} ({}), {}² cells", m.ids.len(), m.dir.display(), m.ids.join(", "), spec.size),
+                None => format!("urban simulator, {} training cities × {} transmitters, {}² cells", spec.cities, spec.maps_per_city, spec.size),
+            },
         });
         finished.write(out, &module_to_bytes(&net.valid())?, spec.model.clone(), extra)?;
     }
@@ -308,6 +363,7 @@ mod tests {
             val_every: 1000,
             checkpoint_every: 1000,
             init: None,
+            mapset: None,
         }
     }
 
@@ -318,6 +374,42 @@ mod tests {
         let a = batch_examples(&s, &pool, 3).unwrap();
         assert_eq!(a, batch_examples(&s, &pool, 3).unwrap());
         assert_ne!(a, batch_examples(&s, &pool, 4).unwrap());
+    }
+
+    #[test]
+    fn overrides_change_one_field_and_unknown_ones_are_named() {
+        let cfg = with_overrides("radiodun", "small", &["blocks=2".into(), "reweighting=false".into()]).unwrap();
+        match cfg {
+            GridNetConfig::RadioDun(c) => assert!(c.blocks == 2 && !c.reweighting && c.feature_channels == 16),
+            other => panic!("{other:?}"),
+        }
+        let e = with_overrides("radiodun", "small", &["depth=2".into()]).unwrap_err().to_string();
+        assert!(e.contains("no field 'depth'") && e.contains("blocks"), "{e}");
+        assert!(with_overrides("radiodun", "small", &["blocks=0".into()]).is_err());
+        assert!(with_overrides("radiodun", "small", &["blocks".into()]).unwrap_err().to_string().contains("KEY=VALUE"));
+    }
+
+    #[test]
+    fn radiodun_learns_its_steps_and_thresholds() {
+        // The authors' code never trains β and ε; here three training steps move them all.
+        use rme_core::models::radiodun::{RadioDun, RadioDunConfig};
+        let cfg = RadioDunConfig::new().with_blocks(2).with_feature_channels(4).with_proximal_channels(vec![4, 8]);
+        let mut spec = tiny(3);
+        spec.kind = "radiodun".into();
+        spec.model = serde_json::to_value(&cfg).unwrap();
+        spec.lr = 1e-2;
+        let out = std::env::temp_dir().join(format!("rme-radiodun-steps-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        run(&Args { spec, device: "cpu".into(), out: out.clone(), resume: false, stop_after: None }).unwrap();
+        let d = rme_core::backend::cpu();
+        d.seed(1);
+        let before = cfg.init(&d).steps();
+        let trained: RadioDun = module_from_bytes(cfg.init(&d), &std::fs::read(out.join("model.bpk")).unwrap(), "model.bpk").unwrap();
+        for ((b0, e0), (b1, e1)) in before.iter().zip(trained.steps()) {
+            assert!(b0.iter().zip(&b1).all(|(x, y)| (x - y).abs() > 1e-4), "β {b0:?} → {b1:?}");
+            assert!((e0 - e1).abs() > 1e-5, "ε {e0} → {e1}");
+        }
+        std::fs::remove_dir_all(&out).unwrap();
     }
 
     #[test]

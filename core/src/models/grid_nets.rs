@@ -4,6 +4,7 @@
 
 use super::autoencoder::{Autoencoder, AutoencoderConfig};
 use super::grid::{GridInputs, GridModel, NetworkModel};
+use super::radiodun::{RadioDun, RadioDunConfig};
 use super::radiounet::{RadioUnet, RadioUnetConfig};
 use super::weights::{Manifest, check_manifest, module_from_bytes};
 use crate::error::{Result, RmeError};
@@ -14,8 +15,10 @@ use burn::tensor::Device;
 pub const AUTOENCODER: &str = "autoencoder";
 /// Manifest kind of RadioUNet.
 pub const RADIOUNET: &str = "radiounet";
+/// Manifest kind of RadioDUN.
+pub const RADIODUN: &str = "radiodun";
 /// Every learned grid model's kind.
-pub const GRID_KINDS: [&str; 2] = [AUTOENCODER, RADIOUNET];
+pub const GRID_KINDS: [&str; 3] = [AUTOENCODER, RADIOUNET, RADIODUN];
 
 /// The architecture of a learned grid model.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,6 +27,8 @@ pub enum GridNetConfig {
     Autoencoder(AutoencoderConfig),
     /// A RadioUNet.
     RadioUnet(RadioUnetConfig),
+    /// A RadioDUN.
+    RadioDun(RadioDunConfig),
 }
 
 impl GridNetConfig {
@@ -32,6 +37,7 @@ impl GridNetConfig {
         match kind {
             AUTOENCODER => Ok(Self::Autoencoder(AutoencoderConfig::preset(preset)?)),
             RADIOUNET => Ok(Self::RadioUnet(RadioUnetConfig::preset(preset)?)),
+            RADIODUN => Ok(Self::RadioDun(RadioDunConfig::preset(preset)?)),
             other => Err(RmeError::invalid("grid model", format!("'{other}' is not one of {}", GRID_KINDS.join(", ")))),
         }
     }
@@ -42,6 +48,7 @@ impl GridNetConfig {
         let cfg = match kind {
             AUTOENCODER => Self::Autoencoder(serde_json::from_value(config.clone()).map_err(bad)?),
             RADIOUNET => Self::RadioUnet(serde_json::from_value(config.clone()).map_err(bad)?),
+            RADIODUN => Self::RadioDun(serde_json::from_value(config.clone()).map_err(bad)?),
             other => return Err(RmeError::parse(name, None, format!("kind '{other}' is not one of {}", GRID_KINDS.join(", ")))),
         };
         cfg.validate().map_err(|e| RmeError::parse(name, None, e.to_string()))?;
@@ -53,6 +60,7 @@ impl GridNetConfig {
         match self {
             Self::Autoencoder(_) => AUTOENCODER,
             Self::RadioUnet(_) => RADIOUNET,
+            Self::RadioDun(_) => RADIODUN,
         }
     }
 
@@ -61,6 +69,7 @@ impl GridNetConfig {
         match self {
             Self::Autoencoder(c) => serde_json::to_value(c),
             Self::RadioUnet(c) => serde_json::to_value(c),
+            Self::RadioDun(c) => serde_json::to_value(c),
         }
         .unwrap_or(serde_json::Value::Null)
     }
@@ -70,6 +79,7 @@ impl GridNetConfig {
         match self {
             Self::Autoencoder(c) => c.validate(),
             Self::RadioUnet(c) => c.validate(),
+            Self::RadioDun(c) => c.validate(),
         }
     }
 }
@@ -81,6 +91,8 @@ pub enum LoadedGridModel {
     Autoencoder(NetworkModel<Autoencoder>),
     /// A RadioUNet.
     RadioUnet(NetworkModel<RadioUnet>),
+    /// A RadioDUN.
+    RadioDun(NetworkModel<RadioDun>),
 }
 
 impl LoadedGridModel {
@@ -89,6 +101,7 @@ impl LoadedGridModel {
         match self {
             Self::Autoencoder(m) => m.predict_async(inputs).await,
             Self::RadioUnet(m) => m.predict_async(inputs).await,
+            Self::RadioDun(m) => m.predict_async(inputs).await,
         }
     }
 
@@ -97,6 +110,7 @@ impl LoadedGridModel {
         match self {
             Self::Autoencoder(m) => m.net.num_params(),
             Self::RadioUnet(m) => m.net.num_params(),
+            Self::RadioDun(m) => m.net.num_params(),
         }
     }
 }
@@ -106,6 +120,7 @@ impl GridModel for LoadedGridModel {
         match self {
             Self::Autoencoder(m) => m.name(),
             Self::RadioUnet(m) => m.name(),
+            Self::RadioDun(m) => m.name(),
         }
     }
 
@@ -113,6 +128,7 @@ impl GridModel for LoadedGridModel {
         match self {
             Self::Autoencoder(m) => m.predict(inputs),
             Self::RadioUnet(m) => m.predict(inputs),
+            Self::RadioDun(m) => m.predict(inputs),
         }
     }
 }
@@ -148,17 +164,28 @@ pub fn load_grid_model(manifest: &Manifest, bytes: &[u8], device: &Device, name:
         ));
     }
     check_manifest(manifest, &manifest.kind, bytes, name)?;
-    let label = manifest.name.clone();
-    Ok(match GridNetConfig::from_json(&manifest.kind, &manifest.config, name)? {
-        GridNetConfig::Autoencoder(c) => {
-            let net = module_from_bytes(c.init(device), bytes, name)?;
-            checked_params(net.num_params(), manifest, name)?;
-            LoadedGridModel::Autoencoder(NetworkModel { net, device: device.clone(), label })
-        }
+    let config = GridNetConfig::from_json(&manifest.kind, &manifest.config, name)?;
+    let model = grid_model_from_bytes(&config, bytes, device, name, &manifest.name)?;
+    checked_params(model.num_params(), manifest, name)?;
+    Ok(model)
+}
+
+/// A grid model of architecture `config` with the weights in `bytes` (a run's `model.bpk`,
+/// or a shipped file whose manifest was checked), labelled `label`; `name` names the bytes in
+/// errors.
+pub fn grid_model_from_bytes(config: &GridNetConfig, bytes: &[u8], device: &Device, name: &str, label: &str) -> Result<LoadedGridModel> {
+    let label = label.to_string();
+    Ok(match config {
+        GridNetConfig::Autoencoder(c) => LoadedGridModel::Autoencoder(NetworkModel {
+            net: module_from_bytes(c.init(device), bytes, name)?,
+            device: device.clone(),
+            label,
+        }),
         GridNetConfig::RadioUnet(c) => {
-            let net = module_from_bytes(c.init(device), bytes, name)?;
-            checked_params(net.num_params(), manifest, name)?;
-            LoadedGridModel::RadioUnet(NetworkModel { net, device: device.clone(), label })
+            LoadedGridModel::RadioUnet(NetworkModel { net: module_from_bytes(c.init(device), bytes, name)?, device: device.clone(), label })
+        }
+        GridNetConfig::RadioDun(c) => {
+            LoadedGridModel::RadioDun(NetworkModel { net: module_from_bytes(c.init(device), bytes, name)?, device: device.clone(), label })
         }
     })
 }

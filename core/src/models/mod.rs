@@ -4,5 +4,6 @@ pub mod autoencoder;
 pub mod fm_rme;
 pub mod grid;
 pub mod grid_nets;
+pub mod radiodun;
 pub mod radiounet;
 pub mod weights;

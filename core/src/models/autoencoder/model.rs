@@ -137,6 +137,7 @@ mod tests {
             mask: Tensor::ones([1, 1, 8, 8], &d),
             buildings: Tensor::ones([1, 1, 8, 8], &d) * b,
             distance: Tensor::ones([1, 1, 8, 8], &d) * b,
+            trend: Tensor::ones([1, 1, 8, 8], &d) * b,
         };
         let a = net.forward(&planes(0.0)).into_data();
         let b = net.forward(&planes(1.0)).into_data();
@@ -156,6 +157,7 @@ mod tests {
             mask: mask.clone(),
             buildings: Tensor::zeros([1, 1, 8, 8], &d),
             distance: Tensor::zeros([1, 1, 8, 8], &d),
+            trend: Tensor::zeros([1, 1, 8, 8], &d),
         };
         let a = net.forward(&planes(0.0)) + 0.1;
         let b = net.forward(&planes(0.1));

@@ -1,0 +1,39 @@
+//! RadioDUN (Chen, Zhou et al.): radio map estimation as sparse signal recovery, the map the
+//! sum of factors of a statistical propagation model (eq. 4: a distance factor and one per
+//! obstacle plane), recovered by K unfolded iterations of alternating optimisation. Each
+//! unfolding block runs a gradient step with soft thresholding on every factor (GDM), weighs
+//! the factors into a rough map with attention guided by the previous block (DRM), and refines
+//! it with a learned proximal operator (PMM, a U-net of conv + channel-attention stage blocks).
+//! A shadowing factor from the obstacle factors adds the shadowing loss (eqs. 19–22) to the
+//! MSE. MODELS.md §2.2 restores the equations.
+//!
+//! Two faults of the authors' public code are avoided: its step sizes are not registered as
+//! parameters, so they never learn (here β and ε are parameters; a test shows they move in
+//! training), and its data split lets test maps leak into training (here the split is by city:
+//! training, validation and test cities come from disjoint seed ranges).
+//!
+//! Choices where the paper is silent or loose, each documented where it is made:
+//! - the data term's residual is taken from the current map (the previous block's refined
+//!   map, corrected by the factor updates), so the PMM's refinement reaches the next block;
+//! - the DRM's output is a correction to that map, and the PMM's a correction to `X'`
+//!   (zero-initialised), so an untrained network starts from the sum of its factors;
+//! - the factor initialisers also see the sampling mask and the log-distance law fitted to
+//!   the samples ([`crate::models::grid::ldpl_trend`], the statistical model of eq. 3 that
+//!   the factors refine); with the transmitter unknown that law is the samples' mean;
+//! - the CAM normalises Q and K (see [`channel_attention`]).
+//!
+//! No parameter depends on the map's size: the same weights run at 128² and 256².
+
+pub mod channel_attention;
+pub mod config;
+pub mod cost;
+pub mod gradient_step;
+pub mod initialisation;
+pub mod loss;
+pub mod model;
+pub mod proximal;
+pub mod reweighting;
+pub mod stage_block;
+
+pub use config::RadioDunConfig;
+pub use model::{RadioDun, RadioDunOutput};
