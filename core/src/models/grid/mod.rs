@@ -81,8 +81,9 @@ pub struct GridInputs {
     /// Distance from the transmitter in units of the grid's diagonal; from the grid's
     /// south-west corner when the transmitter is unknown (RadioDUN's convention).
     pub distance: Vec<f32>,
-    /// The log-distance law fitted to the samples (see [`ldpl_trend`]), normalised: the
-    /// statistical model RadioDUN's factors refine. The other models ignore it.
+    /// The statistical model's estimate (see [`ldpl_trend`]): the log-distance law fitted to
+    /// the samples plus the interpolation of its residuals, normalised. RadioDUN's factors
+    /// refine it; the other models ignore it.
     pub trend: Vec<f32>,
     /// Whether `distance` is from the transmitter.
     pub tx_known: bool,
@@ -147,34 +148,45 @@ impl GridInputs {
 /// samples that lands outside it is clamped into it (and the level refitted).
 pub const TREND_EXPONENT_RANGE: (f64, f64) = (1.0, 6.0);
 
-/// The log-distance law `η − 10·α·log10(d)` fitted by least squares to the sampled cells'
-/// means at their centres (`sum`/`count` per cell, dB), evaluated on every cell and
-/// normalised. With the transmitter unknown, or fewer than two sampled cells at distinct
-/// distances, the fit degenerates to its level: the mean of the sampled cells.
+/// The statistical model's dense estimate from the sampled cells (`sum`/`count` per cell,
+/// dB), normalised: the log-distance law `η − 10·α·log10(d)` fitted by least squares to the
+/// sampled cells' means at their centres, plus the inverse-distance interpolation (16
+/// neighbours, power 2) of its residuals — exact at the sampled cells. With the transmitter
+/// unknown, or fewer than two sampled cells at distinct distances, the law degenerates to
+/// its level (the samples' mean) and this is plain inverse-distance weighting.
 pub fn ldpl_trend(grid: &Grid, sum: &[f64], count: &[u32], tx_m: Option<[f64; 3]>) -> Vec<f32> {
+    use crate::classic::{Idw, Sample, SliceContext, SpatialMethod};
     let centres = grid.centers();
     let sampled: Vec<(usize, f64)> = (0..grid.len()).filter(|&i| count[i] > 0).map(|i| (i, sum[i] / count[i] as f64)).collect();
     if sampled.is_empty() {
         return vec![0.0; grid.len()];
     }
     let mean = sampled.iter().map(|s| s.1).sum::<f64>() / sampled.len() as f64;
-    let constant = || vec![normalise_db(mean) as f32; grid.len()];
-    let Some(tx) = tx_m else { return constant() };
-    let log_d = |i: usize| {
-        let p = centres[i];
-        ((p[0] - tx[0]).powi(2) + (p[1] - tx[1]).powi(2) + tx[2].powi(2)).sqrt().max(1.0).log10()
+    let law: Box<dyn Fn(usize) -> f64> = match tx_m {
+        None => Box::new(move |_| mean),
+        Some(tx) => {
+            let log_d = move |p: [f64; 2]| ((p[0] - tx[0]).powi(2) + (p[1] - tx[1]).powi(2) + tx[2].powi(2)).sqrt().max(1.0).log10();
+            let xs: Vec<f64> = sampled.iter().map(|s| log_d(centres[s.0])).collect();
+            let x_mean = xs.iter().sum::<f64>() / xs.len() as f64;
+            let sxx: f64 = xs.iter().map(|x| (x - x_mean).powi(2)).sum();
+            if sxx < 1e-9 {
+                Box::new(move |_| mean)
+            } else {
+                let sxy: f64 = xs.iter().zip(&sampled).map(|(x, s)| (x - x_mean) * (s.1 - mean)).sum();
+                // The slope of value on log10(d) is −10·α.
+                let alpha = (-sxy / sxx / 10.0).clamp(TREND_EXPONENT_RANGE.0, TREND_EXPONENT_RANGE.1);
+                let eta = mean + 10.0 * alpha * x_mean;
+                let centres = centres.clone();
+                Box::new(move |i| eta - 10.0 * alpha * log_d(centres[i]))
+            }
+        }
     };
-    let xs: Vec<f64> = sampled.iter().map(|s| log_d(s.0)).collect();
-    let x_mean = xs.iter().sum::<f64>() / xs.len() as f64;
-    let sxx: f64 = xs.iter().map(|x| (x - x_mean).powi(2)).sum();
-    if sxx < 1e-9 {
-        return constant();
-    }
-    let sxy: f64 = xs.iter().zip(&sampled).map(|(x, s)| (x - x_mean) * (s.1 - mean)).sum();
-    // The slope of value on log10(d) is −10·α.
-    let alpha = (-sxy / sxx / 10.0).clamp(TREND_EXPONENT_RANGE.0, TREND_EXPONENT_RANGE.1);
-    let eta = mean + 10.0 * alpha * x_mean;
-    (0..grid.len()).map(|i| normalise_db(eta - 10.0 * alpha * log_d(i)).clamp(-1.0, 2.0) as f32).collect()
+    let residuals: Vec<Sample> = sampled.iter().map(|&(i, v)| Sample { x: centres[i][0], y: centres[i][1], value: v - law(i) }).collect();
+    let ctx = SliceContext { t_s: 0.0, freq_hz: f64::NAN, tx_m: None };
+    // IDW of a non-empty sample set at finite points cannot fail; a zero residual field is the
+    // fallback all the same (the law alone).
+    let interpolated = Idw::default().estimate_slice(&ctx, &residuals, &centres).map(|r| r.0).unwrap_or_else(|_| vec![0.0; grid.len()]);
+    (0..grid.len()).map(|i| normalise_db(law(i) + interpolated[i]).clamp(-1.0, 2.0) as f32).collect()
 }
 
 /// Samples a dense `[rows, cols]` field at `(x, y)` by bilinear interpolation between cell
@@ -337,7 +349,7 @@ mod tests {
     }
 
     #[test]
-    fn the_trend_recovers_a_log_distance_law_and_degenerates_to_the_sample_mean() {
+    fn the_trend_recovers_a_log_distance_law_and_interpolates_its_residuals() {
         // Samples of −50 − 10·3·log10(d) around a transmitter at (110, 58, 0): the fit is exact.
         let tx = [110.0, 58.0, 0.0];
         let law = |x: f64, y: f64| -50.0 - 30.0 * ((x - tx[0]).hypot(y - tx[1]).max(1.0)).log10();
@@ -350,16 +362,29 @@ mod tests {
         for (i, p) in c.iter().enumerate() {
             assert!((denormalise_db(inp.trend[i] as f64) - law(p[0], p[1])).abs() < 1e-3, "cell {i}");
         }
-        // Unknown transmitter: the mean of the samples everywhere.
+        // Unknown transmitter: inverse-distance weighting of the samples (16 neighbours,
+        // power 2), exact at the samples. By hand at cell 0 (centre (101, 51)): weights 1/d².
         obs.tx_m = None;
         let inp = GridInputs::from_measurements(&GridScene::new(g, None).unwrap(), &obs).unwrap();
-        let mean = picks.iter().map(|&i| law(c[i][0], c[i][1])).sum::<f64>() / picks.len() as f64;
-        assert!(inp.trend.iter().all(|&t| (denormalise_db(t as f64) - mean).abs() < 1e-3));
-        // An unphysical slope (power rising with distance) is clamped to the smallest exponent.
-        let rising = set(&[(101.0, 51.0, -90.0), (117.0, 63.0, -60.0)]);
-        let mut rising = rising;
+        for &i in &picks {
+            assert!((denormalise_db(inp.trend[i] as f64) - law(c[i][0], c[i][1])).abs() < 1e-3, "sample cell {i}");
+        }
+        let (mut num, mut den) = (0.0, 0.0);
+        for &i in &picks {
+            let w = 1.0 / ((c[i][0] - c[0][0]).powi(2) + (c[i][1] - c[0][1]).powi(2));
+            num += w * law(c[i][0], c[i][1]);
+            den += w;
+        }
+        assert!((denormalise_db(inp.trend[0] as f64) - num / den).abs() < 1e-3);
+        // An unphysical slope (power rising with distance) is clamped to the smallest exponent;
+        // the residuals' interpolation still honours both samples.
+        let mut rising = set(&[(101.0, 51.0, -90.0), (117.0, 63.0, -60.0)]);
         rising.tx_m = Some([101.0, 51.0, 0.0]);
         let inp = GridInputs::from_measurements(&GridScene::new(g, None).unwrap(), &rising).unwrap();
-        assert!(denormalise_db(inp.trend[0] as f64) > denormalise_db(inp.trend[79] as f64));
+        let at = |x: f64, y: f64| {
+            let (r, c) = g.cell_of(x, y).unwrap();
+            denormalise_db(inp.trend[r * g.cols + c] as f64)
+        };
+        assert!((at(101.0, 51.0) + 90.0).abs() < 1e-3 && (at(117.0, 63.0) + 60.0).abs() < 1e-3);
     }
 }
