@@ -414,3 +414,52 @@ fn grid_training_resumes_exactly_and_exports() {
     assert!(md.contains("| ae-test | ") && md.contains("| kriging | "), "{md}");
     assert!(!md.contains("n/a"), "{md}");
 }
+
+#[test]
+fn the_radiodun_suite_trains_reuses_its_runs_and_counts_the_compute() {
+    // Table I with the shipped weights on one test map; table VI with K = 2 … 5 trained for
+    // one step each at 32² (the machinery, not the accuracy: `rme eval --suite radiodun` with
+    // its default budget makes the real tables).
+    let dir = scratch("radiodun-suite");
+    let runs = dir.join("runs");
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../static/models");
+    let args = [
+        "eval",
+        "--suite",
+        "radiodun",
+        "--tables",
+        "I,VI",
+        "--cities",
+        "1",
+        "--maps-per-city",
+        "1",
+        "--methods",
+        "kriging,radiodun-small",
+        "--train-size",
+        "32",
+        "--train-steps",
+        "1",
+        "--runs",
+        runs.to_str().unwrap(),
+        "--models",
+        models.to_str().unwrap(),
+    ];
+    let first = rme(&args);
+    let md = String::from_utf8_lossy(&first.stdout).to_string();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(md.contains("Table I: 9 samples, transmitter known") && md.contains("Table I: 9 samples, transmitter unknown"), "{md}");
+    assert!(md.lines().any(|l| l.starts_with("| radiodun-small | ")), "{md}");
+    // K = 2 … 5 with their parameter counts (the small preset has 617 644 at K = 3).
+    for k in ["| 2 | 412133 |", "| 3 | 617644 |", "| 4 | 823155 |", "| 5 | 1028666 |"] {
+        assert!(md.contains(k), "no row {k} in\n{md}");
+    }
+    assert_eq!(std::fs::read_dir(&runs).unwrap().count(), 4);
+    // A second run reuses the four finished runs and gives the same table VI.
+    let second = rme(&args);
+    assert!(String::from_utf8_lossy(&second.stderr).matches("reusing the finished run").count() == 4);
+    let table_six = |s: &str| s[s.find("| K |").unwrap()..].lines().filter(|l| l.starts_with("| ")).map(String::from).collect::<Vec<_>>();
+    assert_eq!(table_six(&md), table_six(&String::from_utf8_lossy(&second.stdout)));
+    // A table that does not exist is named.
+    let bad = rme(&["eval", "--suite", "radiodun", "--tables", "VII"]);
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("unknown table 'VII'"));
+}
