@@ -380,7 +380,7 @@ mod tests {
     fn overrides_change_one_field_and_unknown_ones_are_named() {
         let cfg = with_overrides("radiodun", "small", &["blocks=2".into(), "reweighting=false".into()]).unwrap();
         match cfg {
-            GridNetConfig::RadioDun(c) => assert!(c.blocks == 2 && !c.reweighting && c.feature_channels == 16),
+            GridNetConfig::RadioDun(c) => assert!(c.blocks == 2 && !c.reweighting && c.feature_channels == 8),
             other => panic!("{other:?}"),
         }
         let e = with_overrides("radiodun", "small", &["depth=2".into()]).unwrap_err().to_string();
