@@ -65,26 +65,32 @@ fn mode(tx_known: bool) -> &'static str {
     if tx_known { "transmitter known" } else { "transmitter unknown" }
 }
 
-/// The run spec of a from-scratch run of II, V or VI.
-fn budget_spec(args: &Args, kind: &str, model: serde_json::Value, cities: usize) -> GridRunSpec {
+/// A run of `steps` steps of batch 8 at `size`² with learning rate `lr` (warm-up a tenth of
+/// the steps, one validation at the end), on all training cities.
+fn run_spec(args: &Args, kind: &str, model: serde_json::Value, size: usize, steps: u64, lr: f64) -> GridRunSpec {
     GridRunSpec {
         kind: kind.into(),
         model,
-        size: args.train_size,
-        cities,
+        size,
+        cities: TRAINING_CITIES,
         maps_per_city: 16,
         tx_known_share: 0.5,
-        steps: args.train_steps,
+        steps,
         batch: 8,
-        lr: 1e-3,
+        lr,
         weight_decay: 0.01,
-        warmup: (args.train_steps / 10).max(1),
+        warmup: (steps / 10).max(1),
         seed: args.seed,
-        val_every: args.train_steps,
-        checkpoint_every: (args.train_steps / 4).max(1),
+        val_every: steps,
+        checkpoint_every: (steps / 4).max(1),
         init: None,
         mapset: None,
     }
+}
+
+/// The run spec of a from-scratch run of II, V or VI.
+fn budget_spec(args: &Args, kind: &str, model: serde_json::Value, cities: usize) -> GridRunSpec {
+    GridRunSpec { cities, ..run_spec(args, kind, model, args.train_size, args.train_steps, 1e-3) }
 }
 
 /// Trains `spec` into `runs/name` (reusing a finished run of the same spec, resuming an
@@ -260,22 +266,11 @@ fn table_four(args: &Args, methods: &[(String, Method)]) -> Result<Vec<Table>> {
                     let dir = args.models.join(name);
                     let manifest: rme_core::models::weights::Manifest = serde_json::from_slice(&std::fs::read(dir.join("manifest.json"))?)?;
                     let spec = GridRunSpec {
-                        kind: manifest.kind.clone(),
-                        model: manifest.config.clone(),
-                        size: 128,
                         cities: 0,
                         maps_per_city: 0,
-                        tx_known_share: 0.5,
-                        steps: args.fine_tune_steps,
-                        batch: 8,
-                        lr: 3e-4,
-                        weight_decay: 0.01,
-                        warmup: (args.fine_tune_steps / 10).max(1),
-                        seed: args.seed,
-                        val_every: args.fine_tune_steps,
-                        checkpoint_every: (args.fine_tune_steps / 4).max(1),
                         init: Some(dir),
                         mapset: Some(MapSubset { dir: args.sionna.clone(), ids: pool[..n].iter().map(|m| m.id.clone()).collect() }),
+                        ..run_spec(args, &manifest.kind, manifest.config.clone(), 128, args.fine_tune_steps, 3e-4)
                     };
                     Some(trained(args, &format!("{name}-sionna{n}-{}steps", args.fine_tune_steps), spec)?)
                 }
