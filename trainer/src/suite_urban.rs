@@ -37,7 +37,7 @@ pub struct Args {
 }
 
 /// Default methods of the suite.
-pub const DEFAULT_METHODS: &str = "idw,kriging,universal-kriging,ldpl,autoencoder-small,radiounet-small";
+pub const DEFAULT_METHODS: &str = "idw,kriging,universal-kriging,ldpl,autoencoder-small,radiounet-small,radiodun-small";
 
 /// The samplings of the tables.
 fn samplings() -> [Sampling; 3] {
