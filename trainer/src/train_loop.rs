@@ -169,7 +169,8 @@ pub fn device(name: &str) -> Result<Device> {
     }
 }
 
-/// The schedule of [`learning_rate`] for any run: peak `lr`, `warmup` steps, `steps` in all.
+/// Every run's learning rate at `step`: linear warm-up to `lr` over `warmup` steps, then a
+/// cosine decay to 5 % of it at `steps`.
 pub fn schedule(lr: f64, warmup: u64, steps: u64, step: u64) -> f64 {
     if step <= warmup {
         return lr * step as f64 / warmup.max(1) as f64;

@@ -64,19 +64,22 @@ impl UNetConfig {
 
     /// Checks that a `height × width` input fits the pooling levels.
     pub fn check_input(&self, height: usize, width: usize) -> crate::error::Result<()> {
-        let k = 1usize << (self.channels.len().saturating_sub(1));
-        if !height.is_multiple_of(k) || !width.is_multiple_of(k) || height == 0 || width == 0 {
-            return Err(RmeError::invalid(
-                "grid for the U-Net",
-                format!(
-                    "{height}x{width} is not a multiple of {k} (its {} levels halve the size {} times)",
-                    self.channels.len(),
-                    self.channels.len() - 1
-                ),
-            ));
-        }
-        Ok(())
+        check_halvings("grid for the U-Net", self.channels.len().saturating_sub(1), height, width)
     }
+}
+
+/// Checks that a `height × width` input survives `halvings` 2×2 poolings (both sides
+/// multiples of `2^halvings`, neither 0), with an error naming `subject` and the size. Every
+/// pooling grid network (U-Nets, the autoencoder, RadioDUN's proximal U-net) checks with it.
+pub fn check_halvings(subject: &str, halvings: usize, height: usize, width: usize) -> crate::error::Result<()> {
+    let k = 1usize << halvings;
+    if height == 0 || width == 0 || !height.is_multiple_of(k) || !width.is_multiple_of(k) {
+        return Err(RmeError::invalid(
+            subject,
+            format!("{height}x{width} is not a multiple of {k} (the network halves it {halvings} times)"),
+        ));
+    }
+    Ok(())
 }
 
 impl UNet {

@@ -1,9 +1,10 @@
 //! The completion autoencoder's network.
 
 use super::config::AutoencoderConfig;
-use crate::error::{Result, RmeError};
+use crate::error::Result;
 use crate::models::grid::{GridBatch, GridNetwork, GridTargets, masked_grid_mse};
 use crate::nn::conv_block::{ConvBlock, ConvBlockConfig};
+use crate::nn::unet::check_halvings;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig};
@@ -100,14 +101,7 @@ impl GridNetwork for Autoencoder {
     }
 
     fn check_grid(&self, rows: usize, cols: usize) -> Result<()> {
-        let k = 1usize << self.levels;
-        if !rows.is_multiple_of(k) || !cols.is_multiple_of(k) {
-            return Err(RmeError::invalid(
-                "grid for the autoencoder",
-                format!("{rows}x{cols} is not a multiple of {k} ({} pooling levels)", self.levels),
-            ));
-        }
-        Ok(())
+        check_halvings("grid for the autoencoder", self.levels, rows, cols)
     }
 }
 

@@ -162,31 +162,31 @@ pub fn ldpl_trend(grid: &Grid, sum: &[f64], count: &[u32], tx_m: Option<[f64; 3]
         return vec![0.0; grid.len()];
     }
     let mean = sampled.iter().map(|s| s.1).sum::<f64>() / sampled.len() as f64;
-    let law: Box<dyn Fn(usize) -> f64> = match tx_m {
-        None => Box::new(move |_| mean),
+    let law: Vec<f64> = match tx_m {
+        None => vec![mean; grid.len()],
         Some(tx) => {
-            let log_d = move |p: [f64; 2]| ((p[0] - tx[0]).powi(2) + (p[1] - tx[1]).powi(2) + tx[2].powi(2)).sqrt().max(1.0).log10();
-            let xs: Vec<f64> = sampled.iter().map(|s| log_d(centres[s.0])).collect();
+            let log_d: Vec<f64> =
+                centres.iter().map(|p| ((p[0] - tx[0]).powi(2) + (p[1] - tx[1]).powi(2) + tx[2].powi(2)).sqrt().max(1.0).log10()).collect();
+            let xs: Vec<f64> = sampled.iter().map(|s| log_d[s.0]).collect();
             let x_mean = xs.iter().sum::<f64>() / xs.len() as f64;
             let sxx: f64 = xs.iter().map(|x| (x - x_mean).powi(2)).sum();
             if sxx < 1e-9 {
-                Box::new(move |_| mean)
+                vec![mean; grid.len()]
             } else {
                 let sxy: f64 = xs.iter().zip(&sampled).map(|(x, s)| (x - x_mean) * (s.1 - mean)).sum();
                 // The slope of value on log10(d) is −10·α.
                 let alpha = (-sxy / sxx / 10.0).clamp(TREND_EXPONENT_RANGE.0, TREND_EXPONENT_RANGE.1);
                 let eta = mean + 10.0 * alpha * x_mean;
-                let centres = centres.clone();
-                Box::new(move |i| eta - 10.0 * alpha * log_d(centres[i]))
+                log_d.iter().map(|l| eta - 10.0 * alpha * l).collect()
             }
         }
     };
-    let residuals: Vec<Sample> = sampled.iter().map(|&(i, v)| Sample { x: centres[i][0], y: centres[i][1], value: v - law(i) }).collect();
+    let residuals: Vec<Sample> = sampled.iter().map(|&(i, v)| Sample { x: centres[i][0], y: centres[i][1], value: v - law[i] }).collect();
     let ctx = SliceContext { t_s: 0.0, freq_hz: f64::NAN, tx_m: None };
     // IDW of a non-empty sample set at finite points cannot fail; a zero residual field is the
     // fallback all the same (the law alone).
     let interpolated = Idw::default().estimate_slice(&ctx, &residuals, &centres).map(|r| r.0).unwrap_or_else(|_| vec![0.0; grid.len()]);
-    (0..grid.len()).map(|i| normalise_db(law(i) + interpolated[i]).clamp(-1.0, 2.0) as f32).collect()
+    (0..grid.len()).map(|i| normalise_db(law[i] + interpolated[i]).clamp(-1.0, 2.0) as f32).collect()
 }
 
 /// Samples a dense `[rows, cols]` field at `(x, y)` by bilinear interpolation between cell

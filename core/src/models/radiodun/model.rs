@@ -9,6 +9,7 @@ use super::proximal::{ProximalMapping, ProximalMappingConfig};
 use super::reweighting::{Reweighting, ReweightingConfig};
 use crate::error::Result;
 use crate::models::grid::{GridBatch, GridNetwork, GridTargets};
+use crate::nn::unet::check_halvings;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Tensor};
@@ -126,7 +127,7 @@ impl GridNetwork for RadioDun {
     }
 
     fn check_grid(&self, rows: usize, cols: usize) -> Result<()> {
-        ProximalMappingConfig::new(1).with_channels(vec![1; self.proximal_levels]).check_input(rows, cols)
+        check_halvings("grid for RadioDUN", self.proximal_levels.saturating_sub(1), rows, cols)
     }
 }
 

@@ -3,7 +3,7 @@
 //! map's prior.
 
 use super::stage_block::{StageBlock, StageBlockConfig};
-use crate::error::RmeError;
+use crate::nn::unet::check_halvings;
 use burn::config::Config;
 use burn::module::{Initializer, Module};
 use burn::nn::PaddingConfig2d;
@@ -67,14 +67,7 @@ impl ProximalMappingConfig {
 
     /// Checks that a `height × width` input fits the pooling levels.
     pub fn check_input(&self, height: usize, width: usize) -> crate::error::Result<()> {
-        let k = 1usize << self.channels.len().saturating_sub(1);
-        if height == 0 || width == 0 || !height.is_multiple_of(k) || !width.is_multiple_of(k) {
-            return Err(RmeError::invalid(
-                "grid for RadioDUN",
-                format!("{height}x{width} is not a multiple of {k} (its proximal U-net halves the size {} times)", self.channels.len() - 1),
-            ));
-        }
-        Ok(())
+        check_halvings("grid for RadioDUN", self.channels.len().saturating_sub(1), height, width)
     }
 }
 

@@ -3,7 +3,7 @@
 use super::config::RadioUnetConfig;
 use crate::error::Result;
 use crate::models::grid::{GridBatch, GridNetwork, GridTargets, masked_grid_mse};
-use crate::nn::unet::{UNet, UNetConfig};
+use crate::nn::unet::{UNet, UNetConfig, check_halvings};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
@@ -60,7 +60,7 @@ impl GridNetwork for RadioUnet {
     }
 
     fn check_grid(&self, rows: usize, cols: usize) -> Result<()> {
-        UNetConfig::new(INPUT_PLANES).with_channels(vec![1; self.first_levels.max(self.second_levels)]).check_input(rows, cols)
+        check_halvings("grid for RadioUNet", self.first_levels.max(self.second_levels).saturating_sub(1), rows, cols)
     }
 }
 
