@@ -67,18 +67,6 @@ pub fn csv_files(path: &Path) -> Result<Vec<PathBuf>> {
     Ok(v)
 }
 
-/// Parses a comma-separated list of numbers.
-pub fn parse_fractions(s: &str) -> Result<Vec<f64>> {
-    let v: Vec<f64> = s
-        .split(',')
-        .map(|x| x.trim().parse::<f64>().with_context(|| format!("'{x}' in --fractions is not a number")))
-        .collect::<Result<_>>()?;
-    if let Some(f) = v.iter().find(|f| !(**f > 0.0 && **f < 1.0)) {
-        bail!("fraction {f} is not in (0, 1)");
-    }
-    Ok(v)
-}
-
 /// Where and from what a result was made.
 #[derive(Clone, Debug)]
 pub struct Provenance {
@@ -198,7 +186,43 @@ pub fn load_fm_rme_weights(dir: &Path) -> Result<FmRmeEstimator> {
     let bytes = std::fs::read(&wpath).with_context(|| format!("reading {}", wpath.display()))?;
     let device = burn::tensor::Device::flex();
     let (model, config, context) = load_fm_rme(&manifest, &bytes, &device, &wpath.display().to_string())?;
+    if let Some(check) = read_check::<crate::export::Check>(dir)? {
+        let example = rme_core::models::fm_rme::Example { visible: check.visible, queries: check.queries, targets: vec![] };
+        let rule = rme_core::models::fm_rme::ContextRule::new(&config, &context);
+        let batch = rme_core::models::fm_rme::FmRmeBatch::new(&[example], &config, &rule, &device)?;
+        let got: Vec<f32> = model.forward(&batch).into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let pairs = check.expected.iter().map(|&e| e as f64).zip(got.iter().map(|&g| g as f64)).enumerate();
+        compare_check(dir, check.expected.len(), got.len(), pairs)?;
+    }
     Ok(FmRmeEstimator::new(model, config, context, device, "fm-rme")?)
+}
+
+/// The folder's `check.json` (the input/output pair stored at export), if it has one.
+fn read_check<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<Option<T>> {
+    let path = dir.join("check.json");
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(Some(serde_json::from_slice(&bytes).with_context(|| format!("{}: not a check of this model (damaged?)", path.display()))?))
+}
+
+/// How far a reloaded model's output may be from the one stored at export (normalised units;
+/// the CPU backend reproduces it to about 1e-6).
+const CHECK_TOLERANCE: f64 = 1e-3;
+
+/// Fails when any `(index, (stored, now))` pair differs by more than [`CHECK_TOLERANCE`].
+fn compare_check(dir: &Path, stored: usize, now: usize, pairs: impl Iterator<Item = (usize, (f64, f64))>) -> Result<()> {
+    let path = dir.join("check.json");
+    anyhow::ensure!(stored > 0 && stored <= now, "{}: {stored} stored outputs, the model gives {now}", path.display());
+    for (i, (expected, got)) in pairs {
+        anyhow::ensure!(
+            (expected - got).abs() <= CHECK_TOLERANCE,
+            "{}: output {i} is {got:.6} now and was {expected:.6} at export: the weights or their manifest changed since",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// Where `--method fm-rme` finds its weights when `--weights` is not given.
@@ -225,6 +249,50 @@ pub fn estimator_for(name: &str, scene: Option<&RadioMap>, weights: Option<&Path
     Ok(Box::new(GridEstimator::new(model, GridScene::new(map.grid, map.buildings.clone())?)))
 }
 
+/// Where a list of methods is used, which decides the names it may hold.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum MethodUse {
+    /// On measurement files: the classical methods but the oracle (it needs a simulated
+    /// scene), and fm-rme.
+    OnMeasurements,
+    /// On simulated or ray-traced maps: every classical method, fm-rme, and the grid models
+    /// (folders under [`MODELS_DIR`]).
+    OnMaps,
+}
+
+/// Checks every name of `methods` before any work starts: an unknown one is an error that
+/// lists the names this use accepts (`flag` names the argument).
+pub fn check_methods(methods: &[String], usage: MethodUse, flag: &str) -> Result<()> {
+    let mut known: Vec<String> = rme_core::classic::CLASSICAL_METHODS
+        .iter()
+        .filter(|m| usage == MethodUse::OnMaps || **m != "oracle")
+        .map(|m| m.to_string())
+        .collect();
+    known.push("fm-rme".into());
+    if usage == MethodUse::OnMaps {
+        let mut models: Vec<String> = std::fs::read_dir(MODELS_DIR)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().join("manifest.json").is_file())
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .filter(|n| n != "fm-rme" && !n.starts_with("fm-rme-"))
+            .collect();
+        models.sort();
+        known.extend(models);
+    }
+    for m in methods {
+        let alias = m == "uk";
+        if !alias && !known.contains(m) {
+            if usage == MethodUse::OnMeasurements && m == "oracle" {
+                bail!("{flag}: 'oracle' needs the simulated scene (a map set), not measurement files");
+            }
+            bail!("{flag}: unknown method '{m}' (one of {})", known.join(", "));
+        }
+    }
+    Ok(())
+}
+
 /// Where model folders are found by name.
 pub const MODELS_DIR: &str = "static/models";
 
@@ -236,5 +304,14 @@ pub fn load_grid_weights(dir: &Path) -> Result<LoadedGridModel> {
     let manifest = Manifest::parse(&text, &mpath.display().to_string())?;
     let wpath = dir.join("model.bpk");
     let bytes = std::fs::read(&wpath).with_context(|| format!("reading {}", wpath.display()))?;
-    Ok(load_grid_model(&manifest, &bytes, &burn::tensor::Device::flex(), &wpath.display().to_string())?)
+    let model = load_grid_model(&manifest, &bytes, &burn::tensor::Device::flex(), &wpath.display().to_string())?;
+    if let Some(check) = read_check::<crate::export::GridCheck>(dir)? {
+        use rme_core::models::grid::{GridExample, GridModel};
+        let (map, cells) = rme_core::models::grid_nets::check_example(check.size, check.city, check.tx_seed)?;
+        anyhow::ensure!(cells == check.cells, "{}: the stored example's cells are not the simulator's", dir.join("check.json").display());
+        let out = model.predict(&GridExample::from_map(&map, &cells, check.tx_known)?.inputs)?;
+        let pairs = check.expected.iter().map(|&(i, e)| (i, (e, out.get(i).copied().unwrap_or(f64::NAN))));
+        compare_check(dir, check.expected.len(), out.len(), pairs)?;
+    }
+    Ok(model)
 }

@@ -4,14 +4,13 @@
 //! network.
 
 use crate::common::{Provenance, write_atomic};
-use anyhow::{Context, Result};
-use burn::module::Module;
+use anyhow::{Context, Result, ensure};
 use rme_core::mask::MaskStrategy;
-use rme_core::models::fm_rme::weights::{KIND, fm_rme_from_bytes};
+use rme_core::models::fm_rme::weights::{KIND, configs_of, fm_rme_from_bytes};
 use rme_core::models::fm_rme::{ContextConfig, ContextRule, Example, FmRmeBatch, FmRmeConfig, training_example};
 use rme_core::models::grid::{GridExample, GridModel};
-use rme_core::models::grid_nets::{GridNetConfig, load_grid_model};
-use rme_core::models::weights::Manifest;
+use rme_core::models::grid_nets::{GridNetConfig, grid_model_from_bytes};
+use rme_core::models::weights::{Manifest, sha256_hex, shipped};
 use rme_core::rng::Rng;
 use rme_core::sim::dynamic::{DataSplit, split_seed};
 use rme_core::sim::{DynamicPreset, DynamicSimulator};
@@ -36,53 +35,53 @@ pub fn check_example(cfg: &FmRmeConfig, context: &ContextConfig) -> Result<Examp
     training_example(&map, &split, &mut Rng::new(5), context.max_visible.min(256), 16, &rule).context("no example")
 }
 
+/// Reads a JSON file, naming it in every error.
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("{}: not {what}", path.display()))
+}
+
 pub fn run(run_dir: &Path, name: &str, out_root: &Path, notes: &str, metrics: Option<&Path>) -> Result<()> {
-    let run_json = run_dir.join("run.json");
-    let run: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&run_json).with_context(|| format!("reading {}", run_json.display()))?)?;
+    crate::cli_values::folder_name(name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
+    let run: serde_json::Value = read_json(&run_dir.join("run.json"), "a run's run.json (damaged?)")?;
     if run.get("kind").is_some() {
         return export_grid(run_dir, &run, name, out_root, notes, metrics);
     }
-    let config_json: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(run_dir.join("config.json"))
-            .with_context(|| format!("{} has no config.json: is the run finished?", run_dir.display()))?,
-    )?;
-    let cfg: FmRmeConfig = serde_json::from_value(config_json.clone())?;
-    let bytes = std::fs::read(run_dir.join("model.bpk"))
-        .with_context(|| format!("{} has no model.bpk: is the run finished?", run_dir.display()))?;
-    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(run_dir.join("summary.json"))?)?;
+    let (bytes, summary) = finished_run(run_dir)?;
+    let config_json: serde_json::Value = read_json(&run_dir.join("config.json"), "an FM-RME config")?;
+    let cfg: FmRmeConfig = serde_json::from_value(config_json.clone())
+        .with_context(|| format!("{}: not an FM-RME config", run_dir.join("config.json").display()))?;
     // Runs made before the context rule left the architecture config kept it in config.json.
-    let context: ContextConfig = serde_json::from_value(run.get("context").cloned().unwrap_or(config_json))?;
+    let context: ContextConfig = serde_json::from_value(run.get("context").cloned().unwrap_or(config_json))
+        .with_context(|| format!("{}: no FM-RME context", run_dir.join("run.json").display()))?;
     let device = burn::tensor::Device::flex();
     let model = fm_rme_from_bytes(&bytes, &cfg, &device, &run_dir.join("model.bpk").display().to_string())?;
     let example = check_example(&cfg, &context)?;
     let batch = FmRmeBatch::new(std::slice::from_ref(&example), &cfg, &ContextRule::new(&cfg, &context), &device)?;
     let expected: Vec<f32> = model.forward(&batch).into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let mut manifest = manifest_from_run(name, KIND, serde_json::to_value(&cfg)?, &bytes, &summary, metrics, notes)?;
-    manifest.context = Some(serde_json::to_value(&context)?);
-    manifest.params = model.num_params();
+    let (shipped_bytes, base) = shipped(&model, name, KIND, serde_json::to_value(&cfg)?, Some(serde_json::to_value(&context)?))?;
+    let mut manifest = with_provenance(base, &summary, metrics, notes)?;
     manifest.trained_on = format!("dynamic simulator presets {} (training seeds; validation and test seeds disjoint)", run["presets"]);
     let check = Check { visible: example.visible, queries: example.queries, expected };
-    write_shipped(&out_root.join(name), &bytes, &manifest, &serde_json::to_vec(&check)?)
+    write_shipped(&out_root.join(name), &shipped_bytes, &manifest, &serde_json::to_vec(&check)?)
 }
 
-/// The manifest of a finished run's weights: provenance from its `summary.json`, metrics
-/// from `metrics` (a JSON file) where given. The caller adds what is particular to the model.
-fn manifest_from_run(
-    name: &str,
-    kind: &str,
-    config: serde_json::Value,
-    bytes: &[u8],
-    summary: &serde_json::Value,
-    metrics: Option<&Path>,
-    notes: &str,
-) -> Result<Manifest> {
+/// A finished run's `model.bpk` and `summary.json`.
+fn finished_run(run_dir: &Path) -> Result<(Vec<u8>, serde_json::Value)> {
+    let bytes = std::fs::read(run_dir.join("model.bpk"))
+        .with_context(|| format!("{} has no model.bpk: is the run finished?", run_dir.display()))?;
+    let summary = read_json(&run_dir.join("summary.json"), "a run summary (damaged?)")?;
+    Ok((bytes, summary))
+}
+
+/// A shipped manifest with the provenance from a run's `summary.json` and metrics from
+/// `metrics` (a JSON file) where given. The caller adds what is particular to the model.
+fn with_provenance(base: Manifest, summary: &serde_json::Value, metrics: Option<&Path>, notes: &str) -> Result<Manifest> {
     let metrics = match metrics {
-        Some(p) => serde_json::from_slice(&std::fs::read(p).with_context(|| format!("reading {}", p.display()))?)?,
+        Some(p) => read_json(p, "JSON (--metrics takes a JSON file of metrics)")?,
         None => serde_json::Value::Null,
     };
     let text = |k: &str| summary[k].as_str().unwrap_or_default().to_string();
-    let params = summary["params"].as_u64().unwrap_or(0) as usize;
     Ok(Manifest {
         trained_on: text("trained_on"),
         command: text("command"),
@@ -91,8 +90,36 @@ fn manifest_from_run(
         steps: summary["steps"].as_u64().unwrap_or(0),
         metrics,
         notes: format!("{notes} Exported by: {}", Provenance::capture(None).command).trim().to_string(),
-        ..Manifest::describing(name, kind, config, params, bytes)
+        ..base
     })
+}
+
+/// Stamps shipped weights exported before the stamp existed ([`Stamp`]): the folder's
+/// `model.bpk` is checked against its manifest's sha256, decoded with the manifest's config,
+/// written again with the stamp, and the manifest's sha256 updated; nothing else changes, so
+/// `check.json` still holds.
+pub fn restamp(dir: &Path) -> Result<()> {
+    let mpath = dir.join("manifest.json");
+    let old: Manifest = read_json(&mpath, "a weights manifest")?;
+    let wpath = dir.join("model.bpk");
+    let bytes = std::fs::read(&wpath).with_context(|| format!("reading {}", wpath.display()))?;
+    let name = wpath.display().to_string();
+    ensure!(sha256_hex(&bytes) == old.sha256, "{name}: sha256 does not match {}: restamp only intact weights", mpath.display());
+    let device = burn::tensor::Device::flex();
+    let (new_bytes, stamped) = if old.kind == KIND {
+        let (config, context) = configs_of(&old, &name)?;
+        let model = fm_rme_from_bytes(&bytes, &config, &device, &name)?;
+        shipped(&model, &old.name, KIND, serde_json::to_value(&config)?, Some(serde_json::to_value(&context)?))?
+    } else {
+        let config = GridNetConfig::from_json(&old.kind, &old.config, &name)?;
+        grid_model_from_bytes(&config, &bytes, &device, &name, &old.name)?.shipped(&old.name, &config)?
+    };
+    ensure!(stamped.params == old.params, "{name}: {} parameters, the manifest says {}", stamped.params, old.params);
+    let manifest = Manifest { sha256: stamped.sha256, config: stamped.config, context: stamped.context, ..old };
+    write_atomic(&wpath, &new_bytes)?;
+    write_atomic(&mpath, &serde_json::to_vec_pretty(&manifest)?)?;
+    eprintln!("stamped {} (sha256 {})", dir.display(), manifest.sha256);
+    Ok(())
 }
 
 /// Writes `model.bpk`, `manifest.json` and `check.json` into `dir`.
@@ -120,19 +147,18 @@ pub struct GridCheck {
 
 fn export_grid(run_dir: &Path, run: &serde_json::Value, name: &str, out_root: &Path, notes: &str, metrics: Option<&Path>) -> Result<()> {
     let kind = run["kind"].as_str().unwrap_or_default();
-    let size = run["size"].as_u64().context("run.json has no size")? as usize;
-    let bytes = std::fs::read(run_dir.join("model.bpk"))
-        .with_context(|| format!("{} has no model.bpk: is the run finished?", run_dir.display()))?;
-    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(run_dir.join("summary.json"))?)?;
-    let cfg = GridNetConfig::from_json(kind, &run["model"], "run.json")?;
+    let size = run["size"].as_u64().with_context(|| format!("{}/run.json has no size", run_dir.display()))? as usize;
+    let (bytes, summary) = finished_run(run_dir)?;
+    let cfg = GridNetConfig::from_json(kind, &run["model"], &run_dir.join("run.json").display().to_string())?;
     let notes = format!("{notes} Maps of {size}² cells (256 m cities).");
-    let manifest = manifest_from_run(name, kind, cfg.to_json(), &bytes, &summary, metrics, &notes)?;
     let device = burn::tensor::Device::flex();
-    let model = load_grid_model(&manifest, &bytes, &device, &run_dir.join("model.bpk").display().to_string())?;
+    let model = grid_model_from_bytes(&cfg, &bytes, &device, &run_dir.join("model.bpk").display().to_string(), name)?;
+    let (shipped_bytes, base) = model.shipped(name, &cfg)?;
+    let manifest = with_provenance(base, &summary, metrics, &notes)?;
     let (map, cells) = rme_core::models::grid_nets::check_example(size, 0, 0)?;
     let example = GridExample::from_map(&map, &cells, true)?;
     let out = model.predict(&example.inputs)?;
     let expected = (0..out.len()).step_by(61).map(|i| (i, out[i])).collect();
     let check = GridCheck { size, city: 0, tx_seed: 0, cells, tx_known: true, expected };
-    write_shipped(&out_root.join(name), &bytes, &manifest, &serde_json::to_vec(&check)?)
+    write_shipped(&out_root.join(name), &shipped_bytes, &manifest, &serde_json::to_vec(&check)?)
 }

@@ -1,6 +1,7 @@
 //! `rme`: simulate radio maps, estimate maps from measurements, evaluate and benchmark.
 
 mod bench;
+mod cli_values;
 mod common;
 mod demo;
 mod estimate;
@@ -16,6 +17,7 @@ mod train_loop;
 
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
+use cli_values::{Fractions, List, at_least_one, at_least_one_u64};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -31,25 +33,26 @@ enum Command {
     /// with buildings, one transmitter per map, path gain), into a map set with a PNG preview.
     Simulate {
         /// Preset name: D1 … D7 (FM-RME Table I). Not with --urban.
-        #[arg(long, required_unless_present = "urban", conflicts_with = "urban")]
+        #[arg(long, required_unless_present = "urban", conflicts_with = "urban", value_parser = cli_values::preset)]
         preset: Option<String>,
         /// Urban maps instead of a dynamic preset.
         #[arg(long)]
         urban: bool,
-        /// Number of samples (with --urban: maps, i.e. transmitters, per city).
-        #[arg(long, default_value_t = 1)]
+        /// Number of samples (with --urban: maps, i.e. transmitters, per city). Each is written
+        /// as soon as it is drawn: memory does not grow with it.
+        #[arg(long, default_value_t = 1, value_parser = at_least_one())]
         count: usize,
         /// Seed: the same seed gives the same bytes (with --urban: of the transmitters).
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Urban: cells per side (the city is always 256 m wide).
-        #[arg(long, default_value_t = 128)]
+        #[arg(long, default_value_t = 128, value_parser = at_least_one())]
         size: usize,
         /// Urban: the split whose cities are drawn (train, validation, test: disjoint cities).
-        #[arg(long, default_value = "train")]
+        #[arg(long, default_value = "train", value_parser = ["train", "validation", "test"])]
         split: String,
         /// Urban: number of cities.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_parser = at_least_one())]
         cities: usize,
         /// Urban: index of the first city within the split.
         #[arg(long, default_value_t = 0)]
@@ -70,13 +73,13 @@ enum Command {
         #[arg(long)]
         grid_from: Option<PathBuf>,
         /// Grid cell size in metres (with --grid-from).
-        #[arg(long, default_value_t = 2.0)]
+        #[arg(long, default_value_t = 2.0, value_parser = cli_values::positive)]
         cell: f64,
         /// Time of the grid, seconds (default: the first measurement's).
-        #[arg(long)]
+        #[arg(long, value_parser = cli_values::finite)]
         t_s: Option<f64>,
         /// Frequency of the grid, Hz (default: the first measurement's).
-        #[arg(long)]
+        #[arg(long, value_parser = cli_values::finite)]
         freq_hz: Option<f64>,
         /// Method: idw, ldpl, ldpl-unknown, kriging, universal-kriging, fm-rme.
         #[arg(long, default_value = "kriging")]
@@ -99,25 +102,25 @@ enum Command {
         /// Run a paper's experiments: "paper" (FM-RME §IV-B), "urban" (the urban tables:
         /// classical methods and grid models on test cities and, with --sionna, Sionna maps) or
         /// "radiodun" (the RadioDUN paper's tables I–VI; --tables picks some).
-        #[arg(long)]
+        #[arg(long, value_parser = ["paper", "urban", "radiodun"])]
         suite: Option<String>,
         /// Urban suite: cells per side of the simulated maps.
-        #[arg(long, default_value_t = 128)]
+        #[arg(long, default_value_t = 128, value_parser = at_least_one())]
         size: usize,
         /// Urban suite: test cities.
-        #[arg(long, default_value_t = 8)]
+        #[arg(long, default_value_t = 8, value_parser = at_least_one())]
         cities: usize,
         /// Urban suite: transmitters (maps) per test city.
-        #[arg(long, default_value_t = 4)]
+        #[arg(long, default_value_t = 4, value_parser = at_least_one())]
         maps_per_city: usize,
         /// Urban suite: folder of model folders; a method that is not classical names one.
         #[arg(long, default_value = "static/models")]
         models: PathBuf,
         /// Suite: test samples per preset.
-        #[arg(long, default_value_t = 2)]
+        #[arg(long, default_value_t = 2, value_parser = at_least_one())]
         maps: usize,
         /// Suite: predicted voxels per target slice at most.
-        #[arg(long, default_value_t = 1500)]
+        #[arg(long, default_value_t = 1500, value_parser = at_least_one())]
         queries: usize,
         /// Suite: ray-traced map set for the zero-shot table.
         #[arg(long)]
@@ -128,24 +131,26 @@ enum Command {
         /// Measurement CSV or folder of them: random hold-out of positions.
         #[arg(long)]
         measurements: Option<PathBuf>,
-        /// Comma-separated methods (idw, ldpl, ldpl-unknown, kriging, universal-kriging, oracle, fm-rme).
-        #[arg(long, default_value = DEFAULT_EVAL_METHODS)]
-        methods: String,
-        /// Comma-separated observed fractions.
-        #[arg(long, default_value = "0.01,0.1")]
-        fractions: String,
+        /// Comma-separated methods (idw, ldpl, ldpl-unknown, kriging, universal-kriging, oracle,
+        /// fm-rme, and model folders under --models); default: idw,ldpl,kriging,oracle, or the
+        /// suite's own.
+        #[arg(long, value_parser = cli_values::list)]
+        methods: Option<List>,
+        /// Comma-separated observed fractions, each in (0, 1).
+        #[arg(long, default_value = "0.01,0.1", value_parser = cli_values::fractions)]
+        fractions: Fractions,
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Evaluate only the first N maps of the set.
-        #[arg(long)]
+        #[arg(long, value_parser = at_least_one())]
         limit: Option<usize>,
         /// Random (slot, band) slices per map.
-        #[arg(long, default_value_t = 2)]
+        #[arg(long, default_value_t = 2, value_parser = at_least_one())]
         slices: usize,
         /// Suite: which tables (paper: spatial, zero-shot, temporal, spectral, Sionna with
-        /// --sionna; radiodun: I, II, III, IV, V, VI).
-        #[arg(long, default_value = DEFAULT_PAPER_TABLES)]
-        tables: String,
+        /// --sionna; default all but Sionna. radiodun: I, II, III, IV, V, VI; default all).
+        #[arg(long, value_parser = cli_values::list)]
+        tables: Option<List>,
         /// Suite: simulator seeds of the maps — test (reported results) or validation (tuning).
         #[arg(long, default_value = "test", value_parser = ["test", "validation"])]
         split: String,
@@ -157,22 +162,22 @@ enum Command {
         #[arg(long, default_value = "runs/suite-radiodun")]
         runs: PathBuf,
         /// RadioDUN suite: cells per side of the maps tables II, V and VI train and test on.
-        #[arg(long, default_value_t = 64)]
+        #[arg(long, default_value_t = 64, value_parser = at_least_one())]
         train_size: usize,
         /// RadioDUN suite: steps of each training run of tables II, V and VI.
-        #[arg(long, default_value_t = 200)]
+        #[arg(long, default_value_t = 200, value_parser = at_least_one_u64())]
         train_steps: u64,
         /// RadioDUN suite: steps of each fine-tuning run of table IV.
-        #[arg(long, default_value_t = 60)]
+        #[arg(long, default_value_t = 60, value_parser = at_least_one_u64())]
         fine_tune_steps: u64,
         /// RadioDUN suite: training device (cpu, wgpu).
-        #[arg(long, default_value = "cpu")]
+        #[arg(long, default_value = "cpu", value_parser = ["cpu", "flex", "wgpu"])]
         train_device: String,
     },
     /// Render a simulated scene, sampled measurements and every classical estimate, for the
     /// static demo page.
     Demo {
-        #[arg(long, default_value = "D7")]
+        #[arg(long, default_value = "D7", value_parser = cli_values::preset)]
         preset: String,
         #[arg(long, default_value_t = 3)]
         seed: u64,
@@ -181,11 +186,11 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         band: usize,
         /// Measurements drawn at random cells of the slice.
-        #[arg(long, default_value_t = 200)]
+        #[arg(long, default_value_t = 200, value_parser = at_least_one())]
         samples: usize,
         /// Methods; fm-rme is added when its weights exist.
-        #[arg(long, default_value = "idw,ldpl-unknown,kriging,oracle")]
-        methods: String,
+        #[arg(long, default_value = "idw,ldpl-unknown,kriging,oracle", value_parser = cli_values::list)]
+        methods: List,
         /// Weights folder for fm-rme (default static/models/fm-rme-small).
         #[arg(long)]
         weights: Option<PathBuf>,
@@ -197,20 +202,21 @@ enum Command {
     /// autoencoder, radiounet or radiodun (urban maps of the training cities).
     Train {
         /// Model to train: fm-rme, autoencoder, radiounet, radiodun.
+        #[arg(value_parser = ["fm-rme", "autoencoder", "radiounet", "radiodun"])]
         model: String,
         /// Model size: tiny, small, base (fm-rme); small, paper (autoencoder, radiounet, radiodun).
         #[arg(long, default_value = "small")]
         config: String,
         /// Comma-separated pre-training presets.
-        #[arg(long, default_value = "D1,D2,D3,D4,D5,D6")]
-        presets: String,
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value = "D1,D2,D3,D4,D5,D6", value_parser = cli_values::presets)]
+        presets: List,
+        #[arg(long, default_value_t = 2000, value_parser = at_least_one_u64())]
         steps: u64,
         /// Examples per step (thirds: spatial, temporal, spectral masks).
-        #[arg(long, default_value_t = 12)]
+        #[arg(long, default_value_t = 12, value_parser = at_least_one())]
         batch: usize,
         /// flex (CPU), wgpu (GPU; needs --features wgpu), cuda (not buildable here).
-        #[arg(long, default_value = "flex")]
+        #[arg(long, default_value = "flex", value_parser = ["flex", "cpu", "wgpu", "cuda"])]
         device: String,
         /// Run folder: run.json, curve.csv/png, checkpoint/, model.bpk.
         #[arg(long)]
@@ -218,12 +224,12 @@ enum Command {
         /// Continue the run in --out from its last checkpoint.
         #[arg(long)]
         resume: bool,
-        #[arg(long, default_value_t = 3e-4)]
+        #[arg(long, default_value_t = 3e-4, value_parser = cli_values::positive)]
         lr: f64,
-        #[arg(long, default_value_t = 0.01)]
+        #[arg(long, default_value_t = 0.01, value_parser = cli_values::non_negative)]
         weight_decay: f64,
         /// Clip each parameter's gradient to this norm (0: off).
-        #[arg(long, default_value_t = 1.0)]
+        #[arg(long, default_value_t = 1.0, value_parser = cli_values::non_negative)]
         grad_clip: f64,
         /// Objective: relative (each set's masked MSE over its interpolation baseline's; weighs
         /// the easy spatial sets and the hard spectral ones alike) or mse (plain masked MSE).
@@ -234,35 +240,35 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Training samples simulated per preset.
-        #[arg(long, default_value_t = 4)]
+        #[arg(long, default_value_t = 4, value_parser = at_least_one())]
         pool: usize,
-        /// Visible tokens per example at most.
-        #[arg(long, default_value_t = 384)]
+        /// Visible tokens per example at most (at least 8).
+        #[arg(long, default_value_t = 384, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(8..))]
         max_visible: usize,
         /// Query tokens per example at most.
-        #[arg(long, default_value_t = 128)]
+        #[arg(long, default_value_t = 128, value_parser = at_least_one())]
         max_queries: usize,
         /// Context-score weight of slot/band distance (see ContextConfig; default 32).
-        #[arg(long)]
+        #[arg(long, value_parser = cli_values::non_negative)]
         slice_weight: Option<f64>,
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, default_value_t = 100, value_parser = at_least_one_u64())]
         val_every: u64,
-        #[arg(long, default_value_t = 50)]
+        #[arg(long, default_value_t = 50, value_parser = at_least_one_u64())]
         checkpoint_every: u64,
         /// Stop after this step, leaving the run resumable (for tests).
         #[arg(long, hide = true)]
         stop_after: Option<u64>,
         /// Grid models: cells per side of the urban maps.
-        #[arg(long, default_value_t = 128)]
+        #[arg(long, default_value_t = 128, value_parser = at_least_one())]
         size: usize,
         /// Grid models: training cities in the pool.
-        #[arg(long, default_value_t = 64)]
+        #[arg(long, default_value_t = 64, value_parser = at_least_one())]
         cities: usize,
         /// Grid models: transmitters (maps) per training city.
-        #[arg(long, default_value_t = 16)]
+        #[arg(long, default_value_t = 16, value_parser = at_least_one())]
         maps_per_city: usize,
-        /// Grid models: share of examples with the transmitter's position given.
-        #[arg(long, default_value_t = 0.5)]
+        /// Grid models: share of examples with the transmitter's position given, in [0, 1].
+        #[arg(long, default_value_t = 0.5, value_parser = cli_values::share)]
         tx_known_share: f64,
         /// Grid models: start from these weights (a folder with model.bpk and manifest.json
         /// of the same kind and config) instead of a random initialisation.
@@ -276,11 +282,15 @@ enum Command {
     /// Write a finished run's weights in the shipped form (static/models/NAME/).
     Export {
         /// Run folder made by `rme train`.
-        #[arg(long)]
-        run: PathBuf,
-        /// Model name, e.g. fm-rme-small.
-        #[arg(long)]
-        name: String,
+        #[arg(long, required_unless_present = "restamp")]
+        run: Option<PathBuf>,
+        /// Model name, e.g. fm-rme-small: a plain folder name (it is created under --out).
+        #[arg(long, value_parser = cli_values::folder_name, required_unless_present = "restamp")]
+        name: Option<String>,
+        /// Instead: stamp the weights in this shipped folder (exported before weights carried
+        /// their config) so that they load again; nothing else changes.
+        #[arg(long, conflicts_with_all = ["run", "name"])]
+        restamp: Option<PathBuf>,
         #[arg(long, default_value = "static/models")]
         out: PathBuf,
         /// JSON file of metrics to record in the manifest.
@@ -293,7 +303,7 @@ enum Command {
     /// Benchmark the simulator and the classical estimators.
     Bench {
         /// Timed repetitions (after one warm-up).
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 5, value_parser = at_least_one())]
         reps: usize,
         /// Write the table to OUT.md and OUT.csv as well.
         #[arg(long)]
@@ -311,6 +321,11 @@ fn split_list(s: &str) -> Vec<String> {
     s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect()
 }
 
+/// The given list's items, or the default's.
+fn items_or(given: Option<List>, default: &str) -> Vec<String> {
+    given.map(|l| l.0).unwrap_or_else(|| split_list(default))
+}
+
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Simulate { preset, urban, count, seed, size, split, cities, first_city, out } => match preset {
@@ -321,6 +336,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         },
         Command::Estimate { measurements, query, grid_from, cell, t_s, freq_hz, method, weights, out } => {
+            common::check_methods(std::slice::from_ref(&method), common::MethodUse::OnMeasurements, "--method")?;
             estimate::run(&estimate::Args { measurements, query, grid_from, cell, t_s, freq_hz, method, weights, out })
         }
         Command::Eval {
@@ -351,14 +367,12 @@ fn run(cli: Cli) -> Result<()> {
             train_device,
         } => {
             if suite.as_deref() == Some("radiodun") {
-                let methods = if methods == DEFAULT_EVAL_METHODS { suite_radiodun::DEFAULT_METHODS.to_string() } else { methods };
-                let tables = if tables == DEFAULT_PAPER_TABLES { suite_radiodun::TABLES.join(",") } else { tables };
                 let md = suite_radiodun::run(&suite_radiodun::Args {
-                    tables: split_list(&tables),
+                    tables: items_or(tables, &suite_radiodun::TABLES.join(",")),
                     size,
-                    cities: cities.max(1),
-                    maps_per_city: maps_per_city.max(1),
-                    methods: split_list(&methods),
+                    cities,
+                    maps_per_city,
+                    methods: items_or(methods, suite_radiodun::DEFAULT_METHODS),
                     models,
                     sionna: sionna.unwrap_or_else(|| PathBuf::from("data/sionna-dev")),
                     seed,
@@ -373,12 +387,11 @@ fn run(cli: Cli) -> Result<()> {
                 return Ok(());
             }
             if suite.as_deref() == Some("urban") {
-                let methods = if methods == DEFAULT_EVAL_METHODS { suite_urban::DEFAULT_METHODS.to_string() } else { methods };
                 let md = suite_urban::run(&suite_urban::Args {
                     size,
-                    cities: cities.max(1),
-                    maps_per_city: maps_per_city.max(1),
-                    methods: split_list(&methods),
+                    cities,
+                    maps_per_city,
+                    methods: items_or(methods, suite_urban::DEFAULT_METHODS),
                     models,
                     sionna,
                     seed,
@@ -390,7 +403,7 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(suite_name) = suite {
                 anyhow::ensure!(suite_name == "paper", "unknown suite '{suite_name}' (paper, urban, radiodun)");
                 anyhow::ensure!(model.as_deref().unwrap_or("fm-rme") == "fm-rme", "the paper suite evaluates fm-rme");
-                let tables = split_list(&tables);
+                let tables = items_or(tables, DEFAULT_PAPER_TABLES);
                 if let Some(bad) = tables.iter().find(|t| !suite::TABLES.contains(&t.as_str())) {
                     bail!("--tables: unknown table '{bad}' (one of {})", suite::TABLES.join(", "));
                 }
@@ -399,38 +412,33 @@ fn run(cli: Cli) -> Result<()> {
                 } else {
                     rme_core::sim::dynamic::DataSplit::Test
                 };
-                let methods = split_list(&methods);
-                let md = suite::run(&suite::Args {
-                    weights,
-                    maps: maps.max(1),
-                    slices: slices.max(1),
-                    queries: queries.max(1),
-                    seed,
-                    sionna,
-                    out,
-                    tables,
-                    methods,
-                    split,
-                })?;
+                let methods = items_or(methods, DEFAULT_EVAL_METHODS);
+                common::check_methods(&methods, common::MethodUse::OnMaps, "--methods")?;
+                let md = suite::run(&suite::Args { weights, maps, slices, queries, seed, sionna, out, tables, methods, split })?;
                 println!("{md}");
                 return Ok(());
             }
             anyhow::ensure!(model.is_none(), "a model name goes with --suite paper (use --methods fm-rme otherwise)");
-            let methods = split_list(&methods);
-            anyhow::ensure!(!methods.is_empty(), "--methods is empty");
-            let fractions = common::parse_fractions(&fractions)?;
+            anyhow::ensure!(tables.is_none(), "--tables goes with --suite");
+            let methods = items_or(methods, DEFAULT_EVAL_METHODS);
+            let fractions = fractions.0;
             let md = match (mapset, measurements) {
                 (Some(dir), None) => {
-                    eval::mapset(&eval::MapsetArgs { dir, methods, fractions, seed, limit, slices: slices.max(1), weights, out })?
+                    common::check_methods(&methods, common::MethodUse::OnMaps, "--methods")?;
+                    eval::mapset(&eval::MapsetArgs { dir, methods, fractions, seed, limit, slices, weights, out })?
                 }
-                (None, Some(path)) => eval::measurements(&eval::MeasurementArgs { path, methods, fractions, seed, weights, out })?,
+                (None, Some(path)) => {
+                    common::check_methods(&methods, common::MethodUse::OnMeasurements, "--methods")?;
+                    eval::measurements(&eval::MeasurementArgs { path, methods, fractions, seed, weights, out })?
+                }
                 _ => bail!("give exactly one of --mapset DIR or --measurements PATH"),
             };
             println!("{md}");
             Ok(())
         }
         Command::Demo { preset, seed, slot, band, samples, methods, weights, out } => {
-            let mut methods = split_list(&methods);
+            let mut methods = methods.0;
+            common::check_methods(&methods, common::MethodUse::OnMaps, "--methods")?;
             let w = weights.clone().unwrap_or_else(|| PathBuf::from(common::DEFAULT_WEIGHTS));
             if !methods.iter().any(|m| m == "fm-rme") && w.join("manifest.json").is_file() {
                 methods.push("fm-rme".into());
@@ -485,8 +493,8 @@ fn run(cli: Cli) -> Result<()> {
                     weight_decay,
                     warmup,
                     seed,
-                    val_every: val_every.max(1),
-                    checkpoint_every: checkpoint_every.max(1),
+                    val_every,
+                    checkpoint_every,
                     init,
                     mapset: None,
                 };
@@ -495,7 +503,7 @@ fn run(cli: Cli) -> Result<()> {
             anyhow::ensure!(model == "fm-rme", "model '{model}' is not one of fm-rme, autoencoder, radiounet, radiodun");
             let cfg = rme_core::models::fm_rme::FmRmeConfig::preset(&config)?;
             cfg.validate()?;
-            let mut context = rme_core::models::fm_rme::ContextConfig::new().with_max_visible(max_visible.max(8));
+            let mut context = rme_core::models::fm_rme::ContextConfig::new().with_max_visible(max_visible);
             if let Some(w) = slice_weight {
                 context = context.with_slice_weight(w);
             }
@@ -503,7 +511,7 @@ fn run(cli: Cli) -> Result<()> {
             let spec = train::RunSpec {
                 model: cfg,
                 context,
-                presets: split_list(&presets),
+                presets: presets.0,
                 steps,
                 batch,
                 lr,
@@ -515,12 +523,16 @@ fn run(cli: Cli) -> Result<()> {
                 pool,
                 max_visible,
                 max_queries,
-                val_every: val_every.max(1),
-                checkpoint_every: checkpoint_every.max(1),
+                val_every,
+                checkpoint_every,
             };
             train::run(&train::Args { spec, device, out, resume, stop_after })
         }
-        Command::Export { run, name, out, metrics, notes } => export::run(&run, &name, &out, &notes, metrics.as_deref()),
+        Command::Export { run, name, out, metrics, notes, restamp } => match (restamp, run, name) {
+            (Some(dir), _, _) => export::restamp(&dir),
+            (None, Some(run), Some(name)) => export::run(&run, &name, &out, &notes, metrics.as_deref()),
+            _ => bail!("give --run RUN and --name NAME (or --restamp DIR)"),
+        },
         Command::Bench { reps, out } => {
             println!("{}", bench::run(reps, out.as_deref())?);
             Ok(())

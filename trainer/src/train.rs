@@ -242,11 +242,12 @@ pub fn run(a: &Args) -> Result<()> {
         spec.steps > 0 && spec.pool > 0 && spec.max_visible >= 8 && spec.max_queries > 0,
         "steps, pool, max-visible (≥ 8) and max-queries must be positive"
     );
+    ensure!(!spec.presets.is_empty(), "--presets is empty: give at least one of D1 … D7");
     for p in &spec.presets {
         DynamicPreset::by_name(p)?;
     }
     let out = &a.out;
-    open_run(out, spec, a.resume)?;
+    let _lock = open_run(out, spec, a.resume)?;
     let ckpt = out.join("checkpoint");
     let base = device(&a.device)?;
     let dev = base.clone().autodiff();
@@ -254,7 +255,7 @@ pub fn run(a: &Args) -> Result<()> {
     dev.seed(spec.seed);
     let mut optim = optimizer(spec).init();
     let (model, mut state) = if a.resume && ckpt.exists() {
-        let (bytes, restored, state) = load_checkpoint(out, optim)?;
+        let (bytes, restored, state) = load_checkpoint(out, optim, spec.steps)?;
         optim = restored;
         (fm_rme_from_bytes(&bytes, &spec.model, &dev, &ckpt.join("model.bpk").display().to_string())?.train(), state)
     } else {

@@ -230,7 +230,7 @@ fn run_with<N: GridNetwork + Module>(a: &Args, init: impl Fn(&Device) -> N) -> R
     ensure!(spec.mapset.is_some() || (spec.cities > 0 && spec.maps_per_city > 0), "cities and maps per city must be positive");
     ensure!((0.0..=1.0).contains(&spec.tx_known_share), "--tx-known-share must be in [0, 1]");
     let out = &a.out;
-    open_run(out, spec, a.resume)?;
+    let _lock = open_run(out, spec, a.resume)?;
     let ckpt = out.join("checkpoint");
     let base = device(&a.device)?;
     let dev = base.clone().autodiff();
@@ -238,7 +238,7 @@ fn run_with<N: GridNetwork + Module>(a: &Args, init: impl Fn(&Device) -> N) -> R
     dev.seed(spec.seed);
     let mut optim = AdamWConfig::new().with_weight_decay(spec.weight_decay as f32).init();
     let (net, mut state) = if a.resume && ckpt.exists() {
-        let (bytes, restored, state) = load_checkpoint(out, optim)?;
+        let (bytes, restored, state) = load_checkpoint(out, optim, spec.steps)?;
         optim = restored;
         (module_from_bytes(init(&dev), &bytes, &ckpt.join("model.bpk").display().to_string())?.train(), state)
     } else if let Some(dir) = &spec.init {

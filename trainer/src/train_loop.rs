@@ -6,6 +6,7 @@ use crate::common::{Provenance, progress, write_atomic};
 use anyhow::{Context, Result, bail, ensure};
 use burn::optim::ModuleOptimizer;
 use burn::tensor::Device;
+use rme_core::models::weights::sha256_hex;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
@@ -115,13 +116,22 @@ impl Finished<'_> {
     }
 }
 
-/// Opens a run folder: a fresh run refuses a folder that holds one and writes `run.json`; a
+/// Opens a run folder and locks it for this process (the returned guard holds the lock until
+/// it is dropped): a fresh run refuses a folder that holds one and writes `run.json`; a
 /// resumed run requires the same arguments as the stored `run.json`.
-pub fn open_run<S: serde::Serialize + serde::de::DeserializeOwned + PartialEq>(out: &Path, spec: &S, resume: bool) -> Result<()> {
+pub fn open_run<S: serde::Serialize + serde::de::DeserializeOwned + PartialEq>(out: &Path, spec: &S, resume: bool) -> Result<RunLock> {
+    ensure!(!out.exists() || out.is_dir(), "--out {} is a file, not a run folder", out.display());
+    if resume {
+        ensure!(out.join("run.json").is_file(), "--resume: no run at {} (it has no run.json)", out.display());
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("creating the run folder {}", out.display()))?;
+    let lock = RunLock::acquire(out)?;
     let run_json = out.join("run.json");
     if resume {
-        let stored: S =
-            serde_json::from_slice(&std::fs::read(&run_json).with_context(|| format!("--resume: no run at {}", out.display()))?)?;
+        let bytes = std::fs::read(&run_json).with_context(|| format!("reading {}", run_json.display()))?;
+        let stored: S = serde_json::from_slice(&bytes).with_context(|| {
+            format!("{}: not the run.json of this kind of run (damaged, or written by another rme)", run_json.display())
+        })?;
         ensure!(stored == *spec, "--resume: the arguments differ from those of the run in {} (see run.json)", out.display());
     } else {
         ensure!(
@@ -129,29 +139,117 @@ pub fn open_run<S: serde::Serialize + serde::de::DeserializeOwned + PartialEq>(o
             "{} already holds a run; add --resume to continue it or choose another --out",
             out.display()
         );
-        std::fs::create_dir_all(out)?;
         write_atomic(&run_json, &serde_json::to_vec_pretty(spec)?)?;
     }
-    Ok(())
+    Ok(lock)
+}
+
+/// An exclusive lock on a run folder: the file `.lock` in it, holding the owner's pid, made
+/// with `create_new` (atomic, so of two runs started at once exactly one gets it) and removed
+/// when the guard drops. A lock whose process is gone (a killed run) is taken over.
+#[derive(Debug)]
+pub struct RunLock {
+    path: std::path::PathBuf,
+}
+
+impl RunLock {
+    pub const FILE: &'static str = ".lock";
+
+    pub fn acquire(dir: &Path) -> Result<Self> {
+        let path = dir.join(Self::FILE);
+        for _attempt in 0..3 {
+            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(mut f) => {
+                    write!(f, "{}", std::process::id()).with_context(|| format!("writing {}", path.display()))?;
+                    return Ok(Self { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                    match holder.trim().parse::<u32>() {
+                        Ok(pid) if !process_alive(pid) => {
+                            eprintln!("note: {} was left by pid {pid}, which is gone; taking it over", path.display());
+                            let _ = std::fs::remove_file(&path);
+                        }
+                        Ok(pid) => bail!(
+                            "{} is in use by another rme (pid {pid}, see {}): wait for it to finish or choose another --out",
+                            dir.display(),
+                            path.display()
+                        ),
+                        // Being written by a run that started this instant.
+                        Err(_) => bail!("{} is in use by another rme that is starting (see {})", dir.display(), path.display()),
+                    }
+                }
+                Err(e) => return Err(e).with_context(|| format!("creating the lock {}", path.display())),
+            }
+        }
+        bail!("could not lock {} (see {})", dir.display(), path.display())
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Whether a process runs: `/proc/PID` on Linux; elsewhere every holder counts as alive (the
+/// message names the lock file to remove by hand).
+fn process_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.is_dir() || proc.join(pid.to_string()).exists()
 }
 
 /// The last checkpoint of `out`: the model's bytes, the optimizer restored into `optim`, and
-/// where the run stood.
-pub fn load_checkpoint(out: &Path, optim: ModuleOptimizer) -> Result<(Vec<u8>, ModuleOptimizer, State)> {
+/// where the run stood. The files must match the sha256 sums in `state.json`, and the step
+/// must lie within the run's `steps`.
+pub fn load_checkpoint(out: &Path, optim: ModuleOptimizer, steps: u64) -> Result<(Vec<u8>, ModuleOptimizer, State)> {
     let ckpt = out.join("checkpoint");
-    let bytes = std::fs::read(ckpt.join("model.bpk"))?;
-    let opt = std::fs::read(ckpt.join("optimizer.bin"))?;
-    let optim = optim.from_bytes(burn::tensor::Bytes::from_bytes_vec(opt)).map_err(|e| anyhow::anyhow!("loading the optimizer: {e:?}"))?;
-    let state: State = serde_json::from_slice(&std::fs::read(ckpt.join("state.json"))?)?;
+    let read = |name: &str| {
+        let p = ckpt.join(name);
+        std::fs::read(&p).with_context(|| format!("reading {}", p.display()))
+    };
+    let state_path = ckpt.join("state.json");
+    let state: State = serde_json::from_slice(&read("state.json")?)
+        .with_context(|| format!("{}: not a checkpoint state (damaged?)", state_path.display()))?;
+    ensure!(
+        state.step <= steps,
+        "{}: the checkpoint is at step {}, past this run's {steps} steps (damaged, or from another run)",
+        state_path.display(),
+        state.step
+    );
+    ensure!(state.seconds.is_finite() && state.seconds >= 0.0, "{}: seconds {} is not a duration", state_path.display(), state.seconds);
+    let bytes = read("model.bpk")?;
+    let opt = read("optimizer.bin")?;
+    for (name, data, expected) in [("model.bpk", &bytes, &state.model_sha256), ("optimizer.bin", &opt, &state.optimizer_sha256)] {
+        if expected.is_empty() {
+            eprintln!("note: {} has no checksums (written by an older rme): {name} is not verified", state_path.display());
+            continue;
+        }
+        let actual = sha256_hex(data);
+        ensure!(
+            actual == *expected,
+            "{}: sha256 {actual} does not match the {expected} recorded in {} (the checkpoint is damaged; restart the run)",
+            ckpt.join(name).display(),
+            state_path.display()
+        );
+    }
+    let optim = optim
+        .from_bytes(burn::tensor::Bytes::from_bytes_vec(opt))
+        .map_err(|e| anyhow::anyhow!("{}: loading the optimizer: {e:?}", ckpt.join("optimizer.bin").display()))?;
     eprintln!("resuming {} at step {}", out.display(), state.step);
     Ok((bytes, optim, state))
 }
 
-/// Where a run stands (a checkpoint's `state.json`).
+/// Where a run stands (a checkpoint's `state.json`), with the sha256 of the checkpoint's
+/// files so that a damaged one is never resumed from.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct State {
     pub step: u64,
     pub seconds: f64,
+    #[serde(default)]
+    pub model_sha256: String,
+    #[serde(default)]
+    pub optimizer_sha256: String,
 }
 
 /// The compute device called `name` on the command line.
@@ -201,7 +299,8 @@ pub fn save_checkpoint(dir: &Path, model_bytes: &[u8], optim: &burn::optim::Modu
     std::fs::write(tmp.join("model.bpk"), model_bytes)?;
     let opt = optim.into_bytes().map_err(|e| anyhow::anyhow!("saving the optimizer: {e:?}"))?;
     std::fs::write(tmp.join("optimizer.bin"), &opt[..])?;
-    std::fs::write(tmp.join("state.json"), serde_json::to_vec_pretty(state)?)?;
+    let state = State { model_sha256: sha256_hex(model_bytes), optimizer_sha256: sha256_hex(&opt[..]), ..state.clone() };
+    std::fs::write(tmp.join("state.json"), serde_json::to_vec_pretty(&state)?)?;
     // Swap in: the old checkpoint stays until the new one is complete.
     let final_dir = dir.join("checkpoint");
     let old = dir.join("checkpoint.old");

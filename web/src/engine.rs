@@ -279,9 +279,8 @@ mod tests {
     use super::*;
     use burn::tensor::{TensorData, Tolerance};
     use rme_core::Estimator;
-    use rme_core::models::fm_rme::weights::fm_rme_to_bytes;
-    use rme_core::models::fm_rme::{ContextConfig, FmRmeConfig};
-    use rme_core::models::weights::sha256_hex;
+    use rme_core::models::fm_rme::{ContextConfig, FmRme, FmRmeConfig};
+    use rme_core::models::weights::shipped;
 
     /// Polls a future that never waits (CPU backend) to completion.
     fn ready<F: std::future::Future>(f: F) -> F::Output {
@@ -295,11 +294,10 @@ mod tests {
         }
     }
 
-    fn manifest_for(bytes: &[u8], cfg: &FmRmeConfig, params: usize) -> String {
-        serde_json::json!({
-            "name": "t", "kind": "fm-rme", "config": cfg, "params": params, "sha256": sha256_hex(bytes)
-        })
-        .to_string()
+    /// The shipped form of `model`: stamped bytes and their manifest's JSON.
+    fn shipped_form(model: &FmRme, cfg: &FmRmeConfig) -> (Vec<u8>, String) {
+        let (bytes, manifest) = shipped(model, "t", "fm-rme", serde_json::to_value(cfg).unwrap(), None).unwrap();
+        (bytes, serde_json::to_string(&manifest).unwrap())
     }
 
     /// The page's path (manifest checks, decoding, async read-back) gives the native
@@ -310,8 +308,7 @@ mod tests {
         let engine = Engine::cpu();
         let cfg = FmRmeConfig::tiny();
         let model = cfg.init(&Device::flex()).with_random_output_layers(&Device::flex());
-        let bytes = fm_rme_to_bytes(&model).unwrap();
-        let manifest = manifest_for(&bytes, &cfg, burn::module::Module::num_params(&model));
+        let (bytes, manifest) = shipped_form(&model, &cfg);
         engine.add_model("tiny", &manifest, &bytes).unwrap();
         ready(engine.warm_up("tiny")).unwrap();
         let mut scene = crate::Scene::simulate("D1", 4).unwrap();
@@ -336,8 +333,7 @@ mod tests {
         let engine = Engine::cpu();
         let cfg = FmRmeConfig::tiny();
         let model = cfg.init(&Device::flex());
-        let mut bytes = fm_rme_to_bytes(&model).unwrap();
-        let manifest = manifest_for(&bytes, &cfg, burn::module::Module::num_params(&model));
+        let (mut bytes, manifest) = shipped_form(&model, &cfg);
         let n = bytes.len();
         bytes[n / 2] ^= 0x55;
         let e = engine.add_model("tiny", &manifest, &bytes).unwrap_err().to_string();

@@ -113,6 +113,17 @@ impl LoadedGridModel {
             Self::RadioDun(m) => m.net.num_params(),
         }
     }
+
+    /// The shipped form of this model of architecture `config`, named `name`: stamped bytes
+    /// and their manifest ([`super::weights::shipped`]).
+    pub fn shipped(&self, name: &str, config: &GridNetConfig) -> Result<(Vec<u8>, Manifest)> {
+        let (kind, json) = (config.kind(), config.to_json());
+        match self {
+            Self::Autoencoder(m) => super::weights::shipped(&m.net, name, kind, json, None),
+            Self::RadioUnet(m) => super::weights::shipped(&m.net, name, kind, json, None),
+            Self::RadioDun(m) => super::weights::shipped(&m.net, name, kind, json, None),
+        }
+    }
 }
 
 impl GridModel for LoadedGridModel {
@@ -195,7 +206,7 @@ mod tests {
     use super::*;
     use crate::backend::cpu;
     use crate::models::grid::{GridEstimator, GridScene};
-    use crate::models::weights::module_to_bytes;
+    use crate::models::weights::shipped;
     use crate::sim::urban::{Split, UrbanSimulator};
     use crate::{Estimator, QuerySet};
 
@@ -208,8 +219,7 @@ mod tests {
         let d = cpu();
         let cfg = RadioUnetConfig::new().with_first_channels(vec![4, 8]).with_second_channels(vec![4]);
         let net = cfg.init(&d);
-        let bytes = module_to_bytes(&net).unwrap();
-        let m = manifest(RADIOUNET, serde_json::to_value(&cfg).unwrap(), net.num_params(), &bytes);
+        let (bytes, m) = shipped(&net, "radiounet-test", RADIOUNET, serde_json::to_value(&cfg).unwrap(), None).unwrap();
         let loaded = load_grid_model(&m, &bytes, &d, "model.bpk").unwrap();
 
         let sim = UrbanSimulator::new(32).unwrap();

@@ -63,10 +63,10 @@ mod tests {
     use crate::models::weights::sha256_hex;
     use burn::tensor::Tolerance;
 
-    fn manifest_for(model: &FmRme, cfg: &FmRmeConfig, bytes: &[u8]) -> Manifest {
-        let mut m = Manifest::describing("t", KIND, serde_json::to_value(cfg).unwrap(), model.num_params(), bytes);
-        m.context = Some(serde_json::to_value(ContextConfig::new()).unwrap());
-        m
+    /// The shipped form of `model`: stamped bytes and their manifest.
+    fn shipped_form(model: &FmRme, cfg: &FmRmeConfig) -> (Vec<u8>, Manifest) {
+        let context = Some(serde_json::to_value(ContextConfig::new()).unwrap());
+        crate::models::weights::shipped(model, "t", KIND, serde_json::to_value(cfg).unwrap(), context).unwrap()
     }
 
     /// On a model whose every layer reaches the output: the decoded weights give the same
@@ -77,8 +77,7 @@ mod tests {
         let d = cpu();
         let cfg = FmRmeConfig::tiny();
         let model = cfg.init(&d).with_random_output_layers(&d);
-        let bytes = fm_rme_to_bytes(&model).unwrap();
-        let m = manifest_for(&model, &cfg, &bytes);
+        let (bytes, m) = shipped_form(&model, &cfg);
         let (back, back_cfg, context) = load_fm_rme(&m, &bytes, &d, "model.bpk").unwrap();
         assert_eq!((back_cfg, context), (cfg.clone(), ContextConfig::new()));
         let visible = (0..9).map(|i| [i as f64 * 3.0, (i * i) as f64, 0.0, 3e9, -60.0 - 3.0 * i as f64]).collect();
@@ -96,8 +95,7 @@ mod tests {
         let d = cpu();
         let cfg = FmRmeConfig::tiny();
         let model = cfg.init(&d);
-        let bytes = fm_rme_to_bytes(&model).unwrap();
-        let m = manifest_for(&model, &cfg, &bytes);
+        let (bytes, m) = shipped_form(&model, &cfg);
         let mut corrupt = bytes.clone();
         corrupt[bytes.len() / 2] ^= 0xFF;
         let e = load_fm_rme(&m, &corrupt, &d, "static/models/x/model.bpk").unwrap_err().to_string();
