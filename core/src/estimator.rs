@@ -11,4 +11,20 @@ pub trait Estimator {
     /// Estimate power (dBm) and, where the method has one, its standard deviation (dB)
     /// at every query point, from the observed measurements.
     fn estimate(&self, obs: &MeasurementSet, query: &QuerySet) -> Result<Estimate>;
+
+    /// [`Estimator::estimate`], calling `progress(done, total)` as parts of the work finish
+    /// (methods that work in parts override it; the others report only the end).
+    fn estimate_with_progress(&self, obs: &MeasurementSet, query: &QuerySet, progress: &dyn Fn(usize, usize)) -> Result<Estimate> {
+        let e = self.estimate(obs, query)?;
+        progress(1, 1);
+        Ok(e)
+    }
+
+    /// [`Estimator::estimate`], with every value checked finite ([`Estimate::check_finite`]):
+    /// what the CLI and the page call.
+    fn estimate_checked(&self, obs: &MeasurementSet, query: &QuerySet) -> Result<Estimate> {
+        let e = self.estimate(obs, query)?;
+        e.check_finite(query, self.name())?;
+        Ok(e)
+    }
 }

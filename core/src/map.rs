@@ -407,6 +407,32 @@ pub struct Estimate {
     pub std: Option<Vec<f64>>,
 }
 
+impl Estimate {
+    /// An error naming the first query whose mean or σ is not a finite number (and the
+    /// method), so that a numerical breakdown never reaches a user as a silent NaN.
+    pub fn check_finite(&self, query: &QuerySet, method: &str) -> Result<()> {
+        if self.mean.len() != query.len() || self.std.as_ref().is_some_and(|s| s.len() != query.len()) {
+            return Err(RmeError::numerical(method, format!("{} estimates for {} queries", self.mean.len(), query.len())));
+        }
+        let bad_std = |i: usize| self.std.as_ref().is_some_and(|s| !s[i].is_finite());
+        if let Some(i) = (0..self.mean.len()).find(|&i| !self.mean[i].is_finite() || bad_std(i)) {
+            let q = &query.points[i];
+            let what = if self.mean[i].is_finite() { "σ" } else { "estimate" };
+            return Err(RmeError::numerical(
+                method,
+                format!(
+                    "the {what} at query {} (x {} m, y {} m, t {} s) is not a finite number; check that the queries lie near the measurements",
+                    i + 1,
+                    q.x_m,
+                    q.y_m,
+                    q.t_s
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The (slot, band) a point belongs to — the crate's one "same slice" rule: time rounded to
 /// the microsecond, frequency to the hertz, an unknown (non-finite) frequency a band of its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -1,7 +1,7 @@
 //! `rme bench`: wall-clock benchmarks of the simulators and the classical estimators (median
 //! of repeated runs after one warm-up; build with `--release` for meaningful numbers).
 
-use crate::common::{Provenance, Table, write_atomic};
+use crate::common::{Provenance, Table, write_report};
 use anyhow::Result;
 use rme_core::classic::{Idw, Kriging, Sliced};
 use rme_core::rng::Rng;
@@ -206,8 +206,7 @@ pub fn run(reps: usize, out: Option<&Path>) -> Result<String> {
     let prov = Provenance::capture(None);
     let md = table.markdown(&prov);
     if let Some(out) = out {
-        write_atomic(&out.with_extension("md"), md.as_bytes())?;
-        write_atomic(&out.with_extension("csv"), table.csv(&prov).as_bytes())?;
+        write_report(out, &[("md", md.as_bytes()), ("csv", table.csv(&prov).as_bytes())])?;
     }
     Ok(md)
 }

@@ -11,6 +11,8 @@ use rme_core::models::weights::Manifest;
 use rme_core::{Estimator, MeasurementSet, RadioMap, RmeError, classical_by_name};
 use std::path::{Path, PathBuf};
 
+pub use crate::outputs::{Outputs, write_atomic};
+
 /// Reads a measurement CSV and its sidecar (`foo.csv` → `foo.json`) if present.
 pub fn load_measurements(path: &Path) -> Result<(MeasurementSet, CsvReport)> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -33,18 +35,6 @@ pub fn load_mapset(dir: &Path, limit: Option<usize>) -> Result<Vec<RadioMap>> {
         std::fs::read(&p).map_err(|e| RmeError::parse(p.display().to_string(), None, e.to_string()))
     };
     Ok(read_mapset(&text, &index.display().to_string(), limit, &mut load)?)
-}
-
-/// Writes bytes, creating parent folders; written to a temporary name first and renamed, so
-/// an interrupted run never leaves a half-written file under the final name.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    }
-    let tmp = path.with_extension(format!("{}.partial", path.extension().and_then(|e| e.to_str()).unwrap_or("tmp")));
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
-    Ok(())
 }
 
 /// Every `.csv` under a folder (sorted), or the file itself.
@@ -120,6 +110,16 @@ impl Provenance {
         v.push(format!("date: {}", self.date_utc));
         v
     }
+}
+
+/// Writes a report `OUT` as `OUT.md`, `OUT.csv` (and whatever else `files` holds: extension,
+/// bytes), all or none.
+pub fn write_report(out: &Path, files: &[(&str, &[u8])]) -> Result<()> {
+    let mut o = Outputs::new();
+    for (ext, bytes) in files {
+        o.add(out.with_extension(ext), *bytes);
+    }
+    o.commit()
 }
 
 /// A results table, written as Markdown and CSV with the provenance in the header.

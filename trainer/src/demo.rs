@@ -2,7 +2,7 @@
 //! images and a `results.json` that the static demo page (`index.html`) shows. The browser
 //! build of the same models replaces this static page in the web issue.
 
-use crate::common::{estimator_for, write_atomic};
+use crate::common::{Outputs, estimator_for};
 use anyhow::{Result, ensure};
 use rme_core::QuerySet;
 use rme_core::io::csv::write_measurements;
@@ -81,8 +81,9 @@ pub fn run(a: &Args, out: &Path) -> Result<()> {
     let opts = RenderOptions { scale, range, unit: "dBm".into(), markers };
     let buildings = map.buildings.clone();
     let buildings = buildings.as_deref();
-    write_atomic(&out.join("truth.png"), &render_map(&truth, rows, cols, buildings, &opts)?)?;
-    write_atomic(&out.join("measurements.csv"), write_measurements(&obs).as_bytes())?;
+    let mut files = Outputs::new();
+    files.add(out.join("truth.png"), render_map(&truth, rows, cols, buildings, &opts)?);
+    files.add(out.join("measurements.csv"), write_measurements(&obs).as_bytes());
 
     let plain = RenderOptions { markers: vec![], ..opts.clone() };
     let mut methods = Vec::new();
@@ -90,20 +91,20 @@ pub fn run(a: &Args, out: &Path) -> Result<()> {
         let result = (|| -> Result<MethodResult> {
             let est = estimator_for(m, Some(map), a.weights.as_deref())?;
             let t0 = Instant::now();
-            let e = est.estimate(&obs, &query)?;
+            let e = est.estimate_checked(&obs, &query)?;
             let ms = t0.elapsed().as_secs_f64() * 1e3;
             let h_est: Vec<f64> = hidden.iter().map(|&c| e.mean[c]).collect();
             let h_true: Vec<f64> = hidden.iter().map(|&c| truth[c]).collect();
             let rmse_db = task.hidden_rmse(&e.mean)?;
             let err: Vec<f64> = e.mean.iter().zip(&truth).map(|(a, b)| (a - b).abs()).collect();
-            write_atomic(&out.join(format!("estimate_{m}.png")), &render_map(&e.mean, rows, cols, buildings, &plain)?)?;
+            files.add(out.join(format!("estimate_{m}.png")), render_map(&e.mean, rows, cols, buildings, &plain)?);
             let err_opts = RenderOptions { range: Some((0.0, 20.0)), unit: "dB".into(), ..plain.clone() };
-            write_atomic(&out.join(format!("error_{m}.png")), &render_map(&err, rows, cols, buildings, &err_opts)?)?;
+            files.add(out.join(format!("error_{m}.png")), render_map(&err, rows, cols, buildings, &err_opts)?);
             // A constant σ (LDPL's residual RMS) makes an empty picture: the table says it.
             let std_png = match e.std.as_ref().filter(|s| s.iter().any(|v| (v - s[0]).abs() > 1e-9)) {
                 Some(s) => {
                     let o = RenderOptions { range: finite_range(s.iter()), unit: "dB".into(), ..plain.clone() };
-                    write_atomic(&out.join(format!("std_{m}.png")), &render_map(s, rows, cols, None, &o)?)?;
+                    files.add(out.join(format!("std_{m}.png")), render_map(s, rows, cols, None, &o)?);
                     Some(format!("std_{m}.png"))
                 }
                 None => None,
@@ -146,7 +147,8 @@ pub fn run(a: &Args, out: &Path) -> Result<()> {
         methods,
         command: std::env::args().collect::<Vec<_>>().join(" "),
     };
-    write_atomic(&out.join("results.json"), serde_json::to_string_pretty(&results)?.as_bytes())?;
+    files.add(out.join("results.json"), serde_json::to_string_pretty(&results)?.as_bytes());
+    files.commit()?;
     for m in &results.methods {
         match (m.rmse_db, &m.error) {
             (Some(r), _) => eprintln!("{:>18}: RMSE {r:.2} dB on {} unobserved cells", m.name, results.predicted),

@@ -1,7 +1,7 @@
 //! `rme eval`: accuracy of the estimators on map sets (per-slice spatial interpolation from a
 //! random fraction of cells) and on measurement files (random hold-out of positions).
 
-use crate::common::{Provenance, Table, csv_files, estimator_for, load_mapset, load_measurements, progress, write_atomic};
+use crate::common::{Provenance, Table, csv_files, estimator_for, load_mapset, load_measurements, progress, write_report};
 use anyhow::Result;
 use rme_core::metrics::{SquaredErrors, psnr, ssim};
 use rme_core::rng::Rng;
@@ -52,7 +52,7 @@ impl Acc {
 
 fn run_method(est: &dyn Estimator, obs: &MeasurementSet, q: &QuerySet) -> std::result::Result<(Vec<f64>, f64), String> {
     let t0 = Instant::now();
-    match est.estimate(obs, q) {
+    match est.estimate_checked(obs, q) {
         Ok(e) => Ok((e.mean, t0.elapsed().as_secs_f64())),
         Err(e) => Err(e.to_string()),
     }
@@ -281,8 +281,7 @@ fn finish(table: &Table, seed: u64, out: Option<&Path>) -> Result<String> {
     let prov = Provenance::capture(Some(seed));
     let md = table.markdown(&prov);
     if let Some(out) = out {
-        write_atomic(&out.with_extension("md"), md.as_bytes())?;
-        write_atomic(&out.with_extension("csv"), table.csv(&prov).as_bytes())?;
+        write_report(out, &[("md", md.as_bytes()), ("csv", table.csv(&prov).as_bytes())])?;
     }
     Ok(md)
 }

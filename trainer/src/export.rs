@@ -3,7 +3,7 @@
 //! gave at export, which the tests replay to prove the shipped file decodes into the same
 //! network.
 
-use crate::common::{Provenance, write_atomic};
+use crate::common::{Outputs, Provenance};
 use anyhow::{Context, Result, ensure};
 use rme_core::mask::MaskStrategy;
 use rme_core::models::fm_rme::weights::{KIND, configs_of, fm_rme_from_bytes};
@@ -116,17 +116,21 @@ pub fn restamp(dir: &Path) -> Result<()> {
     };
     ensure!(stamped.params == old.params, "{name}: {} parameters, the manifest says {}", stamped.params, old.params);
     let manifest = Manifest { sha256: stamped.sha256, config: stamped.config, context: stamped.context, ..old };
-    write_atomic(&wpath, &new_bytes)?;
-    write_atomic(&mpath, &serde_json::to_vec_pretty(&manifest)?)?;
+    let mut files = Outputs::new();
+    files.add(&wpath, new_bytes);
+    files.add(&mpath, serde_json::to_vec_pretty(&manifest)?);
+    files.commit()?;
     eprintln!("stamped {} (sha256 {})", dir.display(), manifest.sha256);
     Ok(())
 }
 
 /// Writes `model.bpk`, `manifest.json` and `check.json` into `dir`.
 fn write_shipped(dir: &Path, bytes: &[u8], manifest: &Manifest, check: &[u8]) -> Result<()> {
-    write_atomic(&dir.join("model.bpk"), bytes)?;
-    write_atomic(&dir.join("manifest.json"), &serde_json::to_vec_pretty(manifest)?)?;
-    write_atomic(&dir.join("check.json"), check)?;
+    let mut files = Outputs::new();
+    files.add(dir.join("model.bpk"), bytes);
+    files.add(dir.join("manifest.json"), serde_json::to_vec_pretty(manifest)?);
+    files.add(dir.join("check.json"), check);
+    files.commit()?;
     eprintln!("wrote {} ({} bytes, {} parameters, sha256 {})", dir.display(), bytes.len(), manifest.params, manifest.sha256);
     Ok(())
 }

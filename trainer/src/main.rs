@@ -7,6 +7,7 @@ mod demo;
 mod estimate;
 mod eval;
 mod export;
+mod outputs;
 mod simulate;
 mod suite;
 mod suite_radiodun;

@@ -2,8 +2,9 @@
 //! PNG preview.
 
 use crate::common::{progress, write_atomic};
-use anyhow::Result;
-use rme_core::io::mapset::write_mapset;
+use anyhow::{Context, Result};
+use rme_core::RadioMap;
+use rme_core::io::mapset::MapSetWriter;
 use rme_core::io::png::{RenderOptions, Tile, render_mosaic, render_tiles};
 use rme_core::sim::dynamic::sample_seed;
 use rme_core::sim::urban::{Split, UrbanSimulator};
@@ -13,28 +14,38 @@ use std::path::Path;
 /// Slots shown in the preview at most (evenly spaced); every band is shown.
 const PREVIEW_SLOTS: usize = 6;
 
+/// Writes each map's files as soon as it is drawn and keeps only its index entry, so memory
+/// stays that of one map whatever `--count`; the index is written last.
+fn write_streamed(out: &Path, writer: &mut MapSetWriter, map: &RadioMap) -> Result<()> {
+    for (rel, bytes) in writer.add(map) {
+        write_atomic(&out.join(rel), &bytes)?;
+    }
+    Ok(())
+}
+
 pub fn run(preset: &str, count: usize, seed: u64, out: &Path) -> Result<()> {
     anyhow::ensure!(count > 0, "--count must be at least 1");
+    anyhow::ensure!(!out.is_file(), "--out {} is a file, not a folder", out.display());
     let preset = DynamicPreset::by_name(preset)?;
     let sim = DynamicSimulator::new(preset)?;
+    let source = format!("rme simulate --preset {} --count {count} --seed {seed} (rme {})", preset.name, env!("CARGO_PKG_VERSION"));
+    let mut writer = MapSetWriter::new(&source);
     let pb = progress(count as u64, preset.name);
-    let mut maps = Vec::with_capacity(count);
+    let mut first = None;
     for i in 0..count {
         let mut m = sim.simulate(sample_seed(seed, i as u64))?;
         m.id = format!("{}_seed{seed}_{i:05}", preset.name);
-        maps.push(m);
+        write_streamed(out, &mut writer, &m)?;
+        if first.is_none() {
+            first = Some(m);
+        }
         pb.inc(1);
     }
     pb.finish_and_clear();
-    let source = format!("rme simulate --preset {} --count {count} --seed {seed} (rme {})", preset.name, env!("CARGO_PKG_VERSION"));
-    let (index, files) = write_mapset(&maps, &source)?;
-    for (rel, bytes) in &files {
-        write_atomic(&out.join(rel), bytes)?;
-    }
-    write_atomic(&out.join("index.json"), index.as_bytes())?;
+    write_atomic(&out.join("index.json"), writer.finish()?.as_bytes())?;
 
     // Preview: slot × band mosaic of the first sample.
-    let m = &maps[0];
+    let m = first.as_ref().context("no sample drawn")?;
     let [t, f, rows, cols] = m.shape();
     let shown: Vec<usize> =
         if t <= PREVIEW_SLOTS { (0..t).collect() } else { (0..PREVIEW_SLOTS).map(|k| k * (t - 1) / (PREVIEW_SLOTS - 1)).collect() };
@@ -77,20 +88,9 @@ const PREVIEW_CITIES: usize = 8;
 
 pub fn run_urban(a: &UrbanArgs, out: &Path) -> Result<()> {
     anyhow::ensure!(a.cities > 0 && a.maps_per_city > 0, "--cities and --count (maps per city) must be at least 1");
+    anyhow::ensure!(!out.is_file(), "--out {} is a file, not a folder", out.display());
     let sim = UrbanSimulator::new(a.size)?;
-    let total = a.cities * a.maps_per_city;
-    let pb = progress(total as u64, "urban");
-    let mut maps = Vec::with_capacity(total);
-    for ci in 0..a.cities as u64 {
-        let city = sim.split_city(a.split, a.first_city + ci)?;
-        for k in 0..a.maps_per_city as u64 {
-            let mut m = sim.simulate(&city, a.seed + k)?;
-            m.id = format!("{}_{}_{}", a.split.name(), a.first_city + ci, m.id);
-            maps.push(m);
-            pb.inc(1);
-        }
-    }
-    pb.finish_and_clear();
+    let total = a.cities.checked_mul(a.maps_per_city).context("--cities × --count overflows")?;
     let source = format!(
         "rme simulate --urban --size {} --split {} --cities {} --first-city {} --count {} --seed {} (rme {})",
         a.size,
@@ -101,23 +101,35 @@ pub fn run_urban(a: &UrbanArgs, out: &Path) -> Result<()> {
         a.seed,
         env!("CARGO_PKG_VERSION")
     );
-    let (index, files) = write_mapset(&maps, &source)?;
-    for (rel, bytes) in &files {
-        write_atomic(&out.join(rel), bytes)?;
-    }
-    write_atomic(&out.join("index.json"), index.as_bytes())?;
-
     // Preview: up to 8 cities (columns) × up to 2 transmitters (rows), buildings dark grey,
-    // the transmitter marked.
+    // the transmitter marked. Only those maps are kept; the others are written and dropped.
     let shown_cities = a.cities.min(PREVIEW_CITIES);
     let shown_maps = a.maps_per_city.min(2);
+    let mut writer = MapSetWriter::new(&source);
+    let mut kept: Vec<Option<RadioMap>> = vec![None; shown_cities * shown_maps];
+    let pb = progress(total as u64, "urban");
+    for ci in 0..a.cities {
+        let city = sim.split_city(a.split, a.first_city + ci as u64)?;
+        for k in 0..a.maps_per_city {
+            let mut m = sim.simulate(&city, a.seed + k as u64)?;
+            m.id = format!("{}_{}_{}", a.split.name(), a.first_city + ci as u64, m.id);
+            write_streamed(out, &mut writer, &m)?;
+            if ci < shown_cities && k < shown_maps {
+                kept[k * shown_cities + ci] = Some(m);
+            }
+            pb.inc(1);
+        }
+    }
+    pb.finish_and_clear();
+    write_atomic(&out.join("index.json"), writer.finish()?.as_bytes())?;
+
     let grid = *sim.grid();
     let mut values = Vec::new();
     let mut markers = Vec::new();
     let mut picked = Vec::new();
     for k in 0..shown_maps {
         for ci in 0..shown_cities {
-            let m = &maps[ci * a.maps_per_city + k];
+            let m = kept[k * shown_cities + ci].as_ref().context("a preview map was not drawn")?;
             values.push(m.values.iter().map(|&v| v as f64).collect::<Vec<f64>>());
             let tx = m.tx[0].positions_m[0];
             markers.push(grid.cell_of(tx[0], tx[1]).map(|rc| vec![rc]).unwrap_or_default());

@@ -11,7 +11,7 @@
 //! classical methods interpolate per slice (see `classic::slices` for how they stand in for
 //! a slice with no measurement); FM-RME and the oracle use other slots and bands too.
 
-use crate::common::{Provenance, Table, load_fm_rme_weights, load_mapset, write_atomic};
+use crate::common::{Provenance, Table, load_fm_rme_weights, load_mapset, write_report};
 use anyhow::Result;
 use rme_core::mask::MaskStrategy;
 use rme_core::metrics::SquaredErrors;
@@ -108,7 +108,7 @@ fn run_case(
         .chain(fm.map(|f| ("fm-rme".to_string(), Ok(f as &dyn Estimator))))
     {
         let a = acc.entry(name).or_default();
-        match est.and_then(|e| e.estimate(&obs, &q).map_err(|e| e.to_string())) {
+        match est.and_then(|e| e.estimate_checked(&obs, &q).map_err(|e| e.to_string())) {
             Ok(e) => {
                 a.errors.extend(&e.mean, &truth);
             }
@@ -321,10 +321,9 @@ pub fn run(args: &Args) -> Result<String> {
         });
     }
     if let Some(out) = &args.out {
-        write_atomic(&out.with_extension("md"), md.as_bytes())?;
-        write_atomic(&out.with_extension("csv"), csv.as_bytes())?;
         json.insert("provenance".into(), serde_json::json!({ "command": prov.command, "seed": args.seed, "commit": prov.commit, "machine": prov.machine, "date": prov.date_utc }));
-        write_atomic(&out.with_extension("json"), &serde_json::to_vec_pretty(&serde_json::Value::Object(json))?)?;
+        let json = serde_json::to_vec_pretty(&serde_json::Value::Object(json))?;
+        write_report(out, &[("md", md.as_bytes()), ("csv", csv.as_bytes()), ("json", &json)])?;
     }
     Ok(md)
 }

@@ -17,7 +17,7 @@
 //! `--runs`; a finished run is reused, an interrupted one resumed). Their budget is a
 //! command-line choice: the tables say what it was.
 
-use crate::common::{Provenance, Table, load_mapset, write_atomic};
+use crate::common::{Provenance, Table, load_mapset, write_report};
 use crate::suite_urban::{Method, Scores, evaluate, load_method, metric_columns, metric_notes, test_maps};
 use crate::train_grid::{self, GridRunSpec, MapSubset};
 use anyhow::{Context, Result, ensure};
@@ -424,9 +424,8 @@ pub fn run(args: &Args) -> Result<String> {
         // Written after every table: a long run keeps what it has.
         if let Some(out) = &args.out {
             let md: String = tables.iter().map(|t| t.markdown(&prov)).collect::<Vec<_>>().join("\n");
-            write_atomic(&out.with_extension("md"), md.as_bytes())?;
             let csv: String = tables.iter().map(|t| format!("# {}\n{}", t.title, t.csv(&prov))).collect::<Vec<_>>().join("\n");
-            write_atomic(&out.with_extension("csv"), csv.as_bytes())?;
+            write_report(out, &[("md", md.as_bytes()), ("csv", csv.as_bytes())])?;
         }
     }
     Ok(tables.iter().map(|t| t.markdown(&prov)).collect::<Vec<_>>().join("\n"))

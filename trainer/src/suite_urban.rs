@@ -10,7 +10,7 @@
 //! set to 0 in both (RadioMapSeer's maps are 0 inside buildings). RMSE pools every cell of every
 //! map; PSNR and SSIM are means over maps.
 
-use crate::common::{Provenance, Table, load_grid_weights, load_mapset, write_atomic};
+use crate::common::{Provenance, Table, load_grid_weights, load_mapset, write_report};
 use anyhow::Result;
 use rme_core::metrics::{SquaredErrors, psnr, ssim};
 use rme_core::models::grid::{GAIN_RANGE_DB, GridEstimator, GridScene, normalise_db};
@@ -103,9 +103,9 @@ pub fn score(method: &Method, map: &RadioMap, cells: &[usize], tx_known: bool, i
     }
     let queries = QuerySet::from_grid(&map.grid, map.slots_s[0], map.bands_hz[0]);
     let estimate = match method {
-        Method::Classical(e) => e.estimate(&obs, &queries).map(|e| e.mean),
+        Method::Classical(e) => e.estimate_checked(&obs, &queries).map(|e| e.mean),
         Method::Grid(m) => GridScene::new(map.grid, map.buildings.clone())
-            .and_then(|scene| GridEstimator::new((**m).clone(), scene).estimate(&obs, &queries))
+            .and_then(|scene| GridEstimator::new((**m).clone(), scene).estimate_checked(&obs, &queries))
             .map(|e| e.mean),
     };
     let estimate = match estimate {
@@ -226,9 +226,8 @@ pub fn run(args: &Args) -> Result<String> {
     }
     let md: String = tables.iter().map(|t| t.markdown(&prov)).collect::<Vec<_>>().join("\n");
     if let Some(out) = &args.out {
-        write_atomic(&out.with_extension("md"), md.as_bytes())?;
         let csv: String = tables.iter().map(|t| format!("# {}\n{}", t.title, t.csv(&prov))).collect::<Vec<_>>().join("\n");
-        write_atomic(&out.with_extension("csv"), csv.as_bytes())?;
+        write_report(out, &[("md", md.as_bytes()), ("csv", csv.as_bytes())])?;
     }
     Ok(md)
 }

@@ -162,7 +162,7 @@ impl Engine {
             return Err(RmeError::Empty("measurement set (add measurements first)".into()));
         }
         let model = self.inner.models.borrow().get(method).cloned();
-        match model {
+        let estimate = match model {
             Some(LoadedModel::FmRme(m)) => m.estimate_async(&problem.obs, &problem.queries).await,
             Some(LoadedModel::Grid(m)) => {
                 let scene =
@@ -174,7 +174,9 @@ impl Engine {
                 "method",
                 format!("'{method}' is neither a loaded model ({}) nor one of {}", self.model_names().join(", "), CLASSICAL.join(", ")),
             )),
-        }
+        }?;
+        estimate.check_finite(&problem.queries, method)?;
+        Ok(estimate)
     }
 
     pub fn model_names(&self) -> Vec<String> {

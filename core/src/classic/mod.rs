@@ -14,5 +14,5 @@ pub use gp_oracle::GpOracle;
 pub use idw::Idw;
 pub use kriging::Kriging;
 pub use ldpl::Ldpl;
-pub use registry::{CLASSICAL_METHODS, classical_by_name};
+pub use registry::{CLASSICAL_METHODS, classical_by_name, fallback_note};
 pub use slices::{Sample, SliceContext, Sliced, SpatialMethod};

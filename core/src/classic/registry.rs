@@ -8,6 +8,22 @@ use crate::map::RadioMap;
 /// Names accepted by [`classical_by_name`].
 pub const CLASSICAL_METHODS: [&str; 6] = ["idw", "ldpl", "ldpl-unknown", "kriging", "universal-kriging", "oracle"];
 
+/// What a method silently does differently with these measurements, said out loud: `ldpl`
+/// and `universal-kriging` without a transmitter position fall back to `ldpl-unknown` and
+/// ordinary kriging. `None` when the method runs as named.
+pub fn fallback_note(method: &str, obs: &crate::map::MeasurementSet) -> Option<String> {
+    if obs.tx_m.is_some() {
+        return None;
+    }
+    match method {
+        "ldpl" => Some("ldpl: no transmitter position (sidecar tx_m), so it is fitted, as ldpl-unknown does".into()),
+        "universal-kriging" | "uk" => {
+            Some("universal-kriging: no transmitter position (sidecar tx_m), so there is no distance trend: it is ordinary kriging".into())
+        }
+        _ => None,
+    }
+}
+
 /// Builds a classical estimator. `scene` is the simulated map the data came from; only the
 /// oracle needs it (it reads the simulator's true model from it).
 ///

@@ -23,6 +23,14 @@ pub const POWER_COLUMNS: [&str; 4] = ["power_dbm", "power_db", "rss_dbm", "path_
 /// Largest file accepted (rows), so a runaway upload cannot exhaust memory.
 pub const MAX_ROWS: usize = 2_000_000;
 
+/// Largest coordinate accepted, metres: positions are local projected coordinates (a city, a
+/// region); 1e8 m is beyond any of them, and far below where distances lose their precision
+/// or square to infinity.
+pub const MAX_COORDINATE_M: f64 = 1e8;
+
+/// Largest power or path gain accepted in absolute value, dB.
+pub const MAX_ABS_DB: f64 = 1e3;
+
 /// What the reader noticed while reading a measurement file.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CsvReport {
@@ -88,9 +96,9 @@ pub fn parse_sidecar(text: &str, name: &str) -> Result<Sidecar> {
         return Err(RmeError::parse(name, None, format!("frequency_hz {f} must be positive")));
     }
     if let Some(tx) = &s.tx_m
-        && (!(tx.len() == 2 || tx.len() == 3) || !tx.iter().all(|v| v.is_finite()))
+        && (!(tx.len() == 2 || tx.len() == 3) || !tx.iter().all(|v| v.is_finite() && v.abs() <= MAX_COORDINATE_M))
     {
-        return Err(RmeError::parse(name, None, "tx_m must be [x, y] or [x, y, z] in metres"));
+        return Err(RmeError::parse(name, None, format!("tx_m must be [x, y] or [x, y, z] in metres, within ±{MAX_COORDINATE_M:e}")));
     }
     Ok(s)
 }
@@ -119,9 +127,16 @@ fn read_table(text: &str, name: &str) -> Result<Table> {
             continue;
         }
         match &header {
-            None => header = Some(record.iter().map(|s| s.to_ascii_lowercase()).collect()),
+            None => {
+                let h: Vec<String> = record.iter().map(|s| s.to_ascii_lowercase()).collect();
+                if let Some(dup) = h.iter().enumerate().find(|(i, c)| !c.is_empty() && h[..*i].contains(c)).map(|(_, c)| c) {
+                    return Err(RmeError::parse(name, Some(line), format!("column '{dup}' appears twice in the header")));
+                }
+                header = Some(h);
+            }
             Some(h) => {
-                if record.len() < h.len() {
+                // Short and long rows alike: a field too many shifts every column after it.
+                if record.len() != h.len() {
                     return Err(RmeError::parse(name, Some(line), format!("{} fields, the header has {}", record.len(), h.len())));
                 }
                 rows.push((line, record));
@@ -146,6 +161,11 @@ fn require(header: &[String], col: &str, name: &str) -> Result<usize> {
 /// Numbers of one row; `None` marks a bad field.
 fn number(field: &str) -> Option<f64> {
     field.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// A coordinate within ±[`MAX_COORDINATE_M`].
+fn coordinate(field: &str) -> Option<f64> {
+    number(field).filter(|v| v.abs() <= MAX_COORDINATE_M)
 }
 
 /// Reads a measurement CSV. `sidecar` (if any) supplies frequency and transmitter position.
@@ -182,9 +202,9 @@ pub fn read_measurements(text: &str, name: &str, sidecar: Option<&Sidecar>) -> R
         report.rows += 1;
         let get = |i: usize| number(&f[i]);
         let parsed = (|| {
-            let x = get(ix).ok_or(h[ix].as_str())?;
-            let y = get(iy).ok_or(h[iy].as_str())?;
-            let v = get(ip).ok_or(h[ip].as_str())?;
+            let x = coordinate(&f[ix]).ok_or(h[ix].as_str())?;
+            let y = coordinate(&f[iy]).ok_or(h[iy].as_str())?;
+            let v = get(ip).filter(|v| v.abs() <= MAX_ABS_DB).ok_or(h[ip].as_str())?;
             let t = match it {
                 Some(i) => get(i).ok_or("t_s")?,
                 None => 0.0,
@@ -225,7 +245,9 @@ pub fn read_measurements(text: &str, name: &str, sidecar: Option<&Sidecar>) -> R
         return Err(RmeError::parse(
             name,
             Some(line),
-            format!("{bad_rows} rows have a missing, non-numeric, NaN or infinite value (first in column '{col}'); fix or remove them"),
+            format!(
+                "{bad_rows} rows have a missing, non-numeric, NaN, infinite or out-of-range value (first in column '{col}'; coordinates within ±{MAX_COORDINATE_M:e} m, power within ±{MAX_ABS_DB} dB); fix or remove them"
+            ),
         ));
     }
     if points.is_empty() {
@@ -270,8 +292,15 @@ pub fn read_queries(text: &str, name: &str) -> Result<QuerySet> {
     let mut points = Vec::with_capacity(table.rows.len());
     for (line, f) in &table.rows {
         let bad = |col: &str| RmeError::parse(name, Some(*line), format!("column '{col}' is not a finite number"));
+        let far = |col: &str| RmeError::parse(name, Some(*line), format!("column '{col}' is outside ±{MAX_COORDINATE_M:e} m"));
         let x = number(&f[ix]).ok_or_else(|| bad("x_m"))?;
         let y = number(&f[iy]).ok_or_else(|| bad("y_m"))?;
+        if x.abs() > MAX_COORDINATE_M {
+            return Err(far("x_m"));
+        }
+        if y.abs() > MAX_COORDINATE_M {
+            return Err(far("y_m"));
+        }
         let t = match it {
             Some(i) => number(&f[i]).ok_or_else(|| bad("t_s"))?,
             None => 0.0,

@@ -137,6 +137,17 @@ pub fn decode_entry(entry: &MapEntry, name: &str, load: &mut dyn FnMut(&str) -> 
         if arr.shape != [rows, cols] {
             return Err(RmeError::parse(&ctx, None, format!("{b} has shape {:?}, the map is [{rows}, {cols}]", arr.shape)));
         }
+        // A mask is 0/1 bytes (FORMATS.md); a float array is more likely a map or a "valid"
+        // mask with the opposite meaning, so it is refused rather than guessed at.
+        if !matches!(arr.dtype.as_str(), "|u1" | "<u1" | "u1" | "|b1" | "<b1" | "b1") {
+            return Err(RmeError::parse(b, None, format!("a buildings mask is uint8 or bool (1 = building), not '{}'", arr.dtype)));
+        }
+        if let Some(v) = arr.data.iter().find(|&&v| v != 0.0 && v != 1.0) {
+            return Err(RmeError::parse(b, None, format!("a buildings mask holds 0 and 1 only, not {v}")));
+        }
+        if arr.data.iter().all(|&v| v == 1.0) {
+            return Err(RmeError::parse(b, None, "the buildings mask covers every cell: nothing is left to estimate"));
+        }
         map.buildings = Some(arr.data.iter().map(|&v| u8::from(v != 0.0)).collect());
     }
     map.tx = match &entry.tx_tracks {
@@ -179,25 +190,49 @@ pub type MapsetFile = (String, Vec<u8>);
 
 /// Files of a map set to write: `index.json` text and `(relative path, bytes)` of each array.
 pub fn write_mapset(maps: &[RadioMap], source: &str) -> Result<(String, Vec<MapsetFile>)> {
+    let mut writer = MapSetWriter::new(source);
     let mut files = Vec::new();
-    let mut entries = Vec::new();
-    let mut masks_written: Vec<(&[u8], String)> = Vec::new();
     for m in maps {
+        files.extend(writer.add(m));
+    }
+    Ok((writer.finish()?, files))
+}
+
+/// Writes a map set one map at a time, so that memory does not grow with the number of maps:
+/// [`MapSetWriter::add`] gives each map's files to write at once, [`MapSetWriter::finish`]
+/// the index (to write last: a set cut short has no index and is not mistaken for whole).
+pub struct MapSetWriter {
+    source: String,
+    entries: Vec<MapEntry>,
+    /// Building masks written so far (their sha256 and path): maps of one city share theirs.
+    masks: Vec<(Vec<u8>, String)>,
+}
+
+impl MapSetWriter {
+    /// A writer whose index names `source` (the command that made the set).
+    pub fn new(source: &str) -> Self {
+        Self { source: source.into(), entries: Vec::new(), masks: Vec::new() }
+    }
+
+    /// The files of one map (its values, and its building mask unless an earlier map had the
+    /// same one), `(relative path, bytes)`.
+    pub fn add(&mut self, m: &RadioMap) -> Vec<MapsetFile> {
+        let mut files = Vec::new();
         let [t, f, r, c] = m.shape();
         let safe: String = m.id.chars().map(|ch| if ch.is_ascii_alphanumeric() || ch == '_' || ch == '-' { ch } else { '_' }).collect();
         let values = format!("maps/{safe}.npy");
         files.push((values.clone(), write_npy_f32(&[t, f, r, c], &m.values)));
-        // Maps of one city share their building mask: it is written once.
         let buildings = m.buildings.as_ref().map(|b| {
-            if let Some((_, p)) = masks_written.iter().find(|(mask, _)| *mask == b.as_slice()) {
+            let digest = <sha2::Sha256 as sha2::Digest>::digest(b).to_vec();
+            if let Some((_, p)) = self.masks.iter().find(|(d, _)| *d == digest) {
                 return p.clone();
             }
             let p = format!("scenes/{safe}_buildings.npy");
             files.push((p.clone(), write_npy_u8(&[r, c], b)));
-            masks_written.push((b.as_slice(), p.clone()));
+            self.masks.push((digest, p.clone()));
             p
         });
-        entries.push(MapEntry {
+        self.entries.push(MapEntry {
             id: m.id.clone(),
             shape: vec![t, f, r, c],
             cell_size_m: m.grid.cell_size_m,
@@ -220,10 +255,14 @@ pub fn write_mapset(maps: &[RadioMap], source: &str) -> Result<(String, Vec<Maps
             tx_tracks: (!m.tx.is_empty()).then(|| m.tx.clone()),
             truth: m.truth.clone(),
         });
+        files
     }
-    let index = MapSetIndex { format: FORMAT.into(), source: Some(source.into()), notes: None, maps: entries };
-    let text = serde_json::to_string_pretty(&index).map_err(|e| RmeError::invalid("map set index", e.to_string()))?;
-    Ok((text, files))
+
+    /// The `index.json` text of every map added.
+    pub fn finish(self) -> Result<String> {
+        let index = MapSetIndex { format: FORMAT.into(), source: Some(self.source), notes: None, maps: self.entries };
+        serde_json::to_string_pretty(&index).map_err(|e| RmeError::invalid("map set index", e.to_string()))
+    }
 }
 
 #[cfg(test)]

@@ -169,13 +169,21 @@ impl Estimator for FmRmeEstimator {
     }
 
     fn estimate(&self, obs: &MeasurementSet, query: &QuerySet) -> Result<Estimate> {
+        self.estimate_with_progress(obs, query, &|_, _| {})
+    }
+
+    /// Reports each (slot, band, tile) group as it is done.
+    fn estimate_with_progress(&self, obs: &MeasurementSet, query: &QuerySet, progress: &dyn Fn(usize, usize)) -> Result<Estimate> {
         let mut mean = vec![f64::NAN; query.len()];
-        for group in self.plan(obs, query)? {
+        let plan = self.plan(obs, query)?;
+        let total = plan.len();
+        for (done, group) in plan.into_iter().enumerate() {
             let enc = self.encode_group(&group)?;
             let n = self.context.query_chunk;
             for (indices, chunk) in group.indices.chunks(n).zip(group.queries.chunks(n)) {
                 enc.scatter(&self.decode_chunk(&group, &enc, chunk).into_data(), indices, &mut mean);
             }
+            progress(done + 1, total);
         }
         Ok(Estimate { mean, std: None })
     }
