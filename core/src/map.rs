@@ -458,6 +458,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_non_finite_estimate_is_an_error_naming_the_query() {
+        let q = QuerySet { points: (0..3).map(|i| Query { x_m: i as f64, y_m: 7.0, t_s: 0.0, freq_hz: f64::NAN }).collect() };
+        assert!(Estimate { mean: vec![1.0, 2.0, 3.0], std: None }.check_finite(&q, "idw").is_ok());
+        let e = Estimate { mean: vec![1.0, f64::NAN, 3.0], std: None }.check_finite(&q, "idw").unwrap_err().to_string();
+        assert!(e.contains("idw") && e.contains("query 2") && e.contains("x 1 m"), "{e}");
+        let e = Estimate { mean: vec![1.0, 2.0, 3.0], std: Some(vec![1.0, 1.0, f64::INFINITY]) }.check_finite(&q, "kriging").unwrap_err();
+        assert!(e.to_string().contains("σ at query 3"), "{e}");
+        assert!(Estimate { mean: vec![1.0], std: None }.check_finite(&q, "x").is_err());
+    }
+
+    #[test]
     fn grid_centres_and_lookup_agree() {
         let g = Grid::new(4, 5, 2.0, [-3.0, 10.0]).unwrap();
         for r in 0..4 {

@@ -122,6 +122,18 @@ pub fn write_report(out: &Path, files: &[(&str, &[u8])]) -> Result<()> {
     o.commit()
 }
 
+/// This process's peak resident memory, kB (Linux: `VmHWM` of /proc/self/status).
+pub fn peak_memory_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// "; peak memory N MB" where it is known (the end of a command's summary line).
+pub fn peak_memory_note() -> String {
+    peak_memory_kb().map(|kb| format!("; peak memory {} MB", kb.div_ceil(1024))).unwrap_or_default()
+}
+
 /// A results table, written as Markdown and CSV with the provenance in the header.
 pub struct Table {
     pub title: String,

@@ -1,7 +1,7 @@
 //! `rme simulate`: draws samples of a dynamic preset, or urban maps, into a map set with a
 //! PNG preview.
 
-use crate::common::{progress, write_atomic};
+use crate::common::{peak_memory_note, progress, write_atomic};
 use anyhow::{Context, Result};
 use rme_core::RadioMap;
 use rme_core::io::mapset::MapSetWriter;
@@ -59,10 +59,11 @@ pub fn run(preset: &str, count: usize, seed: u64, out: &Path) -> Result<()> {
     let png = render_mosaic(&tiles, rows, cols, f, None, &RenderOptions { scale, ..Default::default() })?;
     write_atomic(&out.join("preview.png"), &png)?;
     eprintln!(
-        "wrote {count} samples of {} ([T, F, H, W] = [{t}, {f}, {rows}, {cols}]) to {}; preview.png shows slots {:?} (rows) × {f} bands (columns) of the first",
+        "wrote {count} samples of {} ([T, F, H, W] = [{t}, {f}, {rows}, {cols}]) to {}; preview.png shows slots {:?} (rows) × {f} bands (columns) of the first{}",
         preset.name,
         out.display(),
-        shown
+        shown,
+        peak_memory_note()
     );
     Ok(())
 }
@@ -146,14 +147,15 @@ pub fn run_urban(a: &UrbanArgs, out: &Path) -> Result<()> {
     let opts = RenderOptions { scale, unit: "dB".into(), range: Some((-160.0, -40.0)), ..Default::default() };
     write_atomic(&out.join("preview.png"), &render_tiles(&tiles, grid.rows, grid.cols, shown_cities, &opts)?)?;
     eprintln!(
-        "wrote {total} urban maps ({} cities of the {} split × {} transmitters, {}x{} cells of {} m) to {}; preview.png shows {shown_cities} cities (columns) × {shown_maps} transmitters (rows)",
+        "wrote {total} urban maps ({} cities of the {} split × {} transmitters, {}x{} cells of {} m) to {}; preview.png shows {shown_cities} cities (columns) × {shown_maps} transmitters (rows){}",
         a.cities,
         a.split.name(),
         a.maps_per_city,
         grid.rows,
         grid.cols,
         grid.cell_size_m,
-        out.display()
+        out.display(),
+        peak_memory_note()
     );
     Ok(())
 }

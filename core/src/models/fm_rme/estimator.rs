@@ -196,6 +196,31 @@ mod tests {
     use crate::map::{Measurement, Query};
     use burn::tensor::Tolerance;
 
+    /// A long estimate reports its progress, one (slot, band, tile) group at a time, and
+    /// gives the same numbers as without a report.
+    #[test]
+    fn progress_is_reported_per_group() {
+        let d = cpu();
+        let cfg = FmRmeConfig::tiny();
+        let est = FmRmeEstimator::new(cfg.init(&d), cfg, ContextConfig::new(), d, "fm-rme").unwrap();
+        let obs = MeasurementSet::from_points(
+            (0..30)
+                .map(|i| Measurement { x_m: i as f64 * 9.0, y_m: (i % 5) as f64 * 40.0, t_s: 0.0, freq_hz: 3.5e9, value: -70.0 - i as f64 })
+                .collect(),
+        );
+        // Queries over a 256 m square: several 64 m tiles.
+        let query = QuerySet {
+            points: (0..64).map(|i| Query { x_m: (i % 8) as f64 * 32.0, y_m: (i / 8) as f64 * 32.0, t_s: 0.0, freq_hz: 3.5e9 }).collect(),
+        };
+        let seen = std::cell::RefCell::new(Vec::new());
+        let e = est.estimate_with_progress(&obs, &query, &|done, total| seen.borrow_mut().push((done, total))).unwrap();
+        let seen = seen.into_inner();
+        let total = seen[0].1;
+        assert!(total > 1, "{seen:?}");
+        assert_eq!(seen, (1..=total).map(|k| (k, total)).collect::<Vec<_>>());
+        assert_eq!(e, est.estimate(&obs, &query).unwrap());
+    }
+
     /// Dense measurements: groups are split until every query lies within half its context's
     /// radius of the group's centre; every query is in exactly one group.
     #[test]
