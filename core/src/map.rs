@@ -27,6 +27,9 @@ impl Grid {
         if rows == 0 || cols == 0 {
             return Err(RmeError::invalid("grid", format!("shape {rows}x{cols} has no cells")));
         }
+        if rows.checked_mul(cols).is_none() {
+            return Err(RmeError::invalid("grid", format!("shape {rows}x{cols} has more cells than this machine can count")));
+        }
         if !(cell_size_m.is_finite() && cell_size_m > 0.0) {
             return Err(RmeError::invalid("grid", format!("cell size {cell_size_m} m must be positive")));
         }
@@ -89,8 +92,12 @@ impl Grid {
         if !(cell_size_m.is_finite() && cell_size_m > 0.0) {
             return Err(RmeError::invalid("cell size", format!("{cell_size_m} m must be positive")));
         }
-        let cols = (((x1 - x0) / cell_size_m).floor() as usize) + 1;
-        let rows = (((y1 - y0) / cell_size_m).floor() as usize) + 1;
+        // In floating point first: a far point must not overflow the cell count.
+        let (cols_f, rows_f) = (((x1 - x0) / cell_size_m).floor() + 1.0, ((y1 - y0) / cell_size_m).floor() + 1.0);
+        if !(cols_f * rows_f <= 16e6) {
+            return Err(RmeError::invalid("cell size", format!("{cell_size_m} m gives a {rows_f}x{cols_f} grid, over 16 million cells")));
+        }
+        let (cols, rows) = (cols_f as usize, rows_f as usize);
         if rows * cols > 16_000_000 {
             return Err(RmeError::invalid("cell size", format!("{cell_size_m} m gives a {rows}x{cols} grid, over 16 million cells")));
         }

@@ -7,6 +7,8 @@ mod demo;
 mod estimate;
 mod eval;
 mod export;
+#[cfg(test)]
+mod fuzz;
 mod outputs;
 mod simulate;
 mod suite;

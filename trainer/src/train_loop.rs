@@ -209,15 +209,7 @@ pub fn load_checkpoint(out: &Path, optim: ModuleOptimizer, steps: u64) -> Result
         std::fs::read(&p).with_context(|| format!("reading {}", p.display()))
     };
     let state_path = ckpt.join("state.json");
-    let state: State = serde_json::from_slice(&read("state.json")?)
-        .with_context(|| format!("{}: not a checkpoint state (damaged?)", state_path.display()))?;
-    ensure!(
-        state.step <= steps,
-        "{}: the checkpoint is at step {}, past this run's {steps} steps (damaged, or from another run)",
-        state_path.display(),
-        state.step
-    );
-    ensure!(state.seconds.is_finite() && state.seconds >= 0.0, "{}: seconds {} is not a duration", state_path.display(), state.seconds);
+    let state = State::parse(&read("state.json")?, &state_path.display().to_string(), steps)?;
     let bytes = read("model.bpk")?;
     let opt = read("optimizer.bin")?;
     for (name, data, expected) in [("model.bpk", &bytes, &state.model_sha256), ("optimizer.bin", &opt, &state.optimizer_sha256)] {
@@ -250,6 +242,22 @@ pub struct State {
     pub model_sha256: String,
     #[serde(default)]
     pub optimizer_sha256: String,
+}
+
+impl State {
+    /// Parses a `state.json` (`name` names it in errors) of a run of `steps` steps.
+    pub fn parse(bytes: &[u8], name: &str, steps: u64) -> Result<Self> {
+        let state: State = serde_json::from_slice(bytes).with_context(|| format!("{name}: not a checkpoint state (damaged?)"))?;
+        ensure!(
+            state.step <= steps,
+            "{name}: the checkpoint is at step {}, past this run's {steps} steps (damaged, or from another run)",
+            state.step
+        );
+        ensure!(state.seconds.is_finite() && state.seconds >= 0.0, "{name}: seconds {} is not a duration", state.seconds);
+        let hex = |s: &str| s.is_empty() || (s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()));
+        ensure!(hex(&state.model_sha256) && hex(&state.optimizer_sha256), "{name}: a checksum is not a sha256");
+        Ok(state)
+    }
 }
 
 /// The compute device called `name` on the command line.

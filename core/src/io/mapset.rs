@@ -94,6 +94,9 @@ impl MapSetIndex {
     }
 }
 
+/// Values one map may hold at most (T·F·rows·cols; 4 GiB of float32).
+pub const MAX_MAP_VALUES: usize = 1 << 30;
+
 /// Paths in an index must stay inside the map set's folder.
 fn check_path(p: &str, name: &str) -> Result<()> {
     if p.is_empty() || p.starts_with('/') || p.starts_with('\\') || p.contains(':') || p.split(['/', '\\']).any(|c| c == "..") {
@@ -111,6 +114,10 @@ pub fn decode_entry(entry: &MapEntry, name: &str, load: &mut dyn FnMut(&str) -> 
         [t, f, r, c] => (*t, *f, *r, *c),
         other => return Err(RmeError::parse(&ctx, None, format!("shape {other:?} is neither [rows, cols] nor [T, F, rows, cols]"))),
     };
+    // Found by the fuzzer: a shape such as [1e19, 1, 2, 3] overflowed the product below.
+    if [t, f, rows, cols].iter().try_fold(1usize, |a, &b| a.checked_mul(b)).is_none_or(|n| n > MAX_MAP_VALUES) {
+        return Err(RmeError::parse(&ctx, None, format!("shape {:?} is larger than {MAX_MAP_VALUES} values", entry.shape)));
+    }
     let grid = Grid::new(rows, cols, entry.cell_size_m, entry.origin_m).map_err(|e| RmeError::parse(&ctx, None, e.to_string()))?;
     let values = read_npy(&load(&entry.values)?, &entry.values)?;
     let expected: Vec<usize> = if entry.shape.len() == 2 { vec![rows, cols] } else { vec![t, f, rows, cols] };
@@ -300,5 +307,8 @@ mod tests {
         let arr = write_npy_f32(&[3], &[1.0, 2.0, 3.0]);
         let mut one = |_: &str| Ok(arr.clone());
         assert!(read_mapset(bad_shape, "i.json", None, &mut one).unwrap_err().to_string().contains("shape"));
+        // Found by the fuzzer (scripts/fuzz.sh): the product of this shape overflowed.
+        let huge = r#"{"format":"rme-mapset/1","maps":[{"id":"a","shape":[10000000000000000000,1,2,3],"cell_size_m":1,"origin_m":[0,0],"quantity":"power_dbm","values":"a.npy"}]}"#;
+        assert!(read_mapset(huge, "i.json", None, &mut one).unwrap_err().to_string().contains("larger than"));
     }
 }
