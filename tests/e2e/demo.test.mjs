@@ -147,6 +147,67 @@ test('CSV upload: a good file is estimated and downloadable; bad files give thei
   await p.close();
 });
 
+test('the fuzz corpus\'s 20 worst measurement files: each gives its error (or loads), and the page keeps working', async () => {
+  const fixtures = path.join(ROOT, 'tests/e2e/fixtures/fuzz');
+  const files = fs.readdirSync(fixtures).filter((f) => f.endsWith('.csv')).sort();
+  assert.equal(files.length, 20, `tests/e2e/fixtures/fuzz holds ${files.length} files (scripts/fuzz.sh writes them)`);
+  const errors = [];
+  const p = await page(cpu, errors);
+  await p.goto(`${server.url}?preset=D1&seed=2&samples=100&method=idw`);
+  await estimated(p, 1);
+  let rejected = 0;
+  for (const f of files) {
+    await p.evaluate(() => { document.getElementById('upload-error').textContent = ''; });
+    await p.setInputFiles('#upload', path.join(fixtures, f));
+    // Either its error is shown, or it was a valid file and is loaded.
+    await p.waitForFunction((name) => document.getElementById('upload-error').textContent.length > 0
+      || document.getElementById('scene-info').textContent.includes(name), f);
+    const msg = await p.locator('#upload-error').textContent();
+    if (msg.length > 0) {
+      rejected += 1;
+      assert.match(msg, new RegExp(f.replace('.', '\\.')), `${f}: the error names the file: ${msg}`);
+    }
+  }
+  assert.ok(rejected >= 15, `${rejected} of 20 rejected`);
+  // Still working: back to the scene, a new estimate with a finite RMSE.
+  const n = Number(await p.evaluate(() => document.body.dataset.estimates));
+  if (await p.locator('#back').isVisible()) await p.click('#back');
+  else await p.click('#clear');
+  await p.fill('#samples', '50');
+  await p.click('#sample');
+  await estimated(p, n + 1);
+  assert.ok((await pageRmse(p)) > 0);
+  assert.deepEqual(errors, []);
+  await p.close();
+});
+
+test('10 000 uploaded measurements: no main-thread task over 50 ms (Long Tasks API)', async () => {
+  const errors = [];
+  const p = await page(cpu, errors);
+  await p.goto(`${server.url}?preset=D1&seed=2&samples=100&method=idw`);
+  await estimated(p, 1);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rme-e2e-long-'));
+  const file = path.join(dir, 'drive-10k.csv');
+  let text = 'x_m,y_m,power_dbm\n';
+  for (let i = 0; i < 10000; i++) text += `${((i * 37) % 997) * 0.25},${((i * 53) % 991) * 0.25},${(-60 - ((i * 7) % 30)).toFixed(1)}\n`;
+  fs.writeFileSync(file, text);
+  await p.evaluate(() => {
+    window.__longTasks = [];
+    new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__longTasks.push(Math.round(e.duration)); })
+      .observe({ type: 'longtask' });
+  });
+  const n = Number(await p.evaluate(() => document.body.dataset.estimates));
+  await p.setInputFiles('#upload', file);
+  await estimated(p, n + 1);
+  assert.equal(await p.locator('#count').textContent(), '10000');
+  // Let the observer deliver what the last frames queued.
+  await p.evaluate(() => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 100))));
+  const long = await p.evaluate(() => window.__longTasks);
+  assert.deepEqual(long, [], `main-thread tasks over 50 ms: ${long.join(', ')} ms`);
+  assert.deepEqual(errors, []);
+  await p.close();
+});
+
 test('weights whose hash does not match give a specific message; the classical methods keep working', async () => {
   const errors = [];
   const p = await page(cpu, errors);
