@@ -173,6 +173,10 @@ fn simulation_memory_does_not_grow_with_count() {
     assert!(many < few + 8, "peak memory {few} MB for 4 samples, {many} MB for 40");
     let index = std::fs::read_to_string(dir.join("many/index.json")).unwrap();
     assert_eq!(index.matches("\"id\"").count(), 40);
+    // A count no disk holds is refused at once, before anything is written.
+    let e = fails(&["simulate", "--preset", "D1", "--count", "100000000", "--out", s(&dir.join("huge"))]);
+    assert!(e.contains("--count 100000000") && e.contains("GB free"), "{e}");
+    assert!(!dir.join("huge").exists());
 }
 
 /// 5. Far-away points gave NaN or -inf with exit 0, or "shape 11x0 has no cells".
@@ -338,6 +342,9 @@ fn fallbacks_are_said_and_ambiguous_inputs_refused() {
         let e = String::from_utf8_lossy(&o.stderr);
         assert!(e.contains("no transmitter position"), "{method}: {e}");
     }
+    let o = ok(&["eval", "--measurements", s(&m), "--methods", "ldpl,kriging", "--fractions", "0.5"]);
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.contains("m.csv: ldpl: no transmitter position"), "{table}");
     let dup = dir.join("dup.csv");
     std::fs::write(&dup, "x_m,y_m,power_dbm,x_m\n1,2,-60,5\n").unwrap();
     let e = fails(&["estimate", "--measurements", s(&dup), "--query", s(&m), "--out", s(&out)]);
@@ -364,4 +371,32 @@ fn fallbacks_are_said_and_ambiguous_inputs_refused() {
     std::fs::write(set.join(&mask_rel), npy).unwrap();
     let e = fails(&["eval", "--mapset", s(&set), "--methods", "idw", "--fractions", "0.5"]);
     assert!(e.contains(&mask_rel) && e.contains("uint8 or bool"), "{e}");
+}
+
+/// 11. A long FM-RME estimate showed no progress. It now reports its parts (a bar on a
+///     terminal, lines in a log); a core test checks every part is reported.
+#[test]
+fn long_estimates_report_progress() {
+    let dir = scratch("11");
+    let m = measurements(&dir);
+    let weights = Path::new(env!("CARGO_MANIFEST_DIR")).join("../static/models/fm-rme-small");
+    // Queries over 300 m: several of FM-RME's 64 m tiles, each a part.
+    let q = dir.join("q.csv");
+    let rows: String = (0..225).map(|i| format!("{},{}\n", (i % 15) * 20, (i / 15) * 20)).collect();
+    std::fs::write(&q, format!("x_m,y_m\n{rows}")).unwrap();
+    let o = ok(&[
+        "estimate",
+        "--measurements",
+        s(&m),
+        "--query",
+        s(&q),
+        "--method",
+        "fm-rme",
+        "--weights",
+        s(&weights),
+        "--out",
+        s(&dir.join("o.csv")),
+    ]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("fm-rme: 40 measurements") && e.contains("parts after"), "{e}");
 }

@@ -122,6 +122,35 @@ pub fn write_report(out: &Path, files: &[(&str, &[u8])]) -> Result<()> {
     o.commit()
 }
 
+/// Free space on the disk holding `path` (or its nearest existing ancestor), bytes.
+#[cfg(unix)]
+pub fn free_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let existing = path.ancestors().find(|p| p.exists() && !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let c = std::ffi::CString::new(existing.as_os_str().as_bytes()).ok()?;
+    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a NUL-terminated path and `s` a valid statvfs to write into.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
+        return None;
+    }
+    Some(s.f_bavail as u64 * s.f_frsize as u64)
+}
+
+#[cfg(not(unix))]
+pub fn free_bytes(_path: &Path) -> Option<u64> {
+    None
+}
+
+/// Fails before any work when `bytes` will not fit on the disk of `out` (with a 5 % margin).
+pub fn ensure_disk_space(out: &Path, bytes: u64, what: &str) -> Result<()> {
+    if let Some(free) = free_bytes(out)
+        && bytes as f64 > 0.95 * free as f64
+    {
+        bail!("{what} needs about {:.1} GB and the disk of {} has {:.1} GB free", bytes as f64 / 1e9, out.display(), free as f64 / 1e9);
+    }
+    Ok(())
+}
+
 /// This process's peak resident memory, kB (Linux: `VmHWM` of /proc/self/status).
 pub fn peak_memory_kb() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

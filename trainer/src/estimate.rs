@@ -120,14 +120,14 @@ fn add_grid_output(files: &mut Outputs, out: &Path, g: &Grid, mean: &[f64], std:
     Ok(())
 }
 
-/// Estimates with a progress bar on stderr (a fraction where the method reports parts, the
-/// time spent otherwise; plain lines every 30 s when stderr is not a terminal), then checks
-/// every value finite.
+/// Estimates with a progress bar on stderr (a fraction and ETA where the method reports parts,
+/// the time spent otherwise; plain lines when stderr is not a terminal), then checks every
+/// value finite.
 fn with_progress(est: &dyn Estimator, obs: &MeasurementSet, query: &QuerySet) -> Result<Estimate> {
     let what = format!("{}: {} measurements → {} queries", est.name(), obs.len(), query.len());
     let pb = indicatif::ProgressBar::new(0);
     pb.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed_precise} {wide_bar} {pos}/{len}")
+        indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed_precise} {wide_bar} {pos}/{len} ETA {eta}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
     pb.set_message(what.clone());
@@ -138,8 +138,10 @@ fn with_progress(est: &dyn Estimator, obs: &MeasurementSet, query: &QuerySet) ->
     let report = |done: usize, total: usize| {
         pb.set_length(total as u64);
         pb.set_position(done as u64);
+        // Not a terminal (a log): a line at the first part of a multi-part estimate, then
+        // every 30 s.
         let secs = started.elapsed().as_secs();
-        if hidden && secs >= last_line.get() + 30 {
+        if hidden && total > 1 && (done == 1 || secs >= last_line.get() + 30) {
             last_line.set(secs);
             eprintln!("{what}: {done}/{total} parts after {secs} s");
         }

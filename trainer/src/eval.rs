@@ -221,6 +221,11 @@ pub fn measurements(a: &MeasurementArgs) -> Result<String> {
         for n in report.notes() {
             notes.push(format!("{name}: {n}"));
         }
+        for m in &a.methods {
+            if let Some(n) = rme_core::classic::fallback_note(m, &set) {
+                notes.push(format!("{name}: {n}"));
+            }
+        }
         let estimators: Vec<std::result::Result<Box<dyn Estimator>, String>> =
             a.methods.iter().map(|m| estimator_for(m, None, a.weights.as_deref()).map_err(|e| format!("{e:#}"))).collect();
         for (fi, &frac) in a.fractions.iter().enumerate() {

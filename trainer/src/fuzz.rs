@@ -93,12 +93,15 @@ const DICTIONARY: &[&str] = &[
     "18446744073709551616",
 ];
 
+/// A parse of one input: whether it was accepted.
+pub type Parse = Box<dyn Fn(&[u8]) -> bool>;
+
 /// One parser under test: its name, valid seed inputs, and the parse (its error is an
 /// accepted outcome; only a panic or a hang is a finding).
 pub struct Target {
     pub name: &'static str,
     pub seeds: Vec<Vec<u8>>,
-    pub parse: Box<dyn Fn(&[u8]) -> bool>,
+    pub parse: Parse,
 }
 
 /// What a run found.
@@ -195,7 +198,7 @@ pub fn run(target: &Target, inputs: usize, seed: u64, keep: usize) -> Findings {
             Ok(false) => {
                 if keep > 0 && (f.slowest_rejected.len() < keep || took > f.slowest_rejected.last().map_or(Duration::ZERO, |s| s.0)) {
                     f.slowest_rejected.push((took, input));
-                    f.slowest_rejected.sort_by(|a, b| b.0.cmp(&a.0));
+                    f.slowest_rejected.sort_by_key(|s| std::cmp::Reverse(s.0));
                     f.slowest_rejected.truncate(keep);
                 }
             }

@@ -1,7 +1,7 @@
 //! `rme simulate`: draws samples of a dynamic preset, or urban maps, into a map set with a
 //! PNG preview.
 
-use crate::common::{peak_memory_note, progress, write_atomic};
+use crate::common::{ensure_disk_space, peak_memory_note, progress, write_atomic};
 use anyhow::{Context, Result};
 use rme_core::RadioMap;
 use rme_core::io::mapset::MapSetWriter;
@@ -27,6 +27,8 @@ pub fn run(preset: &str, count: usize, seed: u64, out: &Path) -> Result<()> {
     anyhow::ensure!(count > 0, "--count must be at least 1");
     anyhow::ensure!(!out.is_file(), "--out {} is a file, not a folder", out.display());
     let preset = DynamicPreset::by_name(preset)?;
+    let per_sample = 4 * preset.voxels() as u64 + 128;
+    ensure_disk_space(out, per_sample.saturating_mul(count as u64), &format!("--count {count} samples of {}", preset.name))?;
     let sim = DynamicSimulator::new(preset)?;
     let source = format!("rme simulate --preset {} --count {count} --seed {seed} (rme {})", preset.name, env!("CARGO_PKG_VERSION"));
     let mut writer = MapSetWriter::new(&source);
@@ -92,6 +94,8 @@ pub fn run_urban(a: &UrbanArgs, out: &Path) -> Result<()> {
     anyhow::ensure!(!out.is_file(), "--out {} is a file, not a folder", out.display());
     let sim = UrbanSimulator::new(a.size)?;
     let total = a.cities.checked_mul(a.maps_per_city).context("--cities × --count overflows")?;
+    let per_map = 5 * (a.size * a.size) as u64 + 256;
+    ensure_disk_space(out, per_map.saturating_mul(total as u64), &format!("{total} urban maps"))?;
     let source = format!(
         "rme simulate --urban --size {} --split {} --cities {} --first-city {} --count {} --seed {} (rme {})",
         a.size,
