@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 pub use crate::outputs::{Outputs, write_atomic};
 
+use crate::check::{Check, GridCheck, read_check};
+
 /// Reads a measurement CSV and its sidecar (`foo.csv` → `foo.json`) if present.
 pub fn load_measurements(path: &Path) -> Result<(MeasurementSet, CsvReport)> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -227,43 +229,10 @@ pub fn load_fm_rme_weights(dir: &Path) -> Result<FmRmeEstimator> {
     let bytes = std::fs::read(&wpath).with_context(|| format!("reading {}", wpath.display()))?;
     let device = burn::tensor::Device::flex();
     let (model, config, context) = load_fm_rme(&manifest, &bytes, &device, &wpath.display().to_string())?;
-    if let Some(check) = read_check::<crate::export::Check>(dir)? {
-        let example = rme_core::models::fm_rme::Example { visible: check.visible, queries: check.queries, targets: vec![] };
-        let rule = rme_core::models::fm_rme::ContextRule::new(&config, &context);
-        let batch = rme_core::models::fm_rme::FmRmeBatch::new(&[example], &config, &rule, &device)?;
-        let got: Vec<f32> = model.forward(&batch).into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        let pairs = check.expected.iter().map(|&e| e as f64).zip(got.iter().map(|&g| g as f64)).enumerate();
-        compare_check(dir, check.expected.len(), got.len(), pairs)?;
+    if let Some(check) = read_check::<Check>(dir)? {
+        check.verify(&model, &config, &context, &device, dir)?;
     }
     Ok(FmRmeEstimator::new(model, config, context, device, "fm-rme")?)
-}
-
-/// The folder's `check.json` (the input/output pair stored at export), if it has one.
-fn read_check<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<Option<T>> {
-    let path = dir.join("check.json");
-    if !path.is_file() {
-        return Ok(None);
-    }
-    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(Some(serde_json::from_slice(&bytes).with_context(|| format!("{}: not a check of this model (damaged?)", path.display()))?))
-}
-
-/// How far a reloaded model's output may be from the one stored at export (normalised units;
-/// the CPU backend reproduces it to about 1e-6).
-const CHECK_TOLERANCE: f64 = 1e-3;
-
-/// Fails when any `(index, (stored, now))` pair differs by more than [`CHECK_TOLERANCE`].
-fn compare_check(dir: &Path, stored: usize, now: usize, pairs: impl Iterator<Item = (usize, (f64, f64))>) -> Result<()> {
-    let path = dir.join("check.json");
-    anyhow::ensure!(stored > 0 && stored <= now, "{}: {stored} stored outputs, the model gives {now}", path.display());
-    for (i, (expected, got)) in pairs {
-        anyhow::ensure!(
-            (expected - got).abs() <= CHECK_TOLERANCE,
-            "{}: output {i} is {got:.6} now and was {expected:.6} at export: the weights or their manifest changed since",
-            path.display()
-        );
-    }
-    Ok(())
 }
 
 /// Where `--method fm-rme` finds its weights when `--weights` is not given.
@@ -346,13 +315,8 @@ pub fn load_grid_weights(dir: &Path) -> Result<LoadedGridModel> {
     let wpath = dir.join("model.bpk");
     let bytes = std::fs::read(&wpath).with_context(|| format!("reading {}", wpath.display()))?;
     let model = load_grid_model(&manifest, &bytes, &burn::tensor::Device::flex(), &wpath.display().to_string())?;
-    if let Some(check) = read_check::<crate::export::GridCheck>(dir)? {
-        use rme_core::models::grid::{GridExample, GridModel};
-        let (map, cells) = rme_core::models::grid_nets::check_example(check.size, check.city, check.tx_seed)?;
-        anyhow::ensure!(cells == check.cells, "{}: the stored example's cells are not the simulator's", dir.join("check.json").display());
-        let out = model.predict(&GridExample::from_map(&map, &cells, check.tx_known)?.inputs)?;
-        let pairs = check.expected.iter().map(|&(i, e)| (i, (e, out.get(i).copied().unwrap_or(f64::NAN))));
-        compare_check(dir, check.expected.len(), out.len(), pairs)?;
+    if let Some(check) = read_check::<GridCheck>(dir)? {
+        check.verify(&model, dir)?;
     }
     Ok(model)
 }

@@ -3,6 +3,7 @@
 //! gave at export, which the tests replay to prove the shipped file decodes into the same
 //! network.
 
+use crate::check::{Check, GridCheck};
 use crate::common::{Outputs, Provenance};
 use anyhow::{Context, Result, ensure};
 use rme_core::mask::MaskStrategy;
@@ -14,17 +15,7 @@ use rme_core::models::weights::{Manifest, sha256_hex, shipped};
 use rme_core::rng::Rng;
 use rme_core::sim::dynamic::{DataSplit, split_seed};
 use rme_core::sim::{DynamicPreset, DynamicSimulator};
-use serde::{Deserialize, Serialize};
 use std::path::Path;
-
-/// The stored input/output pair.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Check {
-    pub visible: Vec<[f64; 5]>,
-    pub queries: Vec<[f64; 4]>,
-    /// Standardised outputs of `FmRme::forward` on this single example.
-    pub expected: Vec<f32>,
-}
 
 /// The fixed example: a D7 test sample, 10 % visible, 16 queries of one slice.
 pub fn check_example(cfg: &FmRmeConfig, context: &ContextConfig) -> Result<Example> {
@@ -133,20 +124,6 @@ fn write_shipped(dir: &Path, bytes: &[u8], manifest: &Manifest, check: &[u8]) ->
     files.commit()?;
     eprintln!("wrote {} ({} bytes, {} parameters, sha256 {})", dir.display(), bytes.len(), manifest.params, manifest.sha256);
     Ok(())
-}
-
-/// The stored input/output pair of a grid model: a test-city map observed at 9 cells with
-/// the transmitter known, and the model's normalised output at every 61st cell.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct GridCheck {
-    pub size: usize,
-    /// Index of the test city and transmitter seed of the map.
-    pub city: u64,
-    pub tx_seed: u64,
-    pub cells: Vec<usize>,
-    pub tx_known: bool,
-    /// `(cell, output)` pairs.
-    pub expected: Vec<(usize, f64)>,
 }
 
 fn export_grid(run_dir: &Path, run: &serde_json::Value, name: &str, out_root: &Path, notes: &str, metrics: Option<&Path>) -> Result<()> {

@@ -1,6 +1,7 @@
 //! `rme`: simulate radio maps, estimate maps from measurements, evaluate and benchmark.
 
 mod bench;
+mod check;
 mod cli_values;
 mod common;
 mod demo;
