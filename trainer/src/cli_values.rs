@@ -46,6 +46,14 @@ pub fn preset(s: &str) -> Result<String, String> {
     rme_core::sim::DynamicPreset::by_name(s).map(|p| p.name.to_string()).map_err(|e| e.to_string())
 }
 
+/// A scene of the demo page: a dynamic preset or the urban scene.
+pub fn scene_preset(s: &str) -> Result<String, String> {
+    if s.eq_ignore_ascii_case(rme_core::scene::URBAN_PRESET) {
+        return Ok(rme_core::scene::URBAN_PRESET.to_string());
+    }
+    preset(s).map_err(|e| format!("{e}, or {}", rme_core::scene::URBAN_PRESET))
+}
+
 /// Observed fractions, each in (0, 1).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fractions(pub Vec<f64>);
@@ -133,6 +141,8 @@ mod tests {
         }
         assert!(presets("D1,D9").unwrap_err().contains("D9"));
         assert_eq!(presets("d1,D2").unwrap().0.len(), 2);
+        assert_eq!(scene_preset("urban").unwrap(), "urban");
+        assert!(scene_preset("D8").unwrap_err().contains("urban"));
     }
 
     #[test]

@@ -181,7 +181,8 @@ enum Command {
     /// Render a simulated scene, sampled measurements and every classical estimate, for the
     /// static demo page.
     Demo {
-        #[arg(long, default_value = "D7", value_parser = cli_values::preset)]
+        /// A dynamic preset (D1 … D7) or "urban".
+        #[arg(long, default_value = "D7", value_parser = cli_values::scene_preset)]
         preset: String,
         #[arg(long, default_value_t = 3)]
         seed: u64,

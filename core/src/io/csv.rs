@@ -1,10 +1,13 @@
 //! Measurement, query and estimate CSV files (FORMATS.md), from and to text.
 //!
 //! Policy for measurement files:
-//! - a header row is required; columns are found by name in any order; extra columns are
-//!   ignored; `x_m`, `y_m` and exactly one power column (`power_dbm`, `power_db`, `rss_dbm`,
-//!   `path_gain_db`) are required, `t_s` and `freq_hz` optional;
-//! - a row with a missing, unparsable, NaN or infinite number rejects the file: the error
+//! - a header row is required and names no column twice; columns are found by name in any
+//!   order; extra columns are ignored; `x_m`, `y_m` and exactly one power column
+//!   (`power_dbm`, `power_db`, `rss_dbm`, `path_gain_db`) are required, `t_s` and `freq_hz`
+//!   optional; every row has exactly the header's fields (one too many would shift the
+//!   columns after it);
+//! - a row with a missing, unparsable, NaN, infinite or out-of-range number (coordinates
+//!   beyond ±[`MAX_COORDINATE_M`], powers beyond ±[`MAX_ABS_DB`]) rejects the file: the error
 //!   gives the count of such rows and the first line;
 //! - rows at the same `(x, y, t, f)` are averaged (in dB) into one measurement and counted
 //!   in the report (repeated readings at one spot are common in drive tests and drone logs);
