@@ -175,7 +175,12 @@ impl RunLock {
                             dir.display(),
                             path.display()
                         ),
-                        // Being written by a run that started this instant.
+                        // Empty: being written by a run that started this instant, or left by
+                        // one killed at that instant (then it is old).
+                        Err(_) if lock_age(&path).is_some_and(|age| age > std::time::Duration::from_secs(10)) => {
+                            eprintln!("note: {} is empty and old (a run killed as it started); taking it over", path.display());
+                            let _ = std::fs::remove_file(&path);
+                        }
                         Err(_) => bail!("{} is in use by another rme that is starting (see {})", dir.display(), path.display()),
                     }
                 }
@@ -190,6 +195,11 @@ impl Drop for RunLock {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// How long ago a lock file was last written.
+fn lock_age(path: &Path) -> Option<std::time::Duration> {
+    std::fs::metadata(path).ok()?.modified().ok()?.elapsed().ok()
 }
 
 /// Whether a process runs: `/proc/PID` on Linux; elsewhere every holder counts as alive (the
