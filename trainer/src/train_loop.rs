@@ -97,7 +97,7 @@ impl Finished<'_> {
     /// Writes `model.bpk`, `config.json` (the architecture) and `summary.json` (steps, time,
     /// device, machine, commit, command, parameters, plus `extra`'s fields) into `out`.
     pub fn write(&self, out: &Path, model_bytes: &[u8], config: serde_json::Value, extra: serde_json::Value) -> Result<()> {
-        std::fs::write(out.join("model.bpk"), model_bytes)?;
+        write_atomic(&out.join("model.bpk"), model_bytes)?;
         write_atomic(&out.join("config.json"), &serde_json::to_vec_pretty(&config)?)?;
         let prov = Provenance::capture(Some(self.seed));
         let mut summary = serde_json::json!({
