@@ -79,7 +79,7 @@ pub fn run(a: &Args) -> Result<()> {
     for (out, kind) in a.out.iter().zip(&kinds) {
         match (kind, &grid) {
             (OutputKind::Csv, _) => files.add(out, write_estimate(&query, &e, &obs.quantity)),
-            (_, Some(g)) => add_grid_output(&mut files, out, g, &e.mean, e.std.as_deref(), &obs.quantity)?,
+            (_, Some(g)) => add_grid_output(&mut files, out, *kind, g, &e.mean, e.std.as_deref(), &obs.quantity)?,
             (_, None) => bail!("--out {}: .npy and .png need a grid (--grid-from)", out.display()),
         }
     }
@@ -96,11 +96,19 @@ pub fn run(a: &Args) -> Result<()> {
 
 /// Adds a grid estimate as npy (`[rows, cols]`, plus `_std.npy`) or PNG (plus `.pgw` world
 /// file and `_std.png` when there is a σ).
-fn add_grid_output(files: &mut Outputs, out: &Path, g: &Grid, mean: &[f64], std: Option<&[f64]>, quantity: &str) -> Result<()> {
+fn add_grid_output(
+    files: &mut Outputs,
+    out: &Path,
+    kind: OutputKind,
+    g: &Grid,
+    mean: &[f64],
+    std: Option<&[f64]>,
+    quantity: &str,
+) -> Result<()> {
     let stem = out.with_extension("");
     let std_path = |ext: &str| PathBuf::from(format!("{}_std.{ext}", stem.display()));
     let unit = if quantity.ends_with("dbm") { "dBm" } else { "dB" };
-    if out.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy")) {
+    if kind == OutputKind::Npy {
         let to32 = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
         files.add(out, write_npy_f32(&[g.rows, g.cols], &to32(mean)));
         if let Some(s) = std {
