@@ -132,6 +132,7 @@ mod tests {
             buildings: Tensor::ones([1, 1, 8, 8], &d) * b,
             distance: Tensor::ones([1, 1, 8, 8], &d) * b,
             trend: Tensor::ones([1, 1, 8, 8], &d) * b,
+            law: Tensor::ones([1, 1, 8, 8], &d) * b,
         };
         let a = net.forward(&planes(0.0)).into_data();
         let b = net.forward(&planes(1.0)).into_data();
@@ -152,6 +153,7 @@ mod tests {
             buildings: Tensor::zeros([1, 1, 8, 8], &d),
             distance: Tensor::zeros([1, 1, 8, 8], &d),
             trend: Tensor::zeros([1, 1, 8, 8], &d),
+            law: Tensor::zeros([1, 1, 8, 8], &d),
         };
         let a = net.forward(&planes(0.0)) + 0.1;
         let b = net.forward(&planes(0.1));

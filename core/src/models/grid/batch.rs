@@ -18,8 +18,10 @@ pub struct GridBatch {
     pub buildings: Tensor<4>,
     /// Distance from the transmitter (or from the grid's corner when unknown), in diagonals.
     pub distance: Tensor<4>,
-    /// The fitted log-distance law ([`super::ldpl_trend`]), normalised.
+    /// The statistical model's estimate ([`super::ldpl_trend`]), normalised.
     pub trend: Tensor<4>,
+    /// The fitted log-distance law alone ([`super::ldpl_law`]), normalised.
+    pub law: Tensor<4>,
 }
 
 fn plane(values: Vec<f32>, batch: usize, rows: usize, cols: usize, device: &Device) -> Tensor<4> {
@@ -45,6 +47,7 @@ impl GridBatch {
             buildings: plane(gather(&|i| &i.buildings), b, rows, cols, device),
             distance: plane(gather(&|i| &i.distance), b, rows, cols, device),
             trend: plane(gather(&|i| &i.trend), b, rows, cols, device),
+            law: plane(gather(&|i| &i.law), b, rows, cols, device),
         })
     }
 

@@ -85,6 +85,9 @@ pub struct GridInputs {
     /// the samples plus the interpolation of its residuals, normalised. RadioDUN's factors
     /// refine it; the other models ignore it.
     pub trend: Vec<f32>,
+    /// The fitted log-distance law alone (see [`ldpl_law`]), normalised: PI-DRME's dense
+    /// template.
+    pub law: Vec<f32>,
     /// Whether `distance` is from the transmitter.
     pub tx_known: bool,
 }
@@ -139,8 +142,11 @@ impl GridInputs {
                 ((dx * dx + dy * dy).sqrt() / diagonal) as f32
             })
             .collect();
-        let trend = ldpl_trend(&grid, &sum, &count, obs.tx_m);
-        Ok(Self { grid, samples, mask, buildings, distance, trend, tx_known: obs.tx_m.is_some() })
+        let sampled: Vec<(usize, f64)> = (0..n).filter(|&i| count[i] > 0).map(|i| (i, sum[i] / count[i] as f64)).collect();
+        let law_db = ldpl_law(&grid, &sampled, obs.tx_m);
+        let trend = ldpl_trend(&grid, &sampled, &law_db);
+        let law = law_db.iter().map(|&v| normalise_db(v).clamp(-1.0, 2.0) as f32).collect();
+        Ok(Self { grid, samples, mask, buildings, distance, trend, law, tx_known: obs.tx_m.is_some() })
     }
 }
 
@@ -148,39 +154,45 @@ impl GridInputs {
 /// samples that lands outside it is clamped into it (and the level refitted).
 pub const TREND_EXPONENT_RANGE: (f64, f64) = (1.0, 6.0);
 
-/// The statistical model's dense estimate from the sampled cells (`sum`/`count` per cell,
-/// dB), normalised: the log-distance law `η − 10·α·log10(d)` fitted by least squares to the
-/// sampled cells' means at their centres, plus the inverse-distance interpolation (16
-/// neighbours, power 2) of its residuals — exact at the sampled cells. With the transmitter
-/// unknown, or fewer than two sampled cells at distinct distances, the law degenerates to
-/// its level (the samples' mean) and this is plain inverse-distance weighting.
-pub fn ldpl_trend(grid: &Grid, sum: &[f64], count: &[u32], tx_m: Option<[f64; 3]>) -> Vec<f32> {
-    use crate::classic::{Idw, Sample, SliceContext, SpatialMethod};
-    let centres = grid.centers();
-    let sampled: Vec<(usize, f64)> = (0..grid.len()).filter(|&i| count[i] > 0).map(|i| (i, sum[i] / count[i] as f64)).collect();
+/// The log-distance law `η − 10·α·log10(d)` fitted by least squares to the sampled cells'
+/// means (`(cell, dB)` pairs) at their centres, `d` the 3-D distance to the transmitter
+/// (at least 1 m), in dB at every cell. An exponent outside [`TREND_EXPONENT_RANGE`] is
+/// clamped and the level refitted. With the transmitter unknown, no sample, or no two
+/// samples at distinct distances, the law degenerates to its level: the samples' mean (0 dB
+/// without samples).
+pub fn ldpl_law(grid: &Grid, sampled: &[(usize, f64)], tx_m: Option<[f64; 3]>) -> Vec<f64> {
     if sampled.is_empty() {
         return vec![0.0; grid.len()];
     }
     let mean = sampled.iter().map(|s| s.1).sum::<f64>() / sampled.len() as f64;
-    let law: Vec<f64> = match tx_m {
-        None => vec![mean; grid.len()],
-        Some(tx) => {
-            let log_d: Vec<f64> =
-                centres.iter().map(|p| ((p[0] - tx[0]).powi(2) + (p[1] - tx[1]).powi(2) + tx[2].powi(2)).sqrt().max(1.0).log10()).collect();
-            let xs: Vec<f64> = sampled.iter().map(|s| log_d[s.0]).collect();
-            let x_mean = xs.iter().sum::<f64>() / xs.len() as f64;
-            let sxx: f64 = xs.iter().map(|x| (x - x_mean).powi(2)).sum();
-            if sxx < 1e-9 {
-                vec![mean; grid.len()]
-            } else {
-                let sxy: f64 = xs.iter().zip(&sampled).map(|(x, s)| (x - x_mean) * (s.1 - mean)).sum();
-                // The slope of value on log10(d) is −10·α.
-                let alpha = (-sxy / sxx / 10.0).clamp(TREND_EXPONENT_RANGE.0, TREND_EXPONENT_RANGE.1);
-                let eta = mean + 10.0 * alpha * x_mean;
-                log_d.iter().map(|l| eta - 10.0 * alpha * l).collect()
-            }
-        }
+    let Some(tx) = tx_m else {
+        return vec![mean; grid.len()];
     };
+    let log_d: Vec<f64> =
+        grid.centers().iter().map(|p| ((p[0] - tx[0]).powi(2) + (p[1] - tx[1]).powi(2) + tx[2].powi(2)).sqrt().max(1.0).log10()).collect();
+    let xs: Vec<f64> = sampled.iter().map(|s| log_d[s.0]).collect();
+    let x_mean = xs.iter().sum::<f64>() / xs.len() as f64;
+    let sxx: f64 = xs.iter().map(|x| (x - x_mean).powi(2)).sum();
+    if sxx < 1e-9 {
+        return vec![mean; grid.len()];
+    }
+    let sxy: f64 = xs.iter().zip(sampled).map(|(x, s)| (x - x_mean) * (s.1 - mean)).sum();
+    // The slope of value on log10(d) is −10·α.
+    let alpha = (-sxy / sxx / 10.0).clamp(TREND_EXPONENT_RANGE.0, TREND_EXPONENT_RANGE.1);
+    let eta = mean + 10.0 * alpha * x_mean;
+    log_d.iter().map(|l| eta - 10.0 * alpha * l).collect()
+}
+
+/// The statistical model's dense estimate, normalised: `law` (the [`ldpl_law`] of the
+/// sampled cells, dB) plus the inverse-distance interpolation (16 neighbours, power 2) of its
+/// residuals at the sampled cells — exact at them. With the transmitter unknown the law is
+/// the samples' mean and this is plain inverse-distance weighting.
+pub fn ldpl_trend(grid: &Grid, sampled: &[(usize, f64)], law: &[f64]) -> Vec<f32> {
+    use crate::classic::{Idw, Sample, SliceContext, SpatialMethod};
+    if sampled.is_empty() {
+        return vec![0.0; grid.len()];
+    }
+    let centres = grid.centers();
     let residuals: Vec<Sample> = sampled.iter().map(|&(i, v)| Sample { x: centres[i][0], y: centres[i][1], value: v - law[i] }).collect();
     let ctx = SliceContext { t_s: 0.0, freq_hz: f64::NAN, tx_m: None };
     // IDW of a non-empty sample set at finite points cannot fail; a zero residual field is the
@@ -346,6 +358,29 @@ mod tests {
         obs.tx_m = Some([0.0, 0.0, 1.0]);
         let e = est.estimate(&obs, &q).unwrap_err().to_string();
         assert!(e.contains("transmitter"), "{e}");
+    }
+
+    #[test]
+    fn the_law_recovers_alpha_and_eta() {
+        // Samples of η − 10·α·log10(d) with η = −42, α = 2.7, the transmitter 10 m above the
+        // receivers: the fitted law is that law at every cell (PI-DRME's template).
+        let tx = [108.0, 55.0, 10.0];
+        let law = |x: f64, y: f64| -42.0 - 27.0 * ((x - tx[0]).powi(2) + (y - tx[1]).powi(2) + 100.0).sqrt().log10();
+        let g = grid();
+        let c = g.centers();
+        let sampled: Vec<(usize, f64)> = [0usize, 9, 31, 50, 77].iter().map(|&i| (i, law(c[i][0], c[i][1]))).collect();
+        let fitted = ldpl_law(&g, &sampled, Some(tx));
+        for (i, p) in c.iter().enumerate() {
+            assert!((fitted[i] - law(p[0], p[1])).abs() < 1e-9, "cell {i}: {} vs {}", fitted[i], law(p[0], p[1]));
+        }
+        // Unknown transmitter: the samples' mean everywhere.
+        let mean = sampled.iter().map(|s| s.1).sum::<f64>() / 5.0;
+        assert!(ldpl_law(&g, &sampled, None).iter().all(|v| (v - mean).abs() < 1e-9));
+        // The inputs carry it normalised.
+        let mut obs = set(&sampled.iter().map(|&(i, v)| (c[i][0], c[i][1], v)).collect::<Vec<_>>());
+        obs.tx_m = Some(tx);
+        let inp = GridInputs::from_measurements(&GridScene::new(g, None).unwrap(), &obs).unwrap();
+        assert!((denormalise_db(inp.law[40] as f64) - law(c[40][0], c[40][1])).abs() < 1e-3);
     }
 
     #[test]

@@ -35,6 +35,13 @@ pub struct RadioDunConfig {
     /// Initial soft threshold ε (normalised units). Default 0.001.
     #[config(default = 0.001)]
     pub initial_threshold: f64,
+    /// Whether `X^0` is the statistical trend plus the factors' fusion (a correction of the
+    /// trend) instead of the fusion alone (eq. 10). The convolutions of the factor
+    /// initialisers blur the trend's detail at the sampled cells; with the trend carried past
+    /// them, dense samples are not lost (see the README's "Models and choices"). Default off,
+    /// so a config written before this field keeps its meaning; both presets turn it on.
+    #[config(default = false)]
+    pub trend_residual: bool,
 }
 
 /// Obstacle planes the urban scenes provide (m): the building mask.
@@ -46,8 +53,8 @@ impl RadioDunConfig {
     /// small's). `paper`: the published depth at a GPU's width (C = 32, 32…256 channels).
     pub fn preset(name: &str) -> crate::error::Result<Self> {
         match name {
-            "small" => Ok(Self::new()),
-            "paper" => Ok(Self::new().with_feature_channels(32).with_proximal_channels(vec![32, 64, 128, 256])),
+            "small" => Ok(Self::new().with_trend_residual(true)),
+            "paper" => Ok(Self::new().with_trend_residual(true).with_feature_channels(32).with_proximal_channels(vec![32, 64, 128, 256])),
             other => Err(RmeError::invalid("radiodun preset", format!("'{other}' is not small or paper"))),
         }
     }

@@ -5,7 +5,7 @@
 use crate::models::grid::GridBatch;
 use crate::nn::conv_block::LEAKY_SLOPE;
 use burn::config::Config;
-use burn::module::Module;
+use burn::module::{Initializer, Module};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::activation::leaky_relu;
@@ -22,6 +22,10 @@ pub struct InitialisationConfig {
     pub factors: usize,
     /// Hidden channels of each factor's two convolutions, and channels of `v^0`.
     pub channels: usize,
+    /// Whether `X^0` adds the fusion to the trend plane (see
+    /// [`super::RadioDunConfig::trend_residual`]). Default off (eq. 10 as published).
+    #[config(default = false)]
+    pub trend_residual: bool,
 }
 
 /// One factor's `Conv₂` of eq. 9: 3×3 → leaky ReLU → 3×3 to one plane.
@@ -47,6 +51,7 @@ pub struct Initialisation {
     factors: Vec<FactorInit>,
     fusion: Conv2d,
     guide: Conv2d,
+    trend_residual: bool,
 }
 
 /// What the initialisation hands the first unfolding block.
@@ -69,8 +74,14 @@ impl InitialisationConfig {
         let planes = MEASUREMENT_PLANES + self.factors;
         Initialisation {
             factors: (0..self.factors).map(|_| FactorInit { hidden: conv3(planes, self.channels), out: conv3(self.channels, 1) }).collect(),
-            fusion: Conv2dConfig::new([self.factors, 1], [1, 1]).init(device),
+            // As a correction of the trend the fusion starts at zero, so an untrained network
+            // answers the trend itself.
+            fusion: match self.trend_residual {
+                true => Conv2dConfig::new([self.factors, 1], [1, 1]).with_initializer(Initializer::Zeros).init(device),
+                false => Conv2dConfig::new([self.factors, 1], [1, 1]).init(device),
+            },
             guide: conv3(self.factors + 1, self.channels),
+            trend_residual: self.trend_residual,
         }
     }
 }
@@ -105,7 +116,8 @@ impl Initialisation {
             planes.extend(obstacles.iter().skip(i).cloned());
             factors.push(init.forward(Tensor::cat(planes, 1)));
         }
-        let map = self.fusion.forward(Tensor::cat(factors.clone(), 1));
+        let fused = self.fusion.forward(Tensor::cat(factors.clone(), 1));
+        let map = if self.trend_residual { batch.trend.clone() + fused } else { fused };
         let mut guide_planes = factors.clone();
         guide_planes.push(map.clone());
         let guide = leaky_relu(self.guide.forward(Tensor::cat(guide_planes, 1)), LEAKY_SLOPE);
@@ -136,7 +148,7 @@ mod tests {
         let d = cpu();
         let init = InitialisationConfig::new(2, 4).init(&d);
         let z = || Tensor::<4>::zeros([2, 1, 8, 8], &d);
-        let batch = GridBatch { samples: z(), mask: z(), buildings: z(), distance: z() + 0.5, trend: z() };
+        let batch = GridBatch { samples: z(), mask: z(), buildings: z(), distance: z() + 0.5, trend: z(), law: z() };
         let s = init.forward(&batch);
         assert_eq!(s.factors.len(), 2);
         assert_eq!((s.factors[1].dims(), s.map.dims(), s.guide.dims()), ([2, 1, 8, 8], [2, 1, 8, 8], [2, 4, 8, 8]));

@@ -10,7 +10,7 @@ use super::reweighting::{Reweighting, ReweightingConfig};
 use crate::error::Result;
 use crate::models::grid::{GridBatch, GridNetwork, GridTargets};
 use crate::nn::unet::check_halvings;
-use burn::module::Module;
+use burn::module::{Initializer, Module};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Tensor};
 
@@ -58,11 +58,12 @@ impl RadioDunConfig {
                 .with_initial_threshold(self.initial_threshold)
                 .init(device),
             reweighting: self.reweighting.then(|| ReweightingConfig::new(factors + 1, c).init(device)),
-            plain: (!self.reweighting).then(|| Conv2dConfig::new([factors + 1, 1], [1, 1]).init(device)),
+            plain: (!self.reweighting)
+                .then(|| Conv2dConfig::new([factors + 1, 1], [1, 1]).with_initializer(Initializer::Zeros).init(device)),
             proximal: ProximalMappingConfig::new(1 + factors).with_channels(self.proximal_channels.clone()).init(device),
         };
         RadioDun {
-            init: InitialisationConfig::new(factors, c).init(device),
+            init: InitialisationConfig::new(factors, c).with_trend_residual(self.trend_residual).init(device),
             blocks: (0..self.blocks).map(|_| block()).collect(),
             shadowing: Conv2dConfig::new([OBSTACLE_PLANES, 1], [1, 1]).init(device),
             shadowing_loss: self.shadowing_loss,
@@ -144,7 +145,7 @@ mod tests {
     fn batch(b: usize, side: usize, d: &Device) -> GridBatch {
         let r = || Tensor::<4>::random([b, 1, side, side], Distribution::Uniform(0.0, 1.0), d);
         let mask = Tensor::<4>::random([b, 1, side, side], Distribution::Bernoulli(0.1), d);
-        GridBatch { samples: r() * mask.clone(), mask, buildings: r().greater_elem(0.7).float(), distance: r(), trend: r() }
+        GridBatch { samples: r() * mask.clone(), mask, buildings: r().greater_elem(0.7).float(), distance: r(), trend: r(), law: r() }
     }
 
     #[test]
@@ -181,6 +182,26 @@ mod tests {
             assert!(y.into_data().try_to_vec::<f32>().unwrap().iter().all(|v| v.is_finite()));
         }
         assert!(net.check_grid(130, 128).is_err());
+    }
+
+    #[test]
+    fn an_untrained_trend_residual_network_answers_the_trend() {
+        // Every correction (fusion, DRM output, PMM head) starts at zero, so away from the
+        // samples only the soft thresholds move the map: by at most ε per factor and block.
+        let d = cpu();
+        let b = batch(1, 8, &d);
+        let values = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
+        let (trend, mask) = (values(b.trend.clone()), values(b.mask.clone()));
+        let config = tiny().with_trend_residual(true);
+        let bound = (config.blocks * config.factors()) as f64 * config.initial_threshold + 1e-6;
+        let farthest = |net: &RadioDun| {
+            let y = values(net.forward(&b));
+            (0..y.len()).filter(|&i| mask[i] == 0.0).map(|i| (y[i] - trend[i]).abs() as f64).fold(0.0, f64::max)
+        };
+        let gap = farthest(&config.init(&d));
+        assert!(gap <= bound, "{gap} > {bound}");
+        // Without the trend carried past the initialisers, the map starts elsewhere.
+        assert!(farthest(&tiny().init(&d)) > 10.0 * bound);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use crate::nn::conv_block::LEAKY_SLOPE;
 use burn::config::Config;
-use burn::module::Module;
+use burn::module::{Initializer, Module};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::{leaky_relu, sigmoid};
@@ -51,7 +51,8 @@ impl ReweightingConfig {
             refine: conv(c, c, 3),
             gate: depthwise(),
             shift: depthwise(),
-            out: conv(c, 1, 3),
+            // Zero: the rough map starts as the GDM's map, and the DRM learns a correction.
+            out: Conv2dConfig::new([c, 1], [3, 3]).with_padding(PaddingConfig2d::Same).with_initializer(Initializer::Zeros).init(device),
         }
     }
 }

@@ -76,7 +76,7 @@ mod tests {
 
     fn batch(d: &Device) -> GridBatch {
         let r = || Tensor::<4>::random([2, 1, 8, 8], Distribution::Uniform(0.0, 1.0), d);
-        GridBatch { samples: r(), mask: r(), buildings: r(), distance: r(), trend: r() }
+        GridBatch { samples: r(), mask: r(), buildings: r(), distance: r(), trend: r(), law: r() }
     }
 
     #[test]
