@@ -1,0 +1,72 @@
+//! The encoder half of PI-DRME's autoencoders: the part of the shared module that travels.
+
+use crate::nn::conv_block::{ConvBlock, ConvBlockConfig};
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::pool::{AvgPool2d, AvgPool2dConfig};
+use burn::tensor::{Device, Tensor};
+
+/// Configuration of a [`ConvEncoder`].
+#[derive(Config, Debug)]
+pub struct ConvEncoderConfig {
+    /// Input planes.
+    pub in_planes: usize,
+    /// Channels of each level, finest first.
+    pub channels: Vec<usize>,
+    /// Channels of the bottleneck block.
+    pub latent_channels: usize,
+}
+
+/// Levels of a two-convolution block then 2×2 average pooling, and a bottleneck block.
+#[derive(Module, Debug)]
+pub struct ConvEncoder {
+    levels: Vec<ConvBlock>,
+    pool: AvgPool2d,
+    latent: ConvBlock,
+}
+
+impl ConvEncoderConfig {
+    /// Builds the encoder.
+    pub fn init(&self, device: &Device) -> ConvEncoder {
+        let mut levels = Vec::with_capacity(self.channels.len());
+        let mut prev = self.in_planes;
+        for &ch in &self.channels {
+            levels.push(ConvBlockConfig::new(prev, ch).init(device));
+            prev = ch;
+        }
+        ConvEncoder {
+            levels,
+            pool: AvgPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
+            latent: ConvBlockConfig::new(prev, self.latent_channels).init(device),
+        }
+    }
+}
+
+impl ConvEncoder {
+    /// # Shapes
+    ///
+    /// - input: `[batch, in_planes, rows, cols]`, rows and cols multiples of `2^levels`
+    /// - output: `[batch, latent_channels, rows / 2^levels, cols / 2^levels]`
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let mut x = x;
+        for block in &self.levels {
+            x = self.pool.forward(block.forward(x));
+        }
+        self.latent.forward(x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::cpu;
+
+    #[test]
+    fn shapes_and_parameter_count() {
+        let d = cpu();
+        let enc = ConvEncoderConfig::new(3, vec![4, 8], 8).init(&d);
+        assert_eq!(enc.forward(Tensor::zeros([2, 3, 16, 8], &d)).dims(), [2, 8, 4, 2]);
+        // Blocks 3→4 (3·4·9 + 4 = 112, 4·4·9 + 4 = 148), 4→8 (296, 584), latent 8→8 (584, 584).
+        assert_eq!(enc.num_params(), 112 + 148 + 296 + 584 + 584 + 584);
+    }
+}
