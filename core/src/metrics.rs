@@ -124,6 +124,10 @@ impl SquaredErrors {
     pub fn count(&self) -> usize {
         self.count
     }
+    /// Sum of the squared errors so far (what parties exchange to pool an RMSE exactly).
+    pub fn sum(&self) -> f64 {
+        self.sum
+    }
     /// Root-mean-square error of the pairs so far (NaN when there are none).
     pub fn rmse(&self) -> f64 {
         if self.count == 0 { f64::NAN } else { (self.sum / self.count as f64).sqrt() }

@@ -1,23 +1,8 @@
-//! `rme`: simulate radio maps, estimate maps from measurements, evaluate and benchmark.
+//! `rme`: simulate radio maps, estimate maps from measurements, evaluate and benchmark. The
+//! commands' work is in the `rme_trainer` library (which the Python package uses too); this
+//! file is the command line.
 
-mod bench;
-mod check;
-mod cli_values;
-mod common;
-mod demo;
-mod estimate;
-mod eval;
-mod export;
-#[cfg(test)]
-mod fuzz;
-mod outputs;
-mod simulate;
-mod suite;
-mod suite_radiodun;
-mod suite_urban;
-mod train;
-mod train_grid;
-mod train_loop;
+use rme_trainer::{bench, cli_values, common, demo, estimate, eval, export, simulate, suite, suite_radiodun, suite_urban, train, train_grid};
 
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};

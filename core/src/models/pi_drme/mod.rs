@@ -8,9 +8,11 @@
 //! ones, weighted by how far the client's individual module moved in its round
 //! ([`loss::constraint_loss`]). Only the shared module's encoder travels to the server.
 //!
-//! This folder holds the model: its config, the two autoencoders and the losses; its batch
-//! is the grid adapter's ([`crate::models::grid::GridBatch`], whose `law` plane is the template). The federation (the rounds, the
-//! server, the clients as separate processes) is built on Flower outside `core`.
+//! This folder holds the model: its config, the two autoencoders, the losses, the named
+//! parameters that travel, and (with the `train` feature) a client's round ([`round`]); its
+//! batch is the grid adapter's ([`crate::models::grid::GridBatch`], whose `law` plane is the
+//! template). The federation itself (the server, the clients as separate processes) runs on
+//! Flower (`federated/`), calling the round through the Python package (`python/`).
 
 pub mod autoencoder;
 pub mod config;
@@ -19,6 +21,8 @@ pub mod encoder;
 pub mod loss;
 pub mod model;
 pub mod params;
+#[cfg(feature = "train")]
+pub mod round;
 
 pub use autoencoder::{ConvAutoencoder, ConvAutoencoderConfig};
 pub use config::PiDrmeConfig;

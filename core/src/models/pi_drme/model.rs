@@ -17,7 +17,8 @@ pub struct PiDrme {
     pub common: ConvAutoencoder,
     /// `g_ind`: the client-specific shadowing autoencoder.
     pub individual: ConvAutoencoder,
-    levels: usize,
+    /// Halvings of the deeper module (the grid check's).
+    pub(super) levels: usize,
 }
 
 /// Everything a forward pass yields, each `[batch, 1, rows, cols]`, normalised path gain.
