@@ -101,7 +101,11 @@ pub fn estimate<'py>(
 /// out). Returns a dict: `rmse`, `mae`, `count`, `squared_error_sum` (so that scores of
 /// several parties pool exactly: `sqrt(Σ sums / Σ counts)`).
 #[pyfunction]
-pub fn evaluate<'py>(py: Python<'py>, estimate: numpy::PyReadonlyArrayDyn<'py, f64>, truth: numpy::PyReadonlyArrayDyn<'py, f64>) -> PyResult<Bound<'py, PyDict>> {
+pub fn evaluate<'py>(
+    py: Python<'py>,
+    estimate: numpy::PyReadonlyArrayDyn<'py, f64>,
+    truth: numpy::PyReadonlyArrayDyn<'py, f64>,
+) -> PyResult<Bound<'py, PyDict>> {
     let (e, t) = (estimate.as_array(), truth.as_array());
     if e.shape() != t.shape() {
         return Err(py_err(format!("estimate has shape {:?}, truth {:?}", e.shape(), t.shape())));

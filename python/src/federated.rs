@@ -79,7 +79,9 @@ impl PiDrmeClient {
     fn save(&self, net: &PiDrme) -> PyResult<()> {
         let bytes = module_to_bytes(net).map_err(py_err)?;
         let tmp = self.state_dir.join(format!(".model.bpk.{}.partial", std::process::id()));
-        std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, self.model_path())).map_err(|e| py_err(format!("{}: {e}", self.model_path().display())))
+        std::fs::write(&tmp, bytes)
+            .and_then(|_| std::fs::rename(&tmp, self.model_path()))
+            .map_err(|e| py_err(format!("{}: {e}", self.model_path().display())))
     }
 }
 
@@ -132,7 +134,12 @@ impl PiDrmeClient {
         let maps = region_maps(&maps, &buildings, &tx, cell_size_m, origin_m)?;
         let levels = 1usize << config.levels();
         if !maps[0].grid.rows.is_multiple_of(levels) || !maps[0].grid.cols.is_multiple_of(levels) {
-            return Err(py_err(format!("maps: {}×{} is not a multiple of {levels} (the model halves the grid {} times)", maps[0].grid.rows, maps[0].grid.cols, config.levels())));
+            return Err(py_err(format!(
+                "maps: {}×{} is not a multiple of {levels} (the model halves the grid {} times)",
+                maps[0].grid.rows,
+                maps[0].grid.cols,
+                config.levels()
+            )));
         }
         let state_dir = PathBuf::from(state_dir);
         std::fs::create_dir_all(&state_dir).map_err(|e| py_err(format!("state_dir {}: {e}", state_dir.display())))?;
@@ -235,4 +242,3 @@ impl PiDrmeClient {
         self.federation.name()
     }
 }
-

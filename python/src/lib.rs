@@ -10,7 +10,12 @@ mod simulate;
 
 use pyo3::prelude::*;
 
-pyo3::create_exception!(_rme, RmeError, pyo3::exceptions::PyValueError, "An rme error: bad input, a bad file, or a failed computation; the message names the thing.");
+pyo3::create_exception!(
+    _rme,
+    RmeError,
+    pyo3::exceptions::PyValueError,
+    "An rme error: bad input, a bad file, or a failed computation; the message names the thing."
+);
 
 /// Any error of the Rust side as an [`RmeError`].
 pub(crate) fn py_err(e: impl std::fmt::Display) -> PyErr {

@@ -52,7 +52,14 @@ pub fn simulate<'py>(py: Python<'py>, preset: &str, seed: u64) -> PyResult<Bound
 /// `cell_size_m`, `origin_m` and `city` (its name).
 #[pyfunction]
 #[pyo3(signature = (index, split = "train", size = 128, transmitters = 1, seed = 0))]
-pub fn simulate_city<'py>(py: Python<'py>, index: u64, split: &str, size: usize, transmitters: usize, seed: u64) -> PyResult<Bound<'py, PyDict>> {
+pub fn simulate_city<'py>(
+    py: Python<'py>,
+    index: u64,
+    split: &str,
+    size: usize,
+    transmitters: usize,
+    seed: u64,
+) -> PyResult<Bound<'py, PyDict>> {
     let split = Split::by_name(split).map_err(py_err)?;
     if !(1..=10_000).contains(&transmitters) {
         return Err(py_err(format!("transmitters: {transmitters} is not in 1…10000")));

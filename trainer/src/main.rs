@@ -2,7 +2,9 @@
 //! commands' work is in the `rme_trainer` library (which the Python package uses too); this
 //! file is the command line.
 
-use rme_trainer::{bench, cli_values, common, demo, estimate, eval, export, simulate, suite, suite_radiodun, suite_urban, train, train_grid};
+use rme_trainer::{
+    bench, cli_values, common, demo, estimate, eval, export, simulate, suite, suite_radiodun, suite_urban, train, train_grid,
+};
 
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};

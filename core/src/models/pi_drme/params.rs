@@ -95,7 +95,8 @@ pub fn flat_parameters<M: Module>(module: &M, keep: impl Fn(&str) -> bool) -> Re
         .into_iter()
         .filter(|p| keep(&p.name))
         .map(|p| {
-            let values = p.values.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| RmeError::numerical(&p.name, format!("{e:?}")))?;
+            let values =
+                p.values.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| RmeError::numerical(&p.name, format!("{e:?}")))?;
             Ok(FlatParameter { name: p.name, shape: p.shape, values })
         })
         .collect()
@@ -106,7 +107,8 @@ pub fn flat_parameters<M: Module>(module: &M, keep: impl Fn(&str) -> bool) -> Re
 /// misshapen or non-finite one is an error naming it, and the module is then not returned
 /// half-changed (it is consumed either way, as burn's mappers consume modules).
 pub fn load_parameters<M: Module>(module: M, given: &[FlatParameter], keep: impl Fn(&str) -> bool) -> Result<M> {
-    let expected: Vec<(String, Vec<usize>)> = named_parameters(&module).into_iter().filter(|p| keep(&p.name)).map(|p| (p.name, p.shape)).collect();
+    let expected: Vec<(String, Vec<usize>)> =
+        named_parameters(&module).into_iter().filter(|p| keep(&p.name)).map(|p| (p.name, p.shape)).collect();
     let mut by_name: HashMap<&str, &FlatParameter> = HashMap::with_capacity(given.len());
     for p in given {
         if by_name.insert(p.name.as_str(), p).is_some() {

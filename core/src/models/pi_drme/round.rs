@@ -320,7 +320,10 @@ fn pi_drme_round(
         Some(g) => g.iter().map(|p| p.to_named(device)).collect(),
         // Without a server's parameters (a first local round) the consensus is where the
         // shared encoder starts.
-        None => named_parameters(&common.encoder).into_iter().map(|p| super::params::NamedParameter { values: p.values.detach(), ..p }).collect(),
+        None => named_parameters(&common.encoder)
+            .into_iter()
+            .map(|p| super::params::NamedParameter { values: p.values.detach(), ..p })
+            .collect(),
     };
     let global_named: Vec<_> = global_named
         .into_iter()
@@ -351,7 +354,13 @@ fn pi_drme_round(
     Ok((PiDrme { common, individual: frozen_individual.set_require_grad(true), levels }, report))
 }
 
-fn whole_model_round(net: PiDrme, data: &ClientData, config: &RoundConfig, round: u64, device: &Device) -> crate::error::Result<(PiDrme, RoundReport)> {
+fn whole_model_round(
+    net: PiDrme,
+    data: &ClientData,
+    config: &RoundConfig,
+    round: u64,
+    device: &Device,
+) -> crate::error::Result<(PiDrme, RoundReport)> {
     let mut report = RoundReport::default();
     let individual_before = net.individual.clone();
     let mut net = net;
@@ -375,7 +384,13 @@ fn whole_model_round(net: PiDrme, data: &ClientData, config: &RoundConfig, round
 /// The client's test: `net` (any device) estimates each of `maps` from the cells `sampling`
 /// draws (seeded by `seed` and the map's index, so every method sees the same measurements),
 /// scored in dB over the outdoor cells with a truth.
-pub fn evaluate(net: &PiDrme, maps: &[RadioMap], sampling: ClientSampling, seed: u64, device: &Device) -> crate::error::Result<SquaredErrors> {
+pub fn evaluate(
+    net: &PiDrme,
+    maps: &[RadioMap],
+    sampling: ClientSampling,
+    seed: u64,
+    device: &Device,
+) -> crate::error::Result<SquaredErrors> {
     if maps.is_empty() {
         return Err(RmeError::Empty("client's test maps".into()));
     }
@@ -387,7 +402,11 @@ pub fn evaluate(net: &PiDrme, maps: &[RadioMap], sampling: ClientSampling, seed:
         let cells = sampling.cells(map, &mut rng)?;
         let example = GridExample::from_map(map, &cells, true)?;
         let out = net.forward(&GridBatch::new(&[&example.inputs], device)?);
-        let pred = out.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| RmeError::numerical("PI-DRME estimate", format!("{e:?}")))?;
+        let pred = out
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .map_err(|e| RmeError::numerical("PI-DRME estimate", format!("{e:?}")))?;
         for (i, &p) in pred.iter().enumerate() {
             if example.valid[i] > 0.0 {
                 errors.push(denormalise_db(p as f64), denormalise_db(example.target[i] as f64));
@@ -405,7 +424,11 @@ mod tests {
     use crate::sim::urban::{Split, UrbanSimulator};
 
     fn tiny() -> PiDrmeConfig {
-        PiDrmeConfig::new().with_pathloss_channels(vec![4, 8]).with_pathloss_latent(8).with_shadowing_channels(vec![4]).with_shadowing_latent(4)
+        PiDrmeConfig::new()
+            .with_pathloss_channels(vec![4, 8])
+            .with_pathloss_latent(8)
+            .with_shadowing_channels(vec![4])
+            .with_shadowing_latent(4)
     }
 
     fn maps(n: u64) -> Vec<RadioMap> {
@@ -463,7 +486,10 @@ mod tests {
         assert!(parameter_distance(&before.individual, &after.individual).unwrap() > 0.0);
         assert!(parameter_distance(&before.common.decoder, &after.common.decoder).unwrap() > 0.0);
         let sent = Federation::PiDrme.shared_parameters(&after).unwrap();
-        assert_eq!(sent.iter().map(|p| (&p.name, &p.shape)).collect::<Vec<_>>(), global.iter().map(|p| (&p.name, &p.shape)).collect::<Vec<_>>());
+        assert_eq!(
+            sent.iter().map(|p| (&p.name, &p.shape)).collect::<Vec<_>>(),
+            global.iter().map(|p| (&p.name, &p.shape)).collect::<Vec<_>>()
+        );
         assert_ne!(sent, global);
         // The same round again gives the same result (batches are fixed by seed, round, step).
         let (again, _) = client_round(before, Some(&global), Federation::PiDrme, &data, &settings(), 1, &d).unwrap();
