@@ -45,6 +45,9 @@ fn scene_of(city: &Bound<'_, PyDict>) -> PyResult<RadioMap> {
     Ok(map)
 }
 
+/// `(mean, std)` as numpy arrays; `std` only for methods that have one.
+type MeanAndStd<'py> = (Bound<'py, PyArray1<f64>>, Option<Bound<'py, PyArray1<f64>>>);
+
 /// Estimates the field at `queries` (`[m, 2]`, x, y in metres) from measurements at `points`
 /// (`[n, 2]`) with `values` (`[n]`, dBm or dB), by `method` (see `methods()`).
 ///
@@ -68,7 +71,7 @@ pub fn estimate<'py>(
     city: Option<Bound<'py, PyDict>>,
     t_s: f64,
     freq_hz: f64,
-) -> PyResult<(Bound<'py, PyArray1<f64>>, Option<Bound<'py, PyArray1<f64>>>)> {
+) -> PyResult<MeanAndStd<'py>> {
     let at = crate::arrays::points(&points, "points")?;
     let values = values.as_array().to_vec();
     if values.len() != at.len() {
