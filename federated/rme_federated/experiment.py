@@ -169,7 +169,16 @@ def table(results: Dict[str, Dict[str, Dict[int, dict]]], clients: int, header: 
     return "\n".join(lines)
 
 
+def _exit_on_signal(signum, _frame):
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+    # SIGTERM/SIGHUP (and SIGINT, even where a shell started this in the background with it
+    # ignored) unwind through `finally`, which stops every process this command started.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _exit_on_signal)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=8)

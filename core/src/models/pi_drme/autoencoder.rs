@@ -16,6 +16,9 @@ pub struct ConvAutoencoderConfig {
     pub channels: Vec<usize>,
     /// Bottleneck channels.
     pub latent_channels: usize,
+    /// Start the output at zero (the decoder's head zero-initialised). Default false.
+    #[config(default = false)]
+    pub zero_output: bool,
 }
 
 impl ConvAutoencoderConfig {
@@ -23,7 +26,7 @@ impl ConvAutoencoderConfig {
     pub fn init(&self, device: &Device) -> ConvAutoencoder {
         ConvAutoencoder {
             encoder: ConvEncoderConfig::new(self.in_planes, self.channels.clone(), self.latent_channels).init(device),
-            decoder: ConvDecoderConfig::new(self.latent_channels, self.channels.clone()).init(device),
+            decoder: ConvDecoderConfig::new(self.latent_channels, self.channels.clone()).with_zero_head(self.zero_output).init(device),
         }
     }
 

@@ -29,6 +29,15 @@ pub struct PiDrmeConfig {
     /// Bottleneck channels of the shadowing autoencoder. Default 32.
     #[config(default = 32)]
     pub shadowing_latent: usize,
+    /// The pathloss map is the LDPL template plus the shared module's output, and both
+    /// modules' heads start at zero: an untrained network answers the template (the physics
+    /// model fitted to the client's samples) and training learns what to add to it. Without
+    /// it the plain autoencoders start from a constant map (their signal fades through the
+    /// levels at the default initialisation: output variance ~1e-6 at 64²) and a round's few
+    /// dozen steps leave them near 20 dB RMSE (measured: 5 rounds, 4 clients, uniform 12.5 %:
+    /// 20.08 dB PI-DRME, 19.87 standalone). Default true; false is the paper's plain sum.
+    #[config(default = true)]
+    pub template_residual: bool,
 }
 
 impl PiDrmeConfig {
@@ -49,11 +58,13 @@ impl PiDrmeConfig {
     /// The shared (pathloss) module's config.
     pub fn pathloss(&self) -> ConvAutoencoderConfig {
         ConvAutoencoderConfig::new(INPUT_PLANES, self.pathloss_channels.clone(), self.pathloss_latent)
+            .with_zero_output(self.template_residual)
     }
 
     /// The individual (shadowing) module's config.
     pub fn shadowing(&self) -> ConvAutoencoderConfig {
         ConvAutoencoderConfig::new(INPUT_PLANES, self.shadowing_channels.clone(), self.shadowing_latent)
+            .with_zero_output(self.template_residual)
     }
 
     /// Checks the sizes (a config read from a file may hold anything).

@@ -3,6 +3,7 @@
 use crate::nn::conv_block::{ConvBlock, ConvBlockConfig};
 use burn::config::Config;
 use burn::module::Module;
+use burn::nn::Initializer;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::tensor::{Device, Tensor};
 
@@ -14,6 +15,10 @@ pub struct ConvDecoderConfig {
     /// Channels of each level, finest first (as the encoder's; the decoder runs them coarsest
     /// first).
     pub channels: Vec<usize>,
+    /// Start the 1×1 head at zero, so that the decoder first outputs 0 (a correction that
+    /// starts at nothing). Default false.
+    #[config(default = false)]
+    pub zero_head: bool,
 }
 
 /// Per level: a 2×2 transposed convolution (stride 2) then a two-convolution block; a 1×1
@@ -36,7 +41,9 @@ impl ConvDecoderConfig {
             levels.push(ConvBlockConfig::new(ch, ch).init(device));
             prev = ch;
         }
-        ConvDecoder { up, levels, head: Conv2dConfig::new([prev, 1], [1, 1]).init(device) }
+        let head = Conv2dConfig::new([prev, 1], [1, 1]);
+        let head = if self.zero_head { head.with_initializer(Initializer::Zeros) } else { head };
+        ConvDecoder { up, levels, head: head.init(device) }
     }
 }
 
@@ -67,5 +74,14 @@ mod tests {
         // Up 8→8 (8·8·4 + 8 = 264), block 8→8 (584 + 584); up 8→4 (132), block 4→4 (148 + 148);
         // head 4→1 (5).
         assert_eq!(dec.num_params(), 264 + 1168 + 132 + 296 + 5);
+    }
+
+    #[test]
+    fn a_zero_head_outputs_zero_and_still_counts_its_parameters() {
+        let d = cpu();
+        let dec = ConvDecoderConfig::new(8, vec![4]).with_zero_head(true).init(&d);
+        let x = Tensor::<4>::random([1, 8, 3, 3], burn::tensor::Distribution::Uniform(-1.0, 1.0), &d);
+        assert_eq!(dec.forward(x).abs().max().into_scalar::<f32>(), 0.0);
+        assert_eq!(dec.num_params(), ConvDecoderConfig::new(8, vec![4]).init(&d).num_params());
     }
 }

@@ -19,6 +19,8 @@ pub struct PiDrme {
     pub individual: ConvAutoencoder,
     /// Halvings of the deeper module (the grid check's).
     pub(super) levels: usize,
+    /// Whether the pathloss map is the template plus the shared module's output.
+    pub(super) template_residual: bool,
 }
 
 /// Everything a forward pass yields, each `[batch, 1, rows, cols]`, normalised path gain.
@@ -35,7 +37,12 @@ pub struct PiDrmeOutput {
 impl PiDrmeConfig {
     /// Builds the network (call [`PiDrmeConfig::validate`] on configs from files first).
     pub fn init(&self, device: &Device) -> PiDrme {
-        PiDrme { common: self.pathloss().init(device), individual: self.shadowing().init(device), levels: self.levels() }
+        PiDrme {
+            common: self.pathloss().init(device),
+            individual: self.shadowing().init(device),
+            levels: self.levels(),
+            template_residual: self.template_residual,
+        }
     }
 }
 
@@ -58,9 +65,21 @@ impl PiDrme {
     /// - output: see [`PiDrmeOutput`]
     pub fn forward_all(&self, batch: &GridBatch) -> PiDrmeOutput {
         let planes = input_planes(batch);
-        let pathloss = self.common.forward(planes.clone());
+        let pathloss = self.pathloss(planes.clone(), batch);
         let shadowing = self.individual.forward(planes);
         PiDrmeOutput { map: pathloss.clone() + shadowing.clone(), pathloss, shadowing }
+    }
+
+    /// The pathloss map from the input planes ([`input_planes`] of `batch`): the shared
+    /// module's output, plus the template when `template_residual` is on.
+    ///
+    /// # Shapes
+    ///
+    /// - planes: `[batch, 3, rows, cols]`
+    /// - output: `[batch, 1, rows, cols]`
+    pub fn pathloss(&self, planes: Tensor<4>, batch: &GridBatch) -> Tensor<4> {
+        let out = self.common.forward(planes);
+        if self.template_residual { out + batch.law.clone() } else { out }
     }
 }
 
@@ -107,6 +126,18 @@ mod tests {
         // paper: common 2 352 416 + 2 002 369, individual 582 176 + 494 273.
         assert_eq!(PiDrmeConfig::preset("paper").unwrap().init(&d).num_params(), 4_354_785 + 1_076_449);
         assert!(net.check_grid(16, 16).is_ok() && net.check_grid(12, 16).is_err());
+    }
+
+    #[test]
+    fn an_untrained_network_answers_the_template_and_the_plain_sum_does_not() {
+        let d = cpu();
+        let b = batch(8, &d);
+        let small = || PiDrmeConfig::new().with_pathloss_channels(vec![4]).with_shadowing_channels(vec![4]);
+        let out = small().init(&d).forward_all(&b);
+        out.map.into_data().assert_approx_eq::<f32>(&b.law.clone().into_data(), burn::tensor::Tolerance::absolute(1e-7));
+        assert_eq!(out.shadowing.abs().max().into_scalar::<f32>(), 0.0);
+        let plain = small().with_template_residual(false).init(&d).forward(&b);
+        assert!((plain - b.law).abs().max().into_scalar::<f32>() > 1e-3);
     }
 
     #[test]

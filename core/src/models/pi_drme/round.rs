@@ -20,7 +20,7 @@
 
 use super::loss::{constraint_loss, gradient_loss, reconstruction_loss};
 use super::model::PiDrme;
-use super::params::{FlatParameter, flat_parameters, load_parameters, named_parameters, parameter_distance};
+use super::params::{FlatParameter, NamedParameter, flat_parameters, load_parameters, named_parameters, parameter_distance};
 use crate::error::RmeError;
 // `Result` is spelt out (crate::error::Result): burn's `Config` derive names a plain `Result`.
 use crate::map::RadioMap;
@@ -33,6 +33,9 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::Device;
+
+/// Where the parameters that PI-DRME shares sit in a [`PiDrme`]: the shared module's encoder.
+pub const SHARED_PREFIX: &str = "common.encoder.";
 
 /// Which parameters travel and how the client trains: PI-DRME or one of its baselines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,7 +71,7 @@ impl Federation {
     /// Whether the parameter at `path` (in a [`PiDrme`]) goes to the server.
     pub fn shares(self, path: &str) -> bool {
         match self {
-            Self::PiDrme => path.starts_with("common.encoder."),
+            Self::PiDrme => path.starts_with(SHARED_PREFIX),
             Self::FlRme => true,
             Self::Standalone => false,
         }
@@ -282,20 +285,18 @@ fn pi_drme_round(
     device: &Device,
 ) -> crate::error::Result<(PiDrme, RoundReport)> {
     let mut report = RoundReport::default();
-    let PiDrme { common, individual, levels } = net;
+    let mut net = net;
     // Phase 1: the individual module alone, to τ.
-    let frozen_common = common.set_require_grad(false);
-    let individual_before = individual.clone();
-    let mut individual = individual;
+    net.common = net.common.set_require_grad(false);
+    let individual_before = net.individual.clone();
     let mut optim = AdamConfig::new().init();
     let (mut window_sum, mut previous_window) = (0.0, f64::INFINITY);
     for step in 0..config.individual_steps {
         let (batch, targets) = inputs(&data.batch(config.batch, round, step as u64)?, device)?;
-        let map = frozen_common.forward(super::model::input_planes(&batch)) + individual.forward(super::model::input_planes(&batch));
-        let loss = reconstruction_loss(map, targets.map, targets.valid);
+        let loss = reconstruction_loss(net.forward_all(&batch).map, targets.map, targets.valid);
         window_sum += finite(loss.clone().into_scalar::<f32>(), "L_rec", round, step)?;
-        let grads = GradientsParams::from_grads(loss.backward(), &individual);
-        individual = optim.step(config.lr, individual, grads);
+        let grads = GradientsParams::from_grads(loss.backward(), &net.individual);
+        net.individual = optim.step(config.lr, net.individual, grads);
         report.individual_steps = step + 1;
         if report.individual_steps.is_multiple_of(config.window) {
             let mean = window_sum / config.window as f64;
@@ -311,47 +312,44 @@ fn pi_drme_round(
     if report.individual_steps < config.window {
         report.reconstruction = window_sum / report.individual_steps.max(1) as f64;
     }
-    report.individual_moved = parameter_distance(&individual_before, &individual)
+    report.individual_moved = parameter_distance(&individual_before, &net.individual)
         .ok_or_else(|| RmeError::invalid("individual module", "changed shape in training"))?;
     // Phase 2: the shared module on L_rec + μ₁·L_gra + μ₂·L_con, the individual module frozen.
-    let frozen_individual = individual.set_require_grad(false);
-    let mut common = frozen_common.set_require_grad(true);
-    let global_named: Vec<_> = match global {
+    net.individual = net.individual.set_require_grad(false);
+    net.common = net.common.set_require_grad(true);
+    // The consensus the constraint holds the encoder to: the server's parameters, or (a first
+    // local round without them) where the encoder starts.
+    let global_named: Vec<NamedParameter> = match global {
         Some(g) => g.iter().map(|p| p.to_named(device)).collect(),
-        // Without a server's parameters (a first local round) the consensus is where the
-        // shared encoder starts.
-        None => named_parameters(&common.encoder)
+        None => named_parameters(&net.common.encoder)
             .into_iter()
-            .map(|p| super::params::NamedParameter { values: p.values.detach(), ..p })
+            .map(|p| NamedParameter { name: format!("{SHARED_PREFIX}{}", p.name), values: p.values.detach(), ..p })
             .collect(),
     };
-    let global_named: Vec<_> = global_named
-        .into_iter()
-        .map(|p| super::params::NamedParameter { name: p.name.trim_start_matches("common.encoder.").to_string(), ..p })
-        .collect();
+    let global_named: Vec<NamedParameter> =
+        global_named.into_iter().map(|p| NamedParameter { name: p.name.trim_start_matches(SHARED_PREFIX).to_string(), ..p }).collect();
     let mut optim = AdamConfig::new().init();
     let (mut gradient_sum, mut constraint_sum) = (0.0, 0.0);
     for step in 0..config.shared_steps {
         let (batch, targets) = inputs(&data.batch(config.batch, round, (config.individual_steps + step) as u64)?, device)?;
-        let planes = super::model::input_planes(&batch);
-        let pathloss = common.forward(planes.clone());
-        let map = pathloss.clone() + frozen_individual.forward(planes);
-        let rec = reconstruction_loss(map, targets.map, targets.valid);
-        let gra = gradient_loss(pathloss, batch.law);
-        let con = constraint_loss(&named_parameters(&common.encoder), &global_named, report.individual_moved)?;
+        let out = net.forward_all(&batch);
+        let rec = reconstruction_loss(out.map, targets.map, targets.valid);
+        let gra = gradient_loss(out.pathloss, batch.law);
+        let con = constraint_loss(&named_parameters(&net.common.encoder), &global_named, report.individual_moved)?;
         gradient_sum += finite(gra.clone().into_scalar::<f32>(), "L_gra", round, step)?;
         constraint_sum += finite(con.clone().into_scalar::<f32>(), "L_con", round, step)?;
         let loss = rec + gra * config.mu_gradient + con * config.mu_constraint;
         finite(loss.clone().into_scalar::<f32>(), "the shared loss", round, step)?;
-        let grads = GradientsParams::from_grads(loss.backward(), &common);
-        common = optim.step(config.lr, common, grads);
+        let grads = GradientsParams::from_grads(loss.backward(), &net.common);
+        net.common = optim.step(config.lr, net.common, grads);
         report.shared_steps = step + 1;
     }
     if report.shared_steps > 0 {
         report.gradient = gradient_sum / report.shared_steps as f64;
         report.constraint = constraint_sum / report.shared_steps as f64;
     }
-    Ok((PiDrme { common, individual: frozen_individual.set_require_grad(true), levels }, report))
+    net.individual = net.individual.set_require_grad(true);
+    Ok((net, report))
 }
 
 fn whole_model_round(
@@ -478,9 +476,14 @@ mod tests {
         // A "global" encoder from another draw: the round starts from it.
         let global = Federation::PiDrme.shared_parameters(&tiny().init(&d)).unwrap();
         let before = net.clone();
-        let (after, report) = client_round(net, Some(&global), Federation::PiDrme, &data, &settings(), 1, &d).unwrap();
-        assert_eq!((report.individual_steps, report.shared_steps), (4, 2));
-        assert!(report.individual_moved > 0.0 && report.reconstruction > 0.0 && report.gradient >= 0.0);
+        // Three shared steps: the zero-started head moves first, the encoder from the second
+        // step on, and the third step's constraint sees its drift.
+        let cfg = settings().with_shared_steps(3);
+        let (after, report) = client_round(net, Some(&global), Federation::PiDrme, &data, &cfg, 1, &d).unwrap();
+        assert_eq!((report.individual_steps, report.shared_steps), (4, 3));
+        assert!(report.individual_moved > 0.0 && report.reconstruction > 0.0 && report.gradient > -1e-6, "{report:?}");
+        // The encoder drifted from the global one during phase 2, so the constraint counted.
+        assert!(report.constraint > 0.0, "{report:?}");
         // Both modules moved (each in its phase); the encoder moved away from the global one
         // it started from, and the sent parameters are exactly the encoder's.
         assert!(parameter_distance(&before.individual, &after.individual).unwrap() > 0.0);
@@ -492,7 +495,7 @@ mod tests {
         );
         assert_ne!(sent, global);
         // The same round again gives the same result (batches are fixed by seed, round, step).
-        let (again, _) = client_round(before, Some(&global), Federation::PiDrme, &data, &settings(), 1, &d).unwrap();
+        let (again, _) = client_round(before, Some(&global), Federation::PiDrme, &data, &cfg, 1, &d).unwrap();
         assert_eq!(Federation::FlRme.shared_parameters(&again).unwrap(), Federation::FlRme.shared_parameters(&after).unwrap());
     }
 
