@@ -19,6 +19,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 "${pip[@]}" "flwr==1.41.0" "pytest>=7" "maturin>=1.9,<2"
-# No build isolation: the maturin just installed builds it, nothing is fetched at build time.
-MATURIN_PEP517_ARGS="--profile $profile" "${pip[@]}" --no-build-isolation ./python
+# No build isolation: the maturin just installed builds it (its backend runs the `maturin`
+# binary by name, hence the PATH), nothing is fetched at build time.
+PATH="$PWD/.venv/bin:$PATH" MATURIN_PEP517_ARGS="--profile $profile" "${pip[@]}" --no-build-isolation ./python
 .venv/bin/python -c "import rme, flwr; print('rme', rme.__file__, '| flwr', flwr.__version__)"

@@ -1,6 +1,6 @@
 //! The decoder half of PI-DRME's autoencoders.
 
-use crate::nn::conv_block::{ConvBlock, ConvBlockConfig};
+use crate::nn::conv_block::{ConvBlock, ConvBlockConfig, he_leaky};
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::Initializer;
@@ -22,7 +22,8 @@ pub struct ConvDecoderConfig {
 }
 
 /// Per level: a 2×2 transposed convolution (stride 2) then a two-convolution block; a 1×1
-/// head to one plane. No skip connections: everything passes the bottleneck.
+/// head to one plane. No skip connections: everything passes the bottleneck. He's
+/// initialisation, as the encoder's.
 #[derive(Module, Debug)]
 pub struct ConvDecoder {
     up: Vec<ConvTranspose2d>,
@@ -37,8 +38,8 @@ impl ConvDecoderConfig {
         let mut levels = Vec::with_capacity(self.channels.len());
         let mut prev = self.latent_channels;
         for &ch in self.channels.iter().rev() {
-            up.push(ConvTranspose2dConfig::new([prev, ch], [2, 2]).with_stride([2, 2]).init(device));
-            levels.push(ConvBlockConfig::new(ch, ch).init(device));
+            up.push(ConvTranspose2dConfig::new([prev, ch], [2, 2]).with_stride([2, 2]).with_initializer(he_leaky()).init(device));
+            levels.push(ConvBlockConfig::new(ch, ch).with_initializer(he_leaky()).init(device));
             prev = ch;
         }
         let head = Conv2dConfig::new([prev, 1], [1, 1]);
