@@ -92,7 +92,8 @@ def test_initial_parameters_share_what_each_mode_says():
         rme.initial_parameters("fedprox")
 
 
-TINY = {"batch": 2, "individual_steps": 2, "window": 1, "shared_steps": 1}
+# Two shared steps: the zero-started head moves in the first, the encoder from the second.
+TINY = {"batch": 2, "individual_steps": 2, "window": 1, "shared_steps": 2}
 
 
 def client(tmp_path, mode="pi-drme", seed=1):
@@ -106,7 +107,7 @@ def test_a_client_trains_a_round_keeps_its_state_and_sends_only_the_shared_encod
     sent, metrics = cl.train_round(global_parameters, 1, TINY)
     assert {k: v.shape for k, v in sent.items()} == {k: v.shape for k, v in global_parameters.items()}
     assert any(not np.array_equal(sent[k], global_parameters[k]) for k in sent)
-    assert metrics["num-examples"] == 3 and metrics["individual-steps"] == 2 and metrics["shared-steps"] == 1
+    assert metrics["num-examples"] == 3 and metrics["individual-steps"] == 2 and metrics["shared-steps"] == 2
     assert (tmp_path / "state" / "model.bpk").is_file()
     # A new process (a new object) starts from the kept model.
     again, _ = client(tmp_path)
