@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rme_core::map::{Grid, Measurement, MeasurementSet, Query, QuerySet};
 use rme_core::{CLASSICAL_METHODS, RadioMap};
-use rme_trainer::common::{MODELS_DIR, estimator_for};
+use rme_trainer::common::{estimator_for, grid_model_folders};
 use std::path::Path;
 
 /// The method names `estimate` accepts here: the classical ones, `fm-rme`, and every model
@@ -17,16 +17,7 @@ use std::path::Path;
 pub fn methods() -> Vec<String> {
     let mut out: Vec<String> = CLASSICAL_METHODS.iter().map(|m| m.to_string()).collect();
     out.push("fm-rme".into());
-    let mut models: Vec<String> = std::fs::read_dir(MODELS_DIR)
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().join("manifest.json").is_file())
-        .filter_map(|e| e.file_name().to_str().map(str::to_string))
-        .filter(|n| !n.starts_with("fm-rme"))
-        .collect();
-    models.sort();
-    out.extend(models);
+    out.extend(grid_model_folders());
     out
 }
 

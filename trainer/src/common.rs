@@ -280,16 +280,7 @@ pub fn check_methods(methods: &[String], usage: MethodUse, flag: &str) -> Result
         .collect();
     known.push("fm-rme".into());
     if usage == MethodUse::OnMaps {
-        let mut models: Vec<String> = std::fs::read_dir(MODELS_DIR)
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.path().join("manifest.json").is_file())
-            .filter_map(|e| e.file_name().to_str().map(str::to_string))
-            .filter(|n| n != "fm-rme" && !n.starts_with("fm-rme-"))
-            .collect();
-        models.sort();
-        known.extend(models);
+        known.extend(grid_model_folders());
     }
     for m in methods {
         let alias = m == "uk";
@@ -305,6 +296,21 @@ pub fn check_methods(methods: &[String], usage: MethodUse, flag: &str) -> Result
 
 /// Where model folders are found by name.
 pub const MODELS_DIR: &str = "static/models";
+
+/// The grid models shipped under [`MODELS_DIR`] (folders with a manifest, FM-RME's aside:
+/// it is the method `fm-rme`), sorted.
+pub fn grid_model_folders() -> Vec<String> {
+    let mut models: Vec<String> = std::fs::read_dir(MODELS_DIR)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("manifest.json").is_file())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| n != "fm-rme" && !n.starts_with("fm-rme-"))
+        .collect();
+    models.sort();
+    models
+}
 
 /// Loads shipped grid-model weights (autoencoder, RadioUNet) from a folder with `model.bpk`
 /// and `manifest.json`.
