@@ -259,6 +259,12 @@ impl RadioMap {
         self.values[flat].is_finite() && self.buildings.as_ref().is_none_or(|b| b[cell] == 0)
     }
 
+    /// 1 for every cell of the first slice without a usable truth (buildings; cells no ray
+    /// reached), 0 elsewhere: the mask samples are never drawn from.
+    pub fn cells_without_truth(&self) -> Vec<u8> {
+        (0..self.grid.len()).map(|i| (!self.is_valid_voxel(i)) as u8).collect()
+    }
+
     /// Position, time and frequency of a voxel (flat index).
     pub fn voxel_point(&self, flat: usize) -> Query {
         let n = self.grid.len();

@@ -159,17 +159,11 @@ pub fn batch_examples(spec: &GridRunSpec, pool: &[RadioMap], step: u64) -> Resul
         let mut rng = Rng::new(sample_seed(spec.seed, step * spec.batch as u64 + slot as u64));
         let map = &pool[rng.below(pool.len())];
         let sampling = random_sampling(&mut rng);
-        let cells = sampling.cells(map.grid.rows, map.grid.cols, &without_truth(map), &mut rng)?;
+        let cells = sampling.cells(map.grid.rows, map.grid.cols, &map.cells_without_truth(), &mut rng)?;
         let known = rng.bernoulli(spec.tx_known_share);
         out.push(GridExample::from_map(map, &cells, known)?);
     }
     Ok(out)
-}
-
-/// 1 where a map has no truth (buildings; cells no ray reached in a ray-traced map): samples
-/// are drawn elsewhere.
-pub fn without_truth(map: &RadioMap) -> Vec<u8> {
-    (0..map.grid.len()).map(|i| (!map.is_valid_voxel(i)) as u8).collect()
 }
 
 /// Validation: fixed maps of the first validation cities, 9 samples, each with the

@@ -121,12 +121,11 @@ impl ClientSampling {
 
     /// The sampled cells of `map` (street cells with a truth), drawn from `rng`.
     pub fn cells(&self, map: &RadioMap, rng: &mut Rng) -> crate::error::Result<Vec<usize>> {
-        let without_truth: Vec<u8> = (0..map.grid.len()).map(|i| (!map.is_valid_voxel(i)) as u8).collect();
         let scheme = match *self {
             Self::Scheme(s) => s,
             Self::FractionRange(low, high) => Sampling::Fraction(rng.range(low, high)),
         };
-        scheme.cells(map.grid.rows, map.grid.cols, &without_truth, rng)
+        scheme.cells(map.grid.rows, map.grid.cols, &map.cells_without_truth(), rng)
     }
 }
 
