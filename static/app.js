@@ -129,6 +129,7 @@ function draw() {
     }
     // Where the transmitters are drawn (fractions of the canvas), for tools and tests.
     canvas.dataset.tx = JSON.stringify(marks);
+    drawSuggestion(ctx, m.rows, m.cols);
     note.textContent = layer.view === 'std' && !layer.values ? `${method()} gives no σ.` : '';
   } else {
     const d = state.dataset;
@@ -138,10 +139,52 @@ function draw() {
       const [cx, cy] = toCanvasDataset(d.points[i], d.points[i + 1]);
       ctx.fillRect(cx - 1.5, cy - 1.5, 3, 3);
     }
+    drawSuggestion(ctx, d.rows, d.cols);
     note.textContent = `${d.name}: ${d.count} measurements (${d.quantity}), estimated on ${d.rows}×${d.cols} cells of ${d.cellSize.toFixed(2)} m.` +
       (d.notes.length ? ' ' + d.notes.join('; ') + '.' : '') +
       (layer.view === 'std' && !layer.values ? ` ${method()} gives no σ.` : '');
   }
+}
+
+// The suggested next measurement of the current estimate (the free cell of largest σ), as a
+// ring with a cross; its canvas position (fractions) in data-suggest for tools and tests.
+function drawSuggestion(ctx, rows, cols) {
+  const canvas = $('map');
+  const r = state.mode === 'dataset' ? state.datasetResult : state.result;
+  const cell = r?.suggest;
+  if (cell == null) {
+    delete canvas.dataset.suggest;
+    return;
+  }
+  const x = ((cell % cols) + 0.5) * (MAP_PX / cols);
+  const y = MAP_PX - (Math.floor(cell / cols) + 0.5) * (MAP_PX / rows);
+  ctx.lineWidth = 3;
+  ctx.strokeStyle = '#fff';
+  ctx.beginPath();
+  ctx.arc(x, y, 9, 0, 2 * Math.PI);
+  ctx.stroke();
+  ctx.lineWidth = 1.5;
+  ctx.strokeStyle = '#e0157a';
+  ctx.beginPath();
+  ctx.arc(x, y, 9, 0, 2 * Math.PI);
+  ctx.moveTo(x - 13, y);
+  ctx.lineTo(x + 13, y);
+  ctx.moveTo(x, y - 13);
+  ctx.lineTo(x, y + 13);
+  ctx.stroke();
+  ctx.lineWidth = 1;
+  canvas.dataset.suggest = JSON.stringify([x / MAP_PX, y / MAP_PX]);
+}
+
+// The world position (cell centre, m) of the suggested cell and its σ, or null.
+function suggestion() {
+  const r = state.mode === 'dataset' ? state.datasetResult : state.result;
+  if (!r || r.suggest == null || !r.std) return null;
+  const g = state.mode === 'dataset' ? state.dataset : state.meta;
+  const [ox, oy] = state.mode === 'dataset' ? g.origin : [0, 0];
+  const col = r.suggest % g.cols;
+  const row = Math.floor(r.suggest / g.cols);
+  return { x: ox + (col + 0.5) * g.cellSize, y: oy + (row + 0.5) * g.cellSize, std: r.std[r.suggest] };
 }
 
 function extent() {
@@ -179,6 +222,10 @@ function readouts() {
     else delete rmse.dataset.value;
     $('count').textContent = String(state.meta.cells.length);
   }
+  const next = suggestion();
+  const withoutStd = r && r.mean && !r.std;
+  $('next').textContent = next ? `(${next.x.toFixed(1)} m, ${next.y.toFixed(1)} m), σ = ${next.std.toFixed(2)} dB` : withoutStd ? `— (${method()} gives no σ)` : '—';
+  $('measure-next').hidden = !next || state.mode !== 'scene';
   $('t-first').textContent = fmtMs(state.firstMs);
   $('t-median').textContent = fmtMs(median(state.times.slice(-10)));
   document.body.dataset.estimates = String(state.estimates);
@@ -370,6 +417,10 @@ function wire() {
     act('sceneSample', { count: Math.floor(Number($('samples').value)), seed });
   });
   $('clear').addEventListener('click', () => act('sceneClear', {}));
+  $('measure-next').addEventListener('click', () => {
+    const next = suggestion();
+    if (next && state.mode === 'scene') act('sceneToggle', { x: next.x, y: next.y });
+  });
   $('method').addEventListener('change', () => refresh());
   for (const r of document.querySelectorAll('input[name=view]')) {
     r.addEventListener('change', () => {

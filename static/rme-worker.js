@@ -152,7 +152,9 @@ const ops = {
     const meta = sceneMeta(s);
     if (meta.cells.length === 0) return { ...meta, truth, mean: null, std: null, rmse: null, ms: null };
     const e = await estimateWith(method, s.problem());
-    return { ...meta, truth, ...e, rmse: s.rmse(e.mean) };
+    // Where to measure next (the free outdoor cell of largest σ), for methods with σ.
+    const suggest = e.std ? s.suggest_next(e.std, method) ?? null : null;
+    return { ...meta, truth, ...e, rmse: s.rmse(e.mean), suggest };
   },
   async sceneCsv({ key, which, mean, std }) {
     const s = scene(key);
@@ -169,7 +171,8 @@ const ops = {
   async datasetEstimate({ key, method }) {
     const d = datasets.get(key);
     if (!d) throw new Error('no uploaded data set');
-    return estimateWith(method, d.problem());
+    const e = await estimateWith(method, d.problem());
+    return { ...e, suggest: e.std ? d.suggest_next(e.std, method) ?? null : null };
   },
   async datasetCsv({ key, mean, std }) {
     const d = datasets.get(key);

@@ -356,6 +356,38 @@ const D1_SEED1_DIGEST = 'c92a444d7fac10ded46eeb04f04254ac8b5f57878d4ef6d93f0ac9d
 // The same for the urban scene of seed 1 (core/src/scene.rs's test).
 const URBAN_SEED1_DIGEST = 'acda03d1ee223b9cb4ac5670987cafe0fbfceef8a48a226b403fb48c50355104';
 
+test('where to measure next: the page marks the native suggestion (free cell of largest σ), and "Measure there" measures it', async () => {
+  const errors = [];
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'rme-e2e-'));
+  rme('demo', '--preset', 'urban', '--seed', '2', '--samples', '40', '--methods', 'kriging', '--out', out);
+  const native = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
+  const next = native.methods.find((m) => m.name === 'kriging').next_measurement;
+  const [rows, cols] = native.grid;
+  const p = await page(cpu, errors);
+  await p.goto(`${server.url}?preset=urban&seed=2&samples=40&method=kriging`);
+  await estimated(p, 1);
+  const mark = JSON.parse(await p.locator('#map').getAttribute('data-suggest'));
+  const expected = [((next.cell % cols) + 0.5) / cols, 1 - (Math.floor(next.cell / cols) + 0.5) / rows];
+  assert.ok(Math.hypot(mark[0] - expected[0], mark[1] - expected[1]) < 1e-6, `page marks ${mark}, native cell ${next.cell} is at ${expected}`);
+  const text = await p.locator('#next').textContent();
+  assert.ok(text.includes(`(${next.x_m.toFixed(1)} m, ${next.y_m.toFixed(1)} m)`) && text.includes(`σ = ${next.std_db.toFixed(2)} dB`), `${text} vs ${JSON.stringify(next)}`);
+  // "Measure there" adds exactly that cell; the next suggestion is elsewhere.
+  await p.locator('#measure-next').click();
+  await estimated(p, 2);
+  assert.equal(await p.locator('#count').textContent(), '41');
+  const again = JSON.parse(await p.locator('#map').getAttribute('data-suggest'));
+  assert.ok(Math.hypot(again[0] - mark[0], again[1] - mark[1]) > 1e-6, 'the measured cell is suggested again');
+  // A method without σ: no mark, no button, and the readout says why.
+  await p.selectOption('#method', 'idw');
+  await estimated(p, 3);
+  assert.equal(await p.locator('#map').getAttribute('data-suggest'), null);
+  assert.ok(await p.locator('#measure-next').isHidden());
+  assert.match(await p.locator('#next').textContent(), /idw gives no σ/);
+  await screenshot(p, 'demo-next-measurement');
+  assert.deepEqual(errors, []);
+  await p.close();
+});
+
 test('the simulators are bit-for-bit the native ones in WebAssembly (golden digests of D1 sample 1 and urban scene 1)', async () => {
   const errors = [];
   const p = await page(cpu, errors);

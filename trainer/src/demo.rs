@@ -22,7 +22,18 @@ struct MethodResult {
     estimate_png: Option<String>,
     error_png: Option<String>,
     std_png: Option<String>,
+    /// Where to measure next (the free outdoor cell of largest σ), for methods with σ.
+    next_measurement: Option<NextMeasurement>,
     error: Option<String>,
+}
+
+/// The suggested next measurement: its cell (row-major), the cell's centre and its σ.
+#[derive(Serialize)]
+struct NextMeasurement {
+    cell: usize,
+    x_m: f64,
+    y_m: f64,
+    std_db: f64,
 }
 
 #[derive(Serialize)]
@@ -109,9 +120,19 @@ pub fn run(a: &Args, out: &Path) -> Result<()> {
                 }
                 None => None,
             };
+            let next_measurement = match e.std {
+                Some(_) => rme_core::suggest_next(&e, &hidden, m)?.map(|s| NextMeasurement {
+                    cell: s.query,
+                    x_m: query.points[s.query].x_m,
+                    y_m: query.points[s.query].y_m,
+                    std_db: s.std,
+                }),
+                None => None,
+            };
             Ok(MethodResult {
                 name: m.clone(),
                 rmse_db: Some(rmse_db),
+                next_measurement,
                 mae_db: Some(mae(&h_est, &h_true)?),
                 ms: Some(ms),
                 estimate_png: Some(format!("estimate_{m}.png")),
@@ -128,6 +149,7 @@ pub fn run(a: &Args, out: &Path) -> Result<()> {
             estimate_png: None,
             error_png: None,
             std_png: None,
+            next_measurement: None,
             error: Some(format!("{e:#}")),
         }));
     }
@@ -151,7 +173,13 @@ pub fn run(a: &Args, out: &Path) -> Result<()> {
     files.commit()?;
     for m in &results.methods {
         match (m.rmse_db, &m.error) {
-            (Some(r), _) => eprintln!("{:>18}: RMSE {r:.2} dB on {} unobserved cells", m.name, results.predicted),
+            (Some(r), _) => {
+                let next = m
+                    .next_measurement
+                    .as_ref()
+                    .map_or(String::new(), |n| format!("; measure next at ({:.1}, {:.1}) m (σ {:.2} dB)", n.x_m, n.y_m, n.std_db));
+                eprintln!("{:>18}: RMSE {r:.2} dB on {} unobserved cells{next}", m.name, results.predicted)
+            }
             (None, Some(e)) => eprintln!("{:>18}: {e}", m.name),
             _ => {}
         }

@@ -228,6 +228,19 @@ impl Scene {
     pub fn estimate_csv(&self, mean: &[f32], std: Option<Vec<f32>>) -> Result<String, JsError> {
         estimate_csv(&self.task.queries(), mean, std, "power_dbm").map_err(js_error)
     }
+
+    /// Where to measure next: the cell (row-major) of largest σ among those outdoors and not
+    /// yet measured, for `std`, a full-slice σ of the current estimate; `undefined` when no
+    /// cell is left ([`rme_core::suggest_next`]).
+    pub fn suggest_next(&self, std: &[f32], method: &str) -> Result<Option<u32>, JsError> {
+        suggest_cell(std, &self.task.hidden(), method).map_err(js_error)
+    }
+}
+
+/// [`rme_core::suggest_next`] over a full-grid σ from JavaScript, as a cell index.
+fn suggest_cell(std: &[f32], candidates: &[usize], method: &str) -> CoreResult<Option<u32>> {
+    let estimate = Estimate { mean: vec![0.0; std.len()], std: Some(std.iter().map(|&v| v as f64).collect()) };
+    Ok(rme_core::suggest_next(&estimate, candidates, method)?.map(|s| s.query as u32))
 }
 
 /// The scene's operations with core errors (testable off the browser; the exported methods
@@ -393,11 +406,51 @@ impl Dataset {
     pub fn estimate_csv(&self, mean: &[f32], std: Option<Vec<f32>>) -> Result<String, JsError> {
         estimate_csv(&self.queries(), mean, std, &self.obs.quantity).map_err(js_error)
     }
+
+    /// Where to measure next: the grid cell (row-major) of largest σ among those that hold no
+    /// measurement, for `std`, σ of the current estimate at every cell.
+    pub fn suggest_next(&self, std: &[f32], method: &str) -> Result<Option<u32>, JsError> {
+        suggest_cell(std, &self.free_cells(), method).map_err(js_error)
+    }
+
+    /// The grid cells that hold no measurement.
+    fn free_cells(&self) -> Vec<usize> {
+        let mut taken = vec![false; self.grid.len()];
+        for m in &self.obs.points {
+            if let Some((r, c)) = self.grid.cell_of(m.x_m, m.y_m) {
+                taken[r * self.grid.cols + c] = true;
+            }
+        }
+        (0..self.grid.len()).filter(|&c| !taken[c]).collect()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The page's suggestion is the unmeasured outdoor cell of largest kriging σ: never a
+    /// measured cell or one inside a building.
+    #[test]
+    fn the_suggested_cell_is_free_and_of_largest_std() {
+        let mut s = Scene::simulate(URBAN_PRESET, 1).unwrap();
+        s.sample_random(40, 2).unwrap();
+        let p = s.problem();
+        let e = rme_core::classical_by_name("kriging", None).unwrap().estimate(&p.obs, &p.queries).unwrap();
+        let std: Vec<f32> = e.std.unwrap().iter().map(|&v| v as f32).collect();
+        let hidden = s.task.hidden();
+        let cell = suggest_cell(&std, &hidden, "kriging").unwrap().unwrap() as usize;
+        assert!(hidden.contains(&cell));
+        let cols = s.task.map.grid.cols;
+        assert!(!s.task.map.is_building(cell / cols, cell % cols));
+        assert!(hidden.iter().all(|&c| std[c] <= std[cell]));
+        // A measured cell may have a larger σ than the suggestion (σ is not 0 there with a
+        // nugget), but it is never suggested; a method without σ is an error naming it.
+        assert!(suggest_cell(&std, &[], "kriging").unwrap().is_none());
+        let d = Dataset::read("x_m,y_m,power_dbm\n0,0,-50\n10,0,-60\n0,10,-55\n", "d.csv").unwrap();
+        let free = d.free_cells();
+        assert_eq!(free.len(), d.grid.len() - 3);
+    }
 
     #[test]
     fn scene_sampling_matches_the_native_task() {
