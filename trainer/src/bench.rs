@@ -163,6 +163,7 @@ pub fn run(reps: usize, out: Option<&Path>) -> Result<String> {
             max_queries: 128,
             val_every: 100,
             checkpoint_every: 100,
+            init: None,
         };
         let pool = crate::train::training_pool(&spec)?;
         let dev = burn::tensor::Device::flex().autodiff();

@@ -40,10 +40,10 @@ pub fn run(run_dir: &Path, name: &str, out_root: &Path, notes: &str, metrics: Op
     }
     let (bytes, summary) = finished_run(run_dir)?;
     let config_json: serde_json::Value = read_json(&run_dir.join("config.json"), "an FM-RME config")?;
-    let cfg: FmRmeConfig = serde_json::from_value(config_json.clone())
+    let cfg = FmRmeConfig::from_stored(&config_json)
         .with_context(|| format!("{}: not an FM-RME config", run_dir.join("config.json").display()))?;
     // Runs made before the context rule left the architecture config kept it in config.json.
-    let context: ContextConfig = serde_json::from_value(run.get("context").cloned().unwrap_or(config_json))
+    let context = ContextConfig::from_stored(&run.get("context").cloned().unwrap_or(config_json))
         .with_context(|| format!("{}: no FM-RME context", run_dir.join("run.json").display()))?;
     let device = burn::tensor::Device::flex();
     let model = fm_rme_from_bytes(&bytes, &cfg, &device, &run_dir.join("model.bpk").display().to_string())?;

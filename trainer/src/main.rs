@@ -225,7 +225,8 @@ enum Command {
         grad_clip: f64,
         /// Objective: relative (each set's masked MSE over its interpolation baseline's; weighs
         /// the easy spatial sets and the hard spectral ones alike) or mse (plain masked MSE).
-        #[arg(long, default_value = "relative", value_parser = ["relative", "mse"])]
+        /// nll (FM-RME with --init): fit a σ head by the Gaussian likelihood, everything else frozen.
+        #[arg(long, default_value = "relative", value_parser = ["relative", "mse", "nll"])]
         loss: String,
         #[arg(long, default_value_t = 100)]
         warmup: u64,
@@ -262,8 +263,9 @@ enum Command {
         /// Grid models: share of examples with the transmitter's position given, in [0, 1].
         #[arg(long, default_value_t = 0.5, value_parser = cli_values::share)]
         tx_known_share: f64,
-        /// Grid models: start from these weights (a folder with model.bpk and manifest.json
-        /// of the same kind and config) instead of a random initialisation.
+        /// Start from these weights (a folder with model.bpk and manifest.json) instead of a
+        /// random initialisation: grid models of the same kind and config; FM-RME takes the
+        /// weights' architecture and context rule (with --loss nll: adds a σ head and trains only it).
         #[arg(long)]
         init: Option<PathBuf>,
         /// Grid models: override one field of the preset's architecture, `KEY=VALUE` with a
@@ -467,7 +469,6 @@ fn run(cli: Cli) -> Result<()> {
             overrides,
         } => {
             if !rme_core::models::grid_nets::GRID_KINDS.contains(&model.as_str()) {
-                anyhow::ensure!(init.is_none(), "--init is for the grid models (autoencoder, radiounet, radiodun)");
                 anyhow::ensure!(overrides.is_empty(), "--set is for the grid models (autoencoder, radiounet, radiodun)");
             }
             if rme_core::models::grid_nets::GRID_KINDS.contains(&model.as_str()) {
@@ -493,9 +494,21 @@ fn run(cli: Cli) -> Result<()> {
                 return train_grid::run(&train_grid::Args { spec, device, out, resume, stop_after });
             }
             anyhow::ensure!(model == "fm-rme", "model '{model}' is not one of fm-rme, autoencoder, radiounet, radiodun");
-            let cfg = rme_core::models::fm_rme::FmRmeConfig::preset(&config)?;
+            let (mut cfg, mut context) = match &init {
+                // The weights' own architecture and context rule: the model goes on the way it learned.
+                Some(dir) => {
+                    let shipped = common::load_fm_rme_weights(dir)?;
+                    (shipped.config, shipped.context)
+                }
+                None => (
+                    rme_core::models::fm_rme::FmRmeConfig::preset(&config)?,
+                    rme_core::models::fm_rme::ContextConfig::new().with_max_visible(max_visible),
+                ),
+            };
+            if loss == "nll" {
+                cfg = cfg.with_std_head(true);
+            }
             cfg.validate()?;
-            let mut context = rme_core::models::fm_rme::ContextConfig::new().with_max_visible(max_visible);
             if let Some(w) = slice_weight {
                 context = context.with_slice_weight(w);
             }
@@ -517,6 +530,7 @@ fn run(cli: Cli) -> Result<()> {
                 max_queries,
                 val_every,
                 checkpoint_every,
+                init,
             };
             train::run(&train::Args { spec, device, out, resume, stop_after })
         }

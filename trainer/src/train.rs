@@ -10,7 +10,7 @@
 //! `--resume` continues from the last one and truncates the curve to it, so the curve has no
 //! gap and no duplicate.
 
-use crate::common::progress;
+use crate::common::{load_fm_rme_weights, progress};
 use crate::train_loop::{
     Cadence, Finished, Session, State, device, drive, load_checkpoint, open_run, plot_curve_columns, schedule, truncate_curve,
 };
@@ -23,7 +23,7 @@ use rme_core::mask::MaskStrategy;
 use rme_core::metrics::SquaredErrors;
 use rme_core::models::fm_rme::weights::{fm_rme_from_bytes, fm_rme_to_bytes};
 use rme_core::models::fm_rme::{
-    ContextConfig, ContextRule, Example, FmRme, FmRmeBatch, FmRmeConfig, masked_mse, relative_masked_mse, training_example,
+    ContextConfig, ContextRule, Example, FmRme, FmRmeBatch, FmRmeConfig, gaussian_nll, masked_mse, relative_masked_mse, training_example,
 };
 use rme_core::rng::Rng;
 use rme_core::sim::dynamic::{DataSplit, sample_seed, split_seed};
@@ -34,11 +34,13 @@ use std::path::{Path, PathBuf};
 /// Everything that defines a run; stored in `run.json` and checked on `--resume`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunSpec {
+    /// Runs written before a field of the architecture existed read it as its default.
+    #[serde(deserialize_with = "stored_model")]
     pub model: FmRmeConfig,
     /// The context rule the examples are drawn with (the estimator uses the same one; the
     /// export writes it into the manifest). Runs written before it was split from `model`
     /// held it there.
-    #[serde(default = "ContextConfig::new")]
+    #[serde(default = "ContextConfig::new", deserialize_with = "stored_context")]
     pub context: ContextConfig,
     pub presets: Vec<String>,
     pub steps: u64,
@@ -59,6 +61,18 @@ pub struct RunSpec {
     pub max_queries: usize,
     pub val_every: u64,
     pub checkpoint_every: u64,
+    /// Start from these shipped weights (their architecture and context rule) instead of a
+    /// random initialisation. With the loss "nll" a σ head is added and only it trains.
+    #[serde(default)]
+    pub init: Option<PathBuf>,
+}
+
+fn stored_model<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<FmRmeConfig, D::Error> {
+    FmRmeConfig::from_stored(&serde_json::Value::deserialize(d)?).map_err(serde::de::Error::custom)
+}
+
+fn stored_context<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<ContextConfig, D::Error> {
+    ContextConfig::from_stored(&serde_json::Value::deserialize(d)?).map_err(serde::de::Error::custom)
 }
 
 fn plain_mse() -> String {
@@ -155,13 +169,18 @@ pub fn loss(model: &FmRme, spec: &RunSpec, subs: &[Vec<Example>; 3], device: &De
             continue;
         }
         let batch = FmRmeBatch::new(ex, &spec.model, &spec.rule(), device)?;
-        let prediction = model.forward(&batch);
         let l = match spec.loss.as_str() {
-            "mse" => masked_mse(prediction, batch.targets.clone(), batch.query_pad.clone()),
+            "nll" => {
+                let out = model.forward_with_std(&batch);
+                let log_std = out.log_std.context("the loss nll needs a σ head (train it with --init WEIGHTS)")?;
+                gaussian_nll(out.mean, log_std, batch.targets.clone(), batch.query_pad.clone())
+            }
+            "mse" => masked_mse(model.forward(&batch), batch.targets.clone(), batch.query_pad.clone()),
             "relative" => {
+                let prediction = model.forward(&batch);
                 relative_masked_mse(prediction, batch.baseline.clone(), batch.targets.clone(), batch.query_pad.clone(), RELATIVE_LOSS_FLOOR)
             }
-            other => bail!("unknown loss '{other}' (relative, mse)"),
+            other => bail!("unknown loss '{other}' (relative, mse, nll)"),
         };
         parts[k] = l.clone().into_scalar::<f32>() as f64;
         total = Some(match total {
@@ -246,6 +265,10 @@ pub fn run(a: &Args) -> Result<()> {
     for p in &spec.presets {
         DynamicPreset::by_name(p)?;
     }
+    ensure!(
+        spec.loss != "nll" || (spec.init.is_some() && spec.model.std_head),
+        "the loss nll trains a σ head on trained weights: give --init WEIGHTS"
+    );
     let out = &a.out;
     let _lock = open_run(out, spec, a.resume)?;
     let ckpt = out.join("checkpoint");
@@ -254,10 +277,19 @@ pub fn run(a: &Args) -> Result<()> {
     // The initial weights come from the run's seed too: the same command, the same run.
     dev.seed(spec.seed);
     let mut optim = optimizer(spec).init();
+    let std_only = spec.loss == "nll";
     let (model, mut state) = if a.resume && ckpt.exists() {
         let (bytes, restored, state) = load_checkpoint(out, optim, spec.steps)?;
         optim = restored;
-        (fm_rme_from_bytes(&bytes, &spec.model, &dev, &ckpt.join("model.bpk").display().to_string())?.train(), state)
+        let model = fm_rme_from_bytes(&bytes, &spec.model, &dev, &ckpt.join("model.bpk").display().to_string())?.train();
+        // A checkpoint does not record what was frozen.
+        (if std_only { model.frozen_but_std_head() } else { model }, state)
+    } else if let Some(init) = &spec.init {
+        let shipped = load_fm_rme_weights(init)?;
+        let mean_config = spec.model.clone().with_std_head(shipped.config.std_head);
+        let name = init.join("model.bpk").display().to_string();
+        let model = fm_rme_from_bytes(&fm_rme_to_bytes(&shipped.model)?, &mean_config, &dev, &name)?;
+        (if std_only { model.with_std_head(&dev) } else { model }, State::default())
     } else {
         (spec.model.init(&dev), State::default())
     };
@@ -356,6 +388,7 @@ mod tests {
             max_queries: 32,
             val_every: 1000,
             checkpoint_every: 1000,
+            init: None,
         }
     }
 

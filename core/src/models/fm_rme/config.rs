@@ -55,6 +55,10 @@ pub struct FmRmeConfig {
     /// that is all noise floor would otherwise blow small errors up). Default 3.
     #[config(default = 3.0)]
     pub min_power_std_db: f64,
+    /// A Gaussian head that gives σ with the mean ([`super::std_head`]). Default false
+    /// (weights made before the head existed have none).
+    #[config(default = false)]
+    pub std_head: bool,
 }
 
 impl FmRmeConfig {
@@ -138,6 +142,10 @@ pub struct ContextConfig {
     /// Queries decoded together at inference. Default 1024.
     #[config(default = 1024)]
     pub query_chunk: usize,
+    /// Factor on the σ of the Gaussian head, chosen on validation seeds so that the stated
+    /// ±1σ interval holds 68 % of the truths there. Default 1.
+    #[config(default = 1.0)]
+    pub std_calibration: f64,
 }
 
 impl ContextConfig {
@@ -146,7 +154,39 @@ impl ContextConfig {
         if self.max_visible == 0 || self.query_chunk == 0 {
             return Err(RmeError::invalid("FM-RME context", "max_visible and query_chunk must be positive"));
         }
-        positive("FM-RME context", &[("slice_weight", self.slice_weight), ("tile_m", self.tile_m)])
+        positive(
+            "FM-RME context",
+            &[("slice_weight", self.slice_weight), ("tile_m", self.tile_m), ("std_calibration", self.std_calibration)],
+        )
+    }
+}
+
+/// Reads a stored config (a manifest's, a run's): fields added since it was written take
+/// their defaults, and keys it has that the config lacks are ignored (manifests written before
+/// the context rule moved out of the architecture hold both in one object).
+pub fn with_defaults<T: Config>(defaults: T, stored: &serde_json::Value) -> std::result::Result<T, serde_json::Error> {
+    let mut merged = serde_json::to_value(defaults)?;
+    if let (Some(into), Some(from)) = (merged.as_object_mut(), stored.as_object()) {
+        for (key, value) in from {
+            into.insert(key.clone(), value.clone());
+        }
+    } else {
+        merged = stored.clone();
+    }
+    serde_json::from_value(merged)
+}
+
+impl FmRmeConfig {
+    /// A stored architecture, with the defaults of fields added since ([`with_defaults`]).
+    pub fn from_stored(stored: &serde_json::Value) -> std::result::Result<Self, serde_json::Error> {
+        with_defaults(Self::new(), stored)
+    }
+}
+
+impl ContextConfig {
+    /// A stored context rule, with the defaults of fields added since ([`with_defaults`]).
+    pub fn from_stored(stored: &serde_json::Value) -> std::result::Result<Self, serde_json::Error> {
+        with_defaults(Self::new(), stored)
     }
 }
 
@@ -182,9 +222,10 @@ mod tests {
             "decoder_layers": 1, "k_neighbours": 4, "dropout": 0.0, "length_scale_m": 64.0, "time_scale_s": 30.0,
             "freq_center_hz": 4.2e9, "freq_scale_hz": 1e9, "min_power_std_db": 3.0, "query_chunk": 512,
             "max_visible": 200, "slice_weight": 8.0, "tile_m": 32.0});
-        let model: FmRmeConfig = serde_json::from_value(old.clone()).unwrap();
+        let model = FmRmeConfig::from_stored(&old).unwrap();
         assert_eq!(model, FmRmeConfig::tiny());
-        let context: ContextConfig = serde_json::from_value(old).unwrap();
+        assert!(!model.std_head, "weights from before the σ head have none");
+        let context = ContextConfig::from_stored(&old).unwrap();
         assert_eq!(context, ContextConfig::new().with_max_visible(200).with_slice_weight(8.0).with_tile_m(32.0).with_query_chunk(512));
     }
 }

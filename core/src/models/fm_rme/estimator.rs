@@ -7,7 +7,8 @@
 use super::batch::{Example, FmRmeBatch, ModelFrame};
 use super::config::{ContextConfig, FmRmeConfig};
 use super::context::{ContextRule, QueryNeighbourhoods};
-use super::model::{EncodedVisible, FmRme};
+use super::loss::LOG_STD_RANGE;
+use super::model::{Decoded, EncodedVisible, FmRme};
 use crate::error::{Result, RmeError};
 use crate::estimator::Estimator;
 use crate::map::{Estimate, MeasurementSet, QuerySet, SliceKey};
@@ -110,28 +111,42 @@ impl FmRmeEstimator {
         Ok(EncodedGroup { encoded: self.model.encode(&batch), frame: ModelFrame::of(&group.visible), mean, std })
     }
 
-    /// The standardised prediction `[1, chunk]` for one chunk of a group's queries.
-    fn decode_chunk(&self, group: &QueryGroup, enc: &EncodedGroup, chunk: &[[f64; 4]]) -> Tensor<2> {
+    /// The standardised prediction (and `ln σ`) `[1, chunk]` for one chunk of a group's queries.
+    fn decode_chunk(&self, group: &QueryGroup, enc: &EncodedGroup, chunk: &[[f64; 4]]) -> Decoded {
         let coords = enc.frame.query_coords(&self.config, chunk, &self.device);
         let pad = Tensor::<2, Bool>::from_data(TensorData::new(vec![false; chunk.len()], [1, chunk.len()]), &self.device);
         let hoods = [QueryNeighbourhoods::of(&group.visible, chunk, enc.mean, enc.std, &self.rule())];
         let (base, neighbourhood) = QueryNeighbourhoods::to_tensors(&hoods, chunk.len(), &self.device);
-        self.model.decode(&enc.encoded, coords, pad, base, &neighbourhood)
+        self.model.decode_with_std(&enc.encoded, coords, pad, base, &neighbourhood)
+    }
+
+    /// Both outputs of a chunk as one `[chunk]` or `[2·chunk]` tensor, so that a chunk costs
+    /// one read-back (asynchronous on WebGPU) whether or not there is a σ.
+    fn chunk_output(decoded: Decoded) -> Tensor<1> {
+        match decoded.log_std {
+            Some(log_std) => Tensor::cat(vec![decoded.mean.flatten(0, 1), log_std.flatten(0, 1)], 0),
+            None => decoded.mean.flatten(0, 1),
+        }
+    }
+
+    /// An empty estimate for `n` queries: σ where the network has a head.
+    fn empty_estimate(&self, n: usize) -> Estimate {
+        Estimate { mean: vec![f64::NAN; n], std: self.model.has_std_head().then(|| vec![f64::NAN; n]) }
     }
 
     /// The same estimate as [`Estimator::estimate`], reading results back asynchronously —
     /// the only way on WebGPU in a browser, where a synchronous read cannot wait for the GPU.
     pub async fn estimate_async(&self, obs: &MeasurementSet, query: &QuerySet) -> Result<Estimate> {
-        let mut mean = vec![f64::NAN; query.len()];
+        let mut out = self.empty_estimate(query.len());
         for group in self.plan(obs, query)? {
             let enc = self.encode_group(&group)?;
             let n = self.context.query_chunk;
             for (indices, chunk) in group.indices.chunks(n).zip(group.queries.chunks(n)) {
-                let data = self.decode_chunk(&group, &enc, chunk).into_data_async().await.map_err(read_error)?;
-                enc.scatter(&data, indices, &mut mean);
+                let data = Self::chunk_output(self.decode_chunk(&group, &enc, chunk)).into_data_async().await.map_err(read_error)?;
+                enc.scatter(&data, indices, self.context.std_calibration, &mut out)?;
             }
         }
-        Ok(Estimate { mean, std: None })
+        Ok(out)
     }
 }
 
@@ -150,12 +165,21 @@ struct EncodedGroup {
 }
 
 impl EncodedGroup {
-    /// Maps a chunk's standardised outputs back to power and writes them at the chunk's
-    /// query indices.
-    fn scatter(&self, standardised: &TensorData, indices: &[usize], mean: &mut [f64]) {
-        for (&i, v) in indices.iter().zip(standardised.iter::<f32>()) {
-            mean[i] = v as f64 * self.std + self.mean;
+    /// Maps a chunk's standardised outputs ([`FmRmeEstimator::chunk_output`]) back to power
+    /// (and σ to dB, times `calibration`) and writes them at the chunk's query indices.
+    fn scatter(&self, output: &TensorData, indices: &[usize], calibration: f64, out: &mut Estimate) -> Result<()> {
+        let values = output.clone().try_to_vec::<f32>().map_err(read_error)?;
+        let n = indices.len();
+        for (k, &i) in indices.iter().enumerate() {
+            out.mean[i] = values[k] as f64 * self.std + self.mean;
         }
+        if let Some(std) = out.std.as_mut() {
+            let log_std = values.get(n..2 * n).ok_or_else(|| read_error("σ missing from the model's output"))?;
+            for (&i, &l) in indices.iter().zip(log_std) {
+                std[i] = (l.clamp(LOG_STD_RANGE.0, LOG_STD_RANGE.1) as f64).exp() * self.std * calibration;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -174,18 +198,19 @@ impl Estimator for FmRmeEstimator {
 
     /// Reports each (slot, band, tile) group as it is done.
     fn estimate_with_progress(&self, obs: &MeasurementSet, query: &QuerySet, progress: &dyn Fn(usize, usize)) -> Result<Estimate> {
-        let mut mean = vec![f64::NAN; query.len()];
+        let mut out = self.empty_estimate(query.len());
         let plan = self.plan(obs, query)?;
         let total = plan.len();
         for (done, group) in plan.into_iter().enumerate() {
             let enc = self.encode_group(&group)?;
             let n = self.context.query_chunk;
             for (indices, chunk) in group.indices.chunks(n).zip(group.queries.chunks(n)) {
-                enc.scatter(&self.decode_chunk(&group, &enc, chunk).into_data(), indices, &mut mean);
+                let data = Self::chunk_output(self.decode_chunk(&group, &enc, chunk)).into_data();
+                enc.scatter(&data, indices, self.context.std_calibration, &mut out)?;
             }
             progress(done + 1, total);
         }
-        Ok(Estimate { mean, std: None })
+        Ok(out)
     }
 }
 
@@ -281,5 +306,47 @@ mod tests {
         assert_eq!(chunked.num_elements(), 40);
         assert!(chunked.iter::<f32>().all(f32::is_finite));
         chunked.assert_approx_eq::<f32>(&whole, Tolerance::absolute(1e-4));
+    }
+
+    /// With a σ head the estimate has a σ at every query, positive and finite, scaled by the
+    /// context's calibration factor; the mean is the same as without the head.
+    #[test]
+    fn a_std_head_gives_a_calibrated_std_and_the_same_mean() {
+        let d = cpu();
+        let cfg = FmRmeConfig::tiny();
+        let plain = cfg.init(&d).with_random_output_layers(&d);
+        let with_head = plain.clone().with_std_head(&d);
+        let obs = MeasurementSet::from_points(
+            (0..30)
+                .map(|i| Measurement {
+                    x_m: (i * 7 % 50) as f64,
+                    y_m: (i * 13 % 40) as f64,
+                    t_s: 0.0,
+                    freq_hz: 3.5e9,
+                    value: -70.0 - i as f64,
+                })
+                .collect(),
+        );
+        let query = QuerySet { points: (0..20).map(|i| Query { x_m: i as f64 * 2.0, y_m: 10.0, t_s: 0.0, freq_hz: 3.5e9 }).collect() };
+        let run = |model: FmRme, calibration: f64| {
+            let context = ContextConfig::new().with_std_calibration(calibration);
+            FmRmeEstimator::new(model, cfg.clone().with_std_head(true), context, d.clone(), "fm-rme")
+                .unwrap()
+                .estimate(&obs, &query)
+                .unwrap()
+        };
+        let (a, b) = (run(with_head.clone(), 1.0), run(with_head, 2.0));
+        assert_eq!(run(plain, 1.0).std, None);
+        let (sa, sb) = (a.std.unwrap(), b.std.unwrap());
+        assert!(sa.iter().all(|s| s.is_finite() && *s > 0.0));
+        // A fresh head answers σ = the visible set's standard deviation (ln σ = 0).
+        let spread = {
+            let v: Vec<f64> = obs.points.iter().map(|m| m.value).collect();
+            let m = v.iter().sum::<f64>() / v.len() as f64;
+            (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64).sqrt()
+        };
+        assert!(sa.iter().all(|s| (s - spread).abs() < 1e-3), "{sa:?} vs {spread}");
+        assert!(sa.iter().zip(&sb).all(|(x, y)| (2.0 * x - y).abs() < 1e-9));
+        assert_eq!(a.mean, b.mean);
     }
 }

@@ -38,6 +38,25 @@ pub fn relative_masked_mse(prediction: Tensor<2>, baseline: Tensor<2>, target: T
     (model / reference.clamp_min(floor)).sum() / b as f32
 }
 
+/// Bounds of the predicted `ln σ` in the likelihood (standardised units): σ between 0.0025
+/// and 400 times the visible set's spread — beyond them the loss's gradient only blows up.
+pub const LOG_STD_RANGE: (f32, f32) = (-6.0, 6.0);
+
+/// Mean Gaussian negative log-likelihood (without the constant ½ ln 2π) of the targets under
+/// `N(mean, σ²)`, `ln σ` = `log_std`, over the real queries: `ln σ + (t − μ)² / (2σ²)`.
+///
+/// # Shapes
+///
+/// - mean, log_std, target, pad: `[B, Nq]`
+/// - output: `[1]`
+pub fn gaussian_nll(mean: Tensor<2>, log_std: Tensor<2>, target: Tensor<2>, pad: Tensor<2, Bool>) -> Tensor<1> {
+    let valid = pad.bool_not().float();
+    let count = valid.clone().sum().clamp_min(1.0);
+    let log_std = log_std.clamp(LOG_STD_RANGE.0, LOG_STD_RANGE.1);
+    let nll = log_std.clone() + (target - mean).powi_scalar(2) * (log_std * -2.0).exp() * 0.5;
+    (nll * valid).sum() / count
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,6 +72,24 @@ mod tests {
         // (1 + 4 + 36) / 3
         let v: f32 = masked_mse(p, t, pad).into_scalar();
         assert!((v - 41.0 / 3.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn gaussian_nll_hand_computed() {
+        let d = cpu();
+        let t2 = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [1, 3]), &d);
+        let pad = Tensor::<2, Bool>::from_data(TensorData::new(vec![false, false, true], [1, 3]), &d);
+        // Query 0: error 2, σ = 1 → 0 + 2; query 1: error 1, ln σ = ln 2 → ln 2 + 1/8; the
+        // third is padding. Mean (2 + ln 2 + 0.125) / 2.
+        let v: f32 = gaussian_nll(t2(vec![1.0, 0.0, 5.0]), t2(vec![0.0, 2f32.ln(), 0.0]), t2(vec![3.0, 1.0, 0.0]), pad).into_scalar();
+        assert!((v - (2.125 + 2f32.ln()) / 2.0).abs() < 1e-5, "{v}");
+        // For a fixed error the loss is smallest at σ = |error|.
+        let at = |s: f32| -> f32 {
+            let pad = Tensor::<2, Bool>::from_data(TensorData::new(vec![false], [1, 1]), &d);
+            let one = |v: f32| Tensor::<2>::from_data(TensorData::new(vec![v], [1, 1]), &d);
+            gaussian_nll(one(0.0), one(s.ln()), one(3.0), pad).into_scalar()
+        };
+        assert!(at(3.0) < at(2.5) && at(3.0) < at(3.5));
     }
 
     #[test]

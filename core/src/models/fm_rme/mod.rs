@@ -8,7 +8,8 @@
 //! - [`batch`]: examples, the model's frame, the k-NN graph, padded batches;
 //! - [`model`]: the network (GAFE, STS-PE, masked-autoencoder encoder and decoder, learned
 //!   neighbourhood interpolation);
-//! - [`loss`]: masked and baseline-relative MSE;
+//! - [`std_head`]: the Gaussian head that gives σ (trained after the mean, the rest frozen);
+//! - [`loss`]: masked and baseline-relative MSE, the Gaussian likelihood of the σ head;
 //! - [`estimator`]: the model behind [`crate::Estimator`], chunked and tiled;
 //! - [`weights`]: shipped weights with their manifest.
 
@@ -18,12 +19,14 @@ pub mod context;
 pub mod estimator;
 pub mod loss;
 pub mod model;
+pub mod std_head;
 pub mod weights;
 
 pub use batch::{Example, FmRmeBatch, ModelFrame, training_example};
 pub use config::{ContextConfig, FmRmeConfig};
 pub use context::{ContextRule, NEIGHBOURS, PAIR_FEATURES, QueryNeighbourhoods, local_baseline};
 pub use estimator::FmRmeEstimator;
-pub use loss::{masked_mse, relative_masked_mse};
-pub use model::{EncodedVisible, FmRme, query_isolation_mask};
+pub use loss::{gaussian_nll, masked_mse, relative_masked_mse};
+pub use model::{Decoded, EncodedVisible, FmRme, query_isolation_mask};
+pub use std_head::{StdHead, StdHeadConfig};
 pub use weights::load_fm_rme;

@@ -24,6 +24,7 @@
 use super::batch::FmRmeBatch;
 use super::config::FmRmeConfig;
 use super::context::PAIR_FEATURES;
+use super::std_head::{StdHead, StdHeadConfig};
 use crate::nn::egnn::{Gafe, GafeConfig};
 use crate::nn::neighbour_interp::{NeighbourInterpolation, NeighbourInterpolationConfig, Neighbourhood};
 use crate::nn::pos_enc::{StsPositionalEncoding, StsPositionalEncodingConfig};
@@ -53,6 +54,7 @@ impl FmRmeConfig {
             // Zero-initialised: an untrained model returns the baseline exactly, and training
             // only ever has to learn a correction.
             head: LinearConfig::new(d, 1).with_initializer(Initializer::Zeros).init(device),
+            std_head: self.std_head.then(|| StdHeadConfig::new(d).init(device)),
         }
     }
 }
@@ -71,6 +73,8 @@ pub struct FmRme {
     decoder_norm: LayerNorm,
     interpolation: NeighbourInterpolation,
     head: Linear,
+    /// σ, where the config asks for it ([`FmRmeConfig::std_head`]).
+    std_head: Option<StdHead>,
 }
 
 impl FmRme {
@@ -85,6 +89,37 @@ impl FmRme {
         self.interpolation = self.interpolation.with_random_logits(device);
         self
     }
+
+    /// The same network with a fresh σ head, every other parameter frozen: training it fits
+    /// σ and leaves the mean exactly as it was ([`super::std_head`]).
+    pub fn with_std_head(mut self, device: &Device) -> Self {
+        let [d_model, _] = self.head.weight.dims();
+        self.std_head = Some(StdHeadConfig::new(d_model).init(device));
+        self.frozen_but_std_head()
+    }
+
+    /// Stops gradients to every parameter but the σ head's (again after loading a checkpoint,
+    /// which does not record what was frozen).
+    pub fn frozen_but_std_head(mut self) -> Self {
+        let head = self.std_head.take();
+        let mut frozen = self.no_grad();
+        frozen.std_head = head;
+        frozen
+    }
+
+    /// Whether the network gives σ.
+    pub fn has_std_head(&self) -> bool {
+        self.std_head.is_some()
+    }
+}
+
+/// What the decoder gives at the queries.
+#[derive(Clone, Debug)]
+pub struct Decoded {
+    /// `[B, Nq]` the standardised mean.
+    pub mean: Tensor<2>,
+    /// `[B, Nq]` `ln σ` of the standardised error, where the network has a σ head.
+    pub log_std: Option<Tensor<2>>,
 }
 
 /// Decoder attention mask `[L, L]` (true = blocked) over `nv` visible then `nq` query tokens:
@@ -122,8 +157,17 @@ impl FmRme {
     /// - batch: visible `[B, Nv, ·]`, queries `[B, Nq, ·]` (see [`FmRmeBatch`])
     /// - output: `[B, Nq]` (values at padded queries are meaningless)
     pub fn forward(&self, batch: &FmRmeBatch) -> Tensor<2> {
+        self.forward_with_std(batch).mean
+    }
+
+    /// The mean and, where the network has a σ head, `ln σ` at every query.
+    ///
+    /// # Shapes
+    ///
+    /// - output: mean and `ln σ` `[B, Nq]`
+    pub fn forward_with_std(&self, batch: &FmRmeBatch) -> Decoded {
         let encoded = self.encode(batch);
-        self.decode(&encoded, batch.query_coords.clone(), batch.query_pad.clone(), batch.baseline.clone(), &batch.neighbourhood)
+        self.decode_with_std(&encoded, batch.query_coords.clone(), batch.query_pad.clone(), batch.baseline.clone(), &batch.neighbourhood)
     }
 
     /// GAFE + STS-PE + encoder over the visible set; computed once per set at inference.
@@ -155,6 +199,22 @@ impl FmRme {
         baseline: Tensor<2>,
         neighbourhood: &Neighbourhood,
     ) -> Tensor<2> {
+        self.decode_with_std(visible, query_coords, query_pad, baseline, neighbourhood).mean
+    }
+
+    /// [`Self::decode`] with `ln σ` where the network has a σ head.
+    ///
+    /// # Shapes
+    ///
+    /// - as [`Self::decode`]; output: mean and `ln σ` `[B, Nq]`
+    pub fn decode_with_std(
+        &self,
+        visible: &EncodedVisible,
+        query_coords: Tensor<3>,
+        query_pad: Tensor<2, Bool>,
+        baseline: Tensor<2>,
+        neighbourhood: &Neighbourhood,
+    ) -> Decoded {
         let [b, nv, d] = visible.tokens.dims();
         let [_, nq, _] = query_coords.dims();
         let masks = self.mask_token.val().reshape([1, 1, d]).expand([b, nq, d])
@@ -166,7 +226,8 @@ impl FmRme {
         let input = TransformerEncoderInput::new(seq).mask_pad(pad).mask_attn(attn);
         let decoded = self.decoder_norm.forward(self.decoder.forward(input)).narrow(1, nv, nq);
         let interpolated = self.interpolation.forward(neighbourhood, decoded.clone());
-        self.head.forward(decoded).reshape([b, nq]) + interpolated
+        let log_std = self.std_head.as_ref().map(|h| h.forward(decoded.clone(), neighbourhood));
+        Decoded { mean: self.head.forward(decoded).reshape([b, nq]) + interpolated, log_std }
     }
 }
 
@@ -289,5 +350,34 @@ mod tests {
             // The softmax of the prior log-weights is the baseline's weights, up to f32 rounding.
             assert!((o - b).abs() < 1e-5, "{o} vs {b}");
         }
+    }
+
+    /// Training the σ head moves σ and nothing else: after a few likelihood steps the mean is
+    /// bit-for-bit the one before, and σ has changed. (Shown to fail when `with_std_head`
+    /// leaves the other parameters trainable.)
+    #[cfg(feature = "train")]
+    #[test]
+    fn training_the_std_head_leaves_the_mean_unchanged() {
+        use crate::models::fm_rme::gaussian_nll;
+        use burn::optim::{AdamConfig, GradientsParams};
+        let d = cpu().autodiff();
+        let cfg = FmRmeConfig::tiny();
+        let mut rng = Rng::new(5);
+        let mut ex = example(&mut rng, 20, 8);
+        ex.targets = (0..8).map(|i| -90.0 + 7.0 * i as f64).collect();
+        let batch = FmRmeBatch::new(&[ex], &cfg, &rule(), &d).unwrap();
+        let mut model = random_model(&cfg, &d).with_std_head(&d);
+        let before = model.forward_with_std(&batch);
+        let mut optim = AdamConfig::new().init();
+        for _ in 0..3 {
+            let out = model.forward_with_std(&batch);
+            let loss = gaussian_nll(out.mean, out.log_std.unwrap(), batch.targets.clone(), batch.query_pad.clone());
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(1e-2, model, grads);
+        }
+        let after = model.forward_with_std(&batch);
+        after.mean.into_data().assert_eq(&before.mean.into_data(), true);
+        let moved: f32 = (after.log_std.unwrap() - before.log_std.unwrap()).abs().max().into_scalar();
+        assert!(moved > 1e-3, "σ did not move ({moved})");
     }
 }

@@ -25,7 +25,7 @@ pub fn fm_rme_from_bytes(bytes: &[u8], config: &FmRmeConfig, device: &Device, na
 /// The manifest's architecture and context rule (`context`; in older manifests inside
 /// `config`; the defaults when neither has it).
 pub fn configs_of(manifest: &Manifest, name: &str) -> Result<(FmRmeConfig, ContextConfig)> {
-    let config: FmRmeConfig = serde_json::from_value(manifest.config.clone())
+    let config = FmRmeConfig::from_stored(&manifest.config)
         .map_err(|e| RmeError::parse(name, None, format!("manifest config is not an FM-RME config: {e}")))?;
     // Older manifests hold the context settings in `config`; a manifest with neither uses
     // the defaults.
@@ -33,10 +33,9 @@ pub fn configs_of(manifest: &Manifest, name: &str) -> Result<(FmRmeConfig, Conte
         Some(c) => Some(c.clone()),
         None => manifest.config.get("max_visible").map(|_| manifest.config.clone()),
     };
-    let context: ContextConfig = match stored {
-        Some(c) => {
-            serde_json::from_value(c).map_err(|e| RmeError::parse(name, None, format!("manifest context is not an FM-RME context: {e}")))?
-        }
+    let context = match stored {
+        Some(c) => ContextConfig::from_stored(&c)
+            .map_err(|e| RmeError::parse(name, None, format!("manifest context is not an FM-RME context: {e}")))?,
         None => ContextConfig::new(),
     };
     config.validate().and_then(|_| context.validate()).map_err(|e| RmeError::parse(name, None, e.to_string()))?;
