@@ -117,7 +117,7 @@ impl FmRmeEstimator {
         let pad = Tensor::<2, Bool>::from_data(TensorData::new(vec![false; chunk.len()], [1, chunk.len()]), &self.device);
         let hoods = [QueryNeighbourhoods::of(&group.visible, chunk, enc.mean, enc.std, &self.rule())];
         let (base, neighbourhood) = QueryNeighbourhoods::to_tensors(&hoods, chunk.len(), &self.device);
-        self.model.decode_with_std(&enc.encoded, coords, pad, base, &neighbourhood)
+        self.model.decode(&enc.encoded, coords, pad, base, &neighbourhood)
     }
 
     /// Both outputs of a chunk as one `[chunk]` or `[2·chunk]` tensor, so that a chunk costs

@@ -167,7 +167,7 @@ impl FmRme {
     /// - output: mean and `ln σ` `[B, Nq]`
     pub fn forward_with_std(&self, batch: &FmRmeBatch) -> Decoded {
         let encoded = self.encode(batch);
-        self.decode_with_std(&encoded, batch.query_coords.clone(), batch.query_pad.clone(), batch.baseline.clone(), &batch.neighbourhood)
+        self.decode(&encoded, batch.query_coords.clone(), batch.query_pad.clone(), batch.baseline.clone(), &batch.neighbourhood)
     }
 
     /// GAFE + STS-PE + encoder over the visible set; computed once per set at inference.
@@ -184,30 +184,15 @@ impl FmRme {
         EncodedVisible { tokens, pad: batch.visible_pad.clone() }
     }
 
-    /// Decodes queries against encoded visible tokens.
+    /// Decodes queries against encoded visible tokens: the mean and, where the network has a
+    /// σ head, `ln σ`.
     ///
     /// # Shapes
     ///
     /// - query_coords: `[B, Nq, 4]`, query_pad: `[B, Nq]`, baseline: `[B, Nq]`
     /// - neighbourhood: `[B, Nq, NEIGHBOURS(, PAIR_FEATURES)]`
-    /// - output: `[B, Nq]` = learned interpolation + predicted residual
+    /// - output: mean `[B, Nq]` = learned interpolation + predicted residual; `ln σ` `[B, Nq]`
     pub fn decode(
-        &self,
-        visible: &EncodedVisible,
-        query_coords: Tensor<3>,
-        query_pad: Tensor<2, Bool>,
-        baseline: Tensor<2>,
-        neighbourhood: &Neighbourhood,
-    ) -> Tensor<2> {
-        self.decode_with_std(visible, query_coords, query_pad, baseline, neighbourhood).mean
-    }
-
-    /// [`Self::decode`] with `ln σ` where the network has a σ head.
-    ///
-    /// # Shapes
-    ///
-    /// - as [`Self::decode`]; output: mean and `ln σ` `[B, Nq]`
-    pub fn decode_with_std(
         &self,
         visible: &EncodedVisible,
         query_coords: Tensor<3>,
