@@ -134,9 +134,68 @@ impl SquaredErrors {
     }
 }
 
+/// How often held-out truths fall within ±1σ and ±2σ of an estimate with a standard
+/// deviation: the calibration check of an uncertainty (a Gaussian's are 68.3 % and 95.4 %).
+/// Mergeable across cases like [`SquaredErrors`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct IntervalCoverage {
+    within_one: usize,
+    within_two: usize,
+    count: usize,
+}
+
+impl IntervalCoverage {
+    /// Adds one truth against an estimate `mean ± std`. A non-finite or negative σ counts as
+    /// a miss (an uncertainty that cannot be read covers nothing).
+    pub fn push(&mut self, mean: f64, std: f64, truth: f64) {
+        let z = (truth - mean).abs();
+        let ok = std.is_finite() && std >= 0.0 && z.is_finite();
+        self.within_one += (ok && z <= std) as usize;
+        self.within_two += (ok && z <= 2.0 * std) as usize;
+        self.count += 1;
+    }
+    /// Adds triples of equal-length slices.
+    pub fn extend(&mut self, mean: &[f64], std: &[f64], truth: &[f64]) {
+        for ((m, s), t) in mean.iter().zip(std).zip(truth) {
+            self.push(*m, *s, *t);
+        }
+    }
+    /// Adds another accumulator's truths.
+    pub fn merge(&mut self, other: &Self) {
+        self.within_one += other.within_one;
+        self.within_two += other.within_two;
+        self.count += other.count;
+    }
+    /// Truths added so far.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+    /// Fractions within ±1σ and ±2σ (NaN when there are none).
+    pub fn fractions(&self) -> (f64, f64) {
+        if self.count == 0 {
+            return (f64::NAN, f64::NAN);
+        }
+        let n = self.count as f64;
+        (self.within_one as f64 / n, self.within_two as f64 / n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interval_coverage_counts_truths_within_one_and_two_sigma() {
+        let mut c = IntervalCoverage::default();
+        assert!(c.fractions().0.is_nan());
+        // |errors| / σ: 0.5 (both), 1.5 (2σ only), 3 (neither), exactly 1 (both), NaN σ (neither).
+        c.extend(&[0.0, 0.0, 1.0, 0.0], &[2.0, 2.0, 1.0, 4.0], &[1.0, -3.0, 4.0, 4.0]);
+        let mut d = IntervalCoverage::default();
+        d.push(0.0, f64::NAN, 0.0);
+        c.merge(&d);
+        assert_eq!(c.count(), 5);
+        assert_eq!(c.fractions(), (2.0 / 5.0, 3.0 / 5.0));
+    }
 
     #[test]
     fn squared_errors_accumulate_and_merge_hand_computed() {

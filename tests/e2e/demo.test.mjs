@@ -388,6 +388,28 @@ test('where to measure next: the page marks the native suggestion (free cell of 
   await p.close();
 });
 
+test('FM-RME gives σ: the page marks the native suggestion and shows the σ view', async () => {
+  const errors = [];
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'rme-e2e-'));
+  rme('demo', '--preset', 'D7', '--seed', '3', '--samples', '200', '--methods', 'fm-rme',
+    '--weights', path.join(ROOT, 'static/models/fm-rme-small'), '--out', out);
+  const native = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
+  const next = native.methods.find((m) => m.name === 'fm-rme').next_measurement;
+  assert.ok(next, 'the native FM-RME gives no suggestion: the shipped weights have no σ head');
+  const [rows, cols] = native.grid;
+  const p = await page(cpu, errors);
+  await p.goto(`${server.url}?preset=D7&seed=3&samples=200&method=fm-rme-small`);
+  await estimated(p, 1);
+  const mark = JSON.parse(await p.locator('#map').getAttribute('data-suggest'));
+  const expected = [((next.cell % cols) + 0.5) / cols, 1 - (Math.floor(next.cell / cols) + 0.5) / rows];
+  assert.ok(Math.hypot(mark[0] - expected[0], mark[1] - expected[1]) < 1e-6, `page marks ${mark}, native cell ${next.cell} is at ${expected}`);
+  const text = await p.locator('#next').textContent();
+  assert.ok(text.includes(`σ = ${next.std_db.toFixed(2)} dB`), `${text} vs ${JSON.stringify(next)}`);
+  await screenshot(p, 'demo-fm-rme-next-measurement');
+  assert.deepEqual(errors, []);
+  await p.close();
+});
+
 test('the simulators are bit-for-bit the native ones in WebAssembly (golden digests of D1 sample 1 and urban scene 1)', async () => {
   const errors = [];
   const p = await page(cpu, errors);

@@ -187,11 +187,18 @@ pub fn run(reps: usize, out: Option<&Path>) -> Result<String> {
         let cells = Rng::new(2).choose_indices(d1.grid.len(), 400);
         let obs = d1.measurements_at(&cells);
         let q = rme_core::QuerySet::from_grid(&d1.grid, 0.0, d1.bands_hz[0]);
-        let r = time(reps.min(3), || {
-            fm.estimate(&obs, &q)?;
-            Ok(())
-        })?;
-        push("fm-rme small: 400 samples → 64² map (flex CPU)", r, "16 tiles of 64 m, one encode + decode each");
+        for batch_groups in [1, rme_core::models::fm_rme::DEFAULT_BATCH_GROUPS] {
+            let fm = fm.clone().with_batch_groups(batch_groups);
+            let r = time(reps.min(3), || {
+                fm.estimate(&obs, &q)?;
+                Ok(())
+            })?;
+            push(
+                &format!("fm-rme small: 400 samples → 64² map, {batch_groups} groups per pass (flex CPU)"),
+                r,
+                "16 tiles of 64 m; each pass one padded batch and one read-back",
+            );
+        }
     }
 
     let table = Table {

@@ -3,12 +3,15 @@
 
 use crate::common::{Provenance, Table, csv_files, estimator_for, load_mapset, load_measurements, progress, write_report};
 use anyhow::Result;
-use rme_core::metrics::{SquaredErrors, psnr, ssim};
+use rme_core::metrics::{IntervalCoverage, SquaredErrors, psnr, ssim};
 use rme_core::rng::Rng;
-use rme_core::{Estimator, MeasurementSet, QuerySet, RadioMap};
+use rme_core::{Estimate, Estimator, MeasurementSet, QuerySet, RadioMap};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+/// What the coverage columns mean.
+const COVERAGE_NOTE: &str = "±1σ %, ±2σ %: share of predicted truths within one and two of the method's standard deviations of its mean (a calibrated Gaussian: 68.3 and 95.4); - for a method without σ";
 
 /// Fewest observed points in any split (kriging needs a few to fit a variogram).
 const MIN_OBSERVED: usize = 5;
@@ -16,6 +19,7 @@ const MIN_OBSERVED: usize = 5;
 #[derive(Default)]
 struct Acc {
     errors: SquaredErrors,
+    coverage: IntervalCoverage,
     abs: f64,
     ssim: f64,
     psnr: f64,
@@ -27,12 +31,24 @@ struct Acc {
 }
 
 impl Acc {
-    fn add(&mut self, est: &[f64], truth: &[f64], secs: f64) {
+    fn add(&mut self, est: &[f64], std: Option<&[f64]>, truth: &[f64], secs: f64) {
         self.errors.extend(est, truth);
+        if let Some(std) = std {
+            self.coverage.extend(est, std, truth);
+        }
         self.abs += est.iter().zip(truth).map(|(e, t)| (e - t).abs()).sum::<f64>();
         self.cases += 1;
         self.seconds += secs;
     }
+    /// ±1σ and ±2σ coverage in percent, "-" for a method without σ.
+    fn coverage_cells(&self) -> [String; 2] {
+        if self.coverage.count() == 0 {
+            return ["-".into(), "-".into()];
+        }
+        let (one, two) = self.coverage.fractions();
+        [format!("{:.1}", 100.0 * one), format!("{:.1}", 100.0 * two)]
+    }
+
     fn cells(&self) -> [String; 5] {
         let n = self.errors.count();
         if n == 0 {
@@ -50,10 +66,11 @@ impl Acc {
     }
 }
 
-fn run_method(est: &dyn Estimator, obs: &MeasurementSet, q: &QuerySet) -> std::result::Result<(Vec<f64>, f64), String> {
+/// The estimate (mean and σ where the method has one) and the seconds it took.
+fn run_method(est: &dyn Estimator, obs: &MeasurementSet, q: &QuerySet) -> std::result::Result<(Estimate, f64), String> {
     let t0 = Instant::now();
     match est.estimate_checked(obs, q) {
-        Ok(e) => Ok((e.mean, t0.elapsed().as_secs_f64())),
+        Ok(e) => Ok((e, t0.elapsed().as_secs_f64())),
         Err(e) => Err(e.to_string()),
     }
 }
@@ -114,9 +131,9 @@ pub fn mapset(a: &MapsetArgs) -> Result<String> {
                         }
                     };
                     match run_method(est.as_ref(), &obs, &q) {
-                        Ok((mean, secs)) => {
-                            cell.add(&mean, &truth, secs);
-                            if let Some((s, p)) = image_scores(map, slice, &hidden, &mean) {
+                        Ok((e, secs)) => {
+                            cell.add(&e.mean, e.std.as_deref(), &truth, secs);
+                            if let Some((s, p)) = image_scores(map, slice, &hidden, &e.mean) {
                                 cell.ssim += s;
                                 cell.psnr += p;
                                 cell.images += 1;
@@ -146,6 +163,7 @@ pub fn mapset(a: &MapsetArgs) -> Result<String> {
             }
             let cases = c.cases.to_string();
             let cells = c.cells();
+            let [one, two] = c.coverage_cells();
             rows.push(vec![
                 m.clone(),
                 format!("{f}"),
@@ -153,6 +171,8 @@ pub fn mapset(a: &MapsetArgs) -> Result<String> {
                 cells[1].clone(),
                 cells[2].clone(),
                 cells[3].clone(),
+                one,
+                two,
                 cases,
                 cells[4].clone(),
             ]);
@@ -161,12 +181,13 @@ pub fn mapset(a: &MapsetArgs) -> Result<String> {
     let unit = maps.first().map(|m| if m.quantity == "path_gain_db" { "dB (path gain)" } else { "dB" }).unwrap_or("dB");
     let table = Table {
         title: format!("rme eval --mapset {}", a.dir.display()),
-        columns: ["method", "fraction observed", "RMSE", "MAE", "SSIM", "PSNR", "slices", "ms/estimate"].map(String::from).to_vec(),
+        columns: ["method", "fraction observed", "RMSE", "MAE", "SSIM", "PSNR", "±1σ %", "±2σ %", "slices", "ms/estimate"].map(String::from).to_vec(),
         rows,
         notes: vec![
             format!("{} maps, up to {} (slot, band) slices each; errors in {unit}, pooled over all predicted cells", maps.len(), a.slices),
             "observed cells: a random fraction of the slice's valid cells (finite, outside buildings), at least 5; predicted: all other valid cells".into(),
             "SSIM (11x11 Gaussian window, σ 1.5) and PSNR on the slice image with observed cells at their true value; data range = the slice's true max − min".into(),
+            COVERAGE_NOTE.into(),
         ]
         .into_iter()
         .chain(failure_notes)
@@ -214,6 +235,8 @@ pub fn measurements(a: &MeasurementArgs) -> Result<String> {
     let files = csv_files(&a.path)?;
     let mut rows = Vec::new();
     let mut notes = Vec::new();
+    // Per (method, fraction): each file's RMSE (for the mean over files) and the pooled coverage.
+    let mut summary: BTreeMap<(usize, usize), (Vec<f64>, IntervalCoverage)> = BTreeMap::new();
     let pb = progress((files.len() * a.fractions.len()) as u64, "eval");
     for file in &files {
         let (set, report) = load_measurements(file)?;
@@ -248,13 +271,17 @@ pub fn measurements(a: &MeasurementArgs) -> Result<String> {
                     .collect(),
             };
             let truth: Vec<f64> = held.iter().map(|&i| set.points[i].value).collect();
-            for (m, est) in a.methods.iter().zip(&estimators) {
+            for (mi, (m, est)) in a.methods.iter().zip(&estimators).enumerate() {
                 let mut acc = Acc::default();
                 match est.as_ref().map_err(|e| e.clone()).and_then(|e| run_method(e.as_ref(), &obs, &q)) {
-                    Ok((mean, secs)) => acc.add(&mean, &truth, secs),
+                    Ok((e, secs)) => acc.add(&e.mean, e.std.as_deref(), &truth, secs),
                     Err(why) => acc.failure = Some(why),
                 }
+                let entry = summary.entry((mi, fi)).or_default();
+                entry.0.push(acc.errors.rmse());
+                entry.1.merge(&acc.coverage);
                 let c = acc.cells();
+                let [one, two] = acc.coverage_cells();
                 rows.push(vec![
                     name.clone(),
                     m.clone(),
@@ -263,19 +290,44 @@ pub fn measurements(a: &MeasurementArgs) -> Result<String> {
                     (n - k).to_string(),
                     c[0].clone(),
                     c[1].clone(),
+                    one,
+                    two,
                     c[4].clone(),
                 ]);
             }
         }
     }
     pb.finish_and_clear();
+    if files.len() > 1 {
+        for ((mi, fi), (rmses, coverage)) in &summary {
+            let mean = rmses.iter().sum::<f64>() / rmses.len() as f64;
+            let cov = Acc { coverage: *coverage, ..Acc::default() }.coverage_cells();
+            let [one, two] = cov;
+            rows.push(vec![
+                format!("mean of {} files", files.len()),
+                a.methods[*mi].clone(),
+                format!("{}", a.fractions[*fi]),
+                "-".into(),
+                "-".into(),
+                if mean.is_finite() { format!("{mean:.2}") } else { "n/a".into() },
+                "-".into(),
+                one,
+                two,
+                "-".into(),
+            ]);
+        }
+        notes.push("mean of N files: the files' RMSEs averaged (n/a when a method failed on one); coverage pooled over all their predicted positions".into());
+    }
     notes.push(
         "hold-out: a random fraction of the unique positions is observed, every other position predicted; errors in the file's unit (dB)"
             .into(),
     );
+    notes.push(COVERAGE_NOTE.into());
     let table = Table {
         title: format!("rme eval --measurements {}", a.path.display()),
-        columns: ["file", "method", "fraction observed", "observed", "predicted", "RMSE", "MAE", "ms/estimate"].map(String::from).to_vec(),
+        columns: ["file", "method", "fraction observed", "observed", "predicted", "RMSE", "MAE", "±1σ %", "±2σ %", "ms/estimate"]
+            .map(String::from)
+            .to_vec(),
         rows,
         notes,
     };

@@ -4,6 +4,7 @@
 //! models and estimators themselves are in `rme-core`.
 
 pub mod bench;
+pub mod calibrate;
 pub mod check;
 pub mod cli_values;
 pub mod common;

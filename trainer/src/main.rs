@@ -3,7 +3,7 @@
 //! file is the command line.
 
 use rme_trainer::{
-    bench, cli_values, common, demo, estimate, eval, export, simulate, suite, suite_radiodun, suite_urban, train, train_grid,
+    bench, calibrate, cli_values, common, demo, estimate, eval, export, simulate, suite, suite_radiodun, suite_urban, train, train_grid,
 };
 
 use anyhow::{Result, bail};
@@ -294,6 +294,36 @@ enum Command {
         #[arg(long, default_value = "")]
         notes: String,
     },
+    /// Choose FM-RME's σ scale on validation samples (±1σ, ±2σ as close to 68.3 % and 95.4 %
+    /// as one factor allows) and, with --write, store it in the weights.
+    Calibrate {
+        /// Shipped FM-RME weights with a σ head.
+        #[arg(long, default_value = common::DEFAULT_WEIGHTS)]
+        weights: PathBuf,
+        /// Comma-separated presets whose validation samples are used.
+        #[arg(long, default_value = "D1,D2,D3,D4,D5,D6,D7", value_parser = cli_values::presets)]
+        presets: List,
+        /// Validation samples per preset.
+        #[arg(long, default_value_t = 2, value_parser = at_least_one())]
+        maps: usize,
+        /// Comma-separated visible fractions of the spatial masks, each in (0, 1).
+        #[arg(long, default_value = "0.1,0.3,0.5", value_parser = cli_values::fractions)]
+        ratios: Fractions,
+        /// Predicted voxels per target slice at most.
+        #[arg(long, default_value_t = 1000, value_parser = at_least_one())]
+        queries: usize,
+        /// Random target slices per case.
+        #[arg(long, default_value_t = 2, value_parser = at_least_one())]
+        slices: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Store the chosen scale in the weights (their stamp and manifest).
+        #[arg(long)]
+        write: bool,
+        /// Write the table to OUT.md and OUT.csv as well.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Benchmark the simulator and the classical estimators.
     Bench {
         /// Timed repetitions (after one warm-up).
@@ -539,6 +569,11 @@ fn run(cli: Cli) -> Result<()> {
             (None, Some(run), Some(name)) => export::run(&run, &name, &out, &notes, metrics.as_deref()),
             _ => bail!("give --run RUN and --name NAME (or --restamp DIR)"),
         },
+        Command::Calibrate { weights, presets, maps, ratios, queries, slices, seed, write, out } => {
+            let args = calibrate::Args { weights, presets: presets.0, maps, ratios: ratios.0, queries, slices, seed, write, out };
+            println!("{}", calibrate::run(&args)?);
+            Ok(())
+        }
         Command::Bench { reps, out } => {
             println!("{}", bench::run(reps, out.as_deref())?);
             Ok(())

@@ -14,7 +14,7 @@
 use crate::common::{Provenance, Table, load_fm_rme_weights, load_mapset, write_report};
 use anyhow::Result;
 use rme_core::mask::MaskStrategy;
-use rme_core::metrics::SquaredErrors;
+use rme_core::metrics::{IntervalCoverage, SquaredErrors};
 use rme_core::models::fm_rme::FmRmeEstimator;
 use rme_core::rng::Rng;
 use rme_core::sim::dynamic::{DataSplit, split_seed};
@@ -45,6 +45,7 @@ pub const TABLES: [&str; 4] = ["spatial", "zero-shot", "temporal", "spectral"];
 #[derive(Default, Clone)]
 struct Acc {
     errors: SquaredErrors,
+    coverage: IntervalCoverage,
     failure: Option<String>,
 }
 
@@ -56,6 +57,15 @@ impl Acc {
             self.failure.as_ref().map(|f| format!("n/a ({})", f.chars().take(60).collect::<String>())).unwrap_or_else(|| "n/a".into())
         }
     }
+
+    /// Percent of truths within ±1σ and ±2σ; "-" for a method without σ.
+    fn coverage_cells(&self) -> [String; 2] {
+        if self.coverage.count() == 0 {
+            return ["-".into(), "-".into()];
+        }
+        let (one, two) = self.coverage.fractions();
+        [format!("{:.1}", 100.0 * one), format!("{:.1}", 100.0 * two)]
+    }
 }
 
 /// Adds one case's accumulators into another's.
@@ -63,6 +73,7 @@ fn merge(into: &mut BTreeMap<String, Acc>, from: &BTreeMap<String, Acc>) {
     for (k, v) in from {
         let a = into.entry(k.clone()).or_default();
         a.errors.merge(&v.errors);
+        a.coverage.merge(&v.coverage);
         if a.failure.is_none() {
             a.failure = v.failure.clone();
         }
@@ -111,6 +122,9 @@ fn run_case(
         match est.and_then(|e| e.estimate_checked(&obs, &q).map_err(|e| e.to_string())) {
             Ok(e) => {
                 a.errors.extend(&e.mean, &truth);
+                if let Some(std) = &e.std {
+                    a.coverage.extend(&e.mean, std, &truth);
+                }
             }
             Err(why) => {
                 a.failure.get_or_insert(why);
@@ -173,7 +187,8 @@ pub fn run(args: &Args) -> Result<String> {
     };
     let ratios = [0.1, 0.3, 0.5];
 
-    // Table 1: spatial, D1–D6; Table 2: zero-shot D7.
+    // Table 1: spatial, D1–D6; Table 2: zero-shot D7; then their σ calibration.
+    let mut coverage_tables = Vec::new();
     let wanted = |t: &str| args.tables.iter().any(|x| x == t);
     let samples = if args.split == DataSplit::Test { "test samples" } else { "VALIDATION samples" };
     for (table, title, presets) in [
@@ -213,15 +228,36 @@ pub fn run(args: &Args) -> Result<String> {
                 r
             })
             .collect();
-        emit(Table {
-            title,
-            columns,
-            rows,
-            notes: vec![format!(
-                "{} {samples} per preset, {} target slices each, ≤ {} predicted voxels per slice; RMSE pooled over all predicted voxels",
-                args.maps, args.slices, args.queries
-            )],
-        });
+        let how = format!(
+            "{} {samples} per preset, {} target slices each, ≤ {} predicted voxels per slice",
+            args.maps, args.slices, args.queries
+        );
+        let with_std: Vec<&String> =
+            order.iter().filter(|m| cols.iter().any(|c| c.get(*m).is_some_and(|a| a.coverage.count() > 0))).collect();
+        if !with_std.is_empty() {
+            let mut columns = vec!["method".to_string()];
+            for r in ratios {
+                columns.extend([format!("±1σ @{:.0} %", r * 100.0), format!("±2σ @{:.0} %", r * 100.0)]);
+            }
+            let rows = with_std
+                .iter()
+                .map(|m| {
+                    let mut r = vec![m.to_string()];
+                    r.extend(cols.iter().flat_map(|c| c.get(*m).cloned().unwrap_or_default().coverage_cells()));
+                    r
+                })
+                .collect();
+            coverage_tables.push(Table {
+                title: format!("{} — σ calibration (% of truths within ±1σ, ±2σ)", title.trim_end_matches(" (RMSE, dB)")),
+                columns,
+                rows,
+                notes: vec![format!("{how}; a calibrated Gaussian covers 68.3 % and 95.4 %; methods without σ are not listed")],
+            });
+        }
+        emit(Table { title, columns, rows, notes: vec![format!("{how}; RMSE pooled over all predicted voxels")] });
+    }
+    for t in coverage_tables {
+        emit(t);
     }
 
     // Tables 3 and 4: temporal and spectral.

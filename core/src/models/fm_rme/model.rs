@@ -78,8 +78,8 @@ pub struct FmRme {
 }
 
 impl FmRme {
-    /// Re-draws the two zero-initialised output layers (the head and the interpolation's
-    /// logit layer) at random. A freshly initialised model returns its interpolation baseline
+    /// Re-draws the zero-initialised output layers (the head, the interpolation's logit layer
+    /// and, where there is one, the σ head's output) at random. A freshly initialised model returns its interpolation baseline
     /// exactly, so nothing of the encoder, the attention or the masks reaches its output;
     /// tests of those parts (padding, frame, chunking, weight round trips, browser = native)
     /// run on a model built with this, where every part does.
@@ -87,6 +87,7 @@ impl FmRme {
         let [d_model, _] = self.head.weight.dims();
         self.head = LinearConfig::new(d_model, 1).init(device);
         self.interpolation = self.interpolation.with_random_logits(device);
+        self.std_head = self.std_head.map(|h| h.with_random_output(device));
         self
     }
 

@@ -53,6 +53,14 @@ pub struct StdHead {
 }
 
 impl StdHead {
+    /// The same head with its zero-initialised output layer re-drawn at random (for tests
+    /// where σ must depend on every input, see [`super::FmRme::with_random_output_layers`]).
+    pub fn with_random_output(mut self, device: &Device) -> Self {
+        let [d_hidden, _] = self.output.weight.dims();
+        self.output = LinearConfig::new(d_hidden, 1).init(device);
+        self
+    }
+
     /// Predicts `ln σ` (standardised units) from the decoded query tokens and the queries'
     /// neighbourhoods.
     ///
