@@ -11,10 +11,11 @@
 use crate::common::{Outputs, Table, load_fm_rme_weights, write_report};
 use anyhow::{Context, Result, ensure};
 use rme_core::Estimator;
+use rme_core::map::SliceKey;
 use rme_core::mask::MaskStrategy;
 use rme_core::metrics::IntervalCoverage;
-use rme_core::models::fm_rme::ContextConfig;
 use rme_core::models::fm_rme::weights::{KIND, configs_of, fm_rme_from_bytes};
+use rme_core::models::fm_rme::{ContextConfig, FmRmeEstimator, slice_nugget};
 use rme_core::models::weights::{Manifest, sha256_hex, shipped};
 use rme_core::rng::Rng;
 use rme_core::sim::dynamic::{DataSplit, split_seed};
@@ -31,48 +32,65 @@ pub struct Args {
     pub ratios: Vec<f64>,
     pub queries: usize,
     pub slices: usize,
+    pub measurement_noise: bool,
     pub seed: u64,
     pub write: bool,
     pub out: Option<PathBuf>,
 }
 
-/// The scale `c` minimising the larger of the two coverage gaps of `c·σ` over standardised
-/// errors `z = |error| / σ`: a grid search over `[0.2, 5]` in steps of 0.005 (the gaps are
-/// step functions of `c`, so a search is as good as anything finer). `None` without errors.
-pub fn best_scale(z: &[f64]) -> Option<f64> {
-    if z.is_empty() {
+/// One held-out truth: its absolute error, the head's σ (scale 1) and the slice's noise
+/// variance (0 without `measurement_noise`); the stated σ at scale `c` is `√((c·σ)² + noise)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Residual {
+    pub error: f64,
+    pub head_std: f64,
+    pub noise_var: f64,
+}
+
+impl Residual {
+    fn std_at(&self, c: f64) -> f64 {
+        (c * self.head_std).hypot(self.noise_var.sqrt())
+    }
+}
+
+/// The scale `c` minimising the larger of the two coverage gaps over the residuals: a grid
+/// search over `[0.2, 5]` in steps of 0.005 (the gaps are step functions of `c`, so a search
+/// is as good as anything finer). `None` without residuals.
+pub fn best_scale(residuals: &[Residual]) -> Option<f64> {
+    if residuals.is_empty() {
         return None;
     }
-    let mut sorted: Vec<f64> = z.iter().copied().filter(|v| !v.is_nan()).collect();
-    sorted.sort_by(f64::total_cmp);
-    let n = z.len() as f64;
-    let within = |t: f64| sorted.partition_point(|&v| v <= t) as f64 / n;
-    let gap = |c: f64| (within(c) - GAUSSIAN_COVERAGE.0).abs().max((within(2.0 * c) - GAUSSIAN_COVERAGE.1).abs());
+    let gap = |c: f64| {
+        let (one, two) = coverage_at(residuals, c).fractions();
+        (one - GAUSSIAN_COVERAGE.0).abs().max((two - GAUSSIAN_COVERAGE.1).abs())
+    };
     (40..=1000).map(|i| i as f64 * 0.005).min_by(|a, b| gap(*a).total_cmp(&gap(*b)))
 }
 
-/// Coverage of standardised errors `z` under scale `c`.
-fn coverage_at(z: &[f64], c: f64) -> IntervalCoverage {
+/// Coverage of the residuals under scale `c`.
+fn coverage_at(residuals: &[Residual], c: f64) -> IntervalCoverage {
     let mut cov = IntervalCoverage::default();
-    for &v in z {
-        cov.push(0.0, c, v);
+    for r in residuals {
+        cov.push(0.0, r.std_at(c), r.error);
     }
     cov
 }
 
-/// Standardised errors of the weights' estimator (its σ divided by its stored scale) on
-/// spatial cases of validation samples: for each preset, `maps` samples, each at every ratio
-/// visible, up to `queries` hidden voxels of `slices` slices predicted.
-fn standardised_errors(args: &Args) -> Result<(Vec<f64>, f64)> {
-    let est = load_fm_rme_weights(&args.weights)?;
+/// Residuals of the weights' estimator on spatial cases of validation samples: for each
+/// preset, `maps` samples, each at every ratio visible, up to `queries` hidden voxels of
+/// `slices` slices predicted. The head's σ is read at scale 1 and the noise term computed
+/// apart, so that any scale can be scored.
+fn residuals(args: &Args) -> Result<(Vec<Residual>, ContextConfig)> {
+    let loaded = load_fm_rme_weights(&args.weights)?;
     ensure!(
-        est.model.has_std_head(),
+        loaded.model.has_std_head(),
         "{}: these weights have no σ head (train one with `rme train fm-rme --init {} --loss nll`)",
         args.weights.display(),
         args.weights.display()
     );
-    let stored = est.context.std_calibration;
-    let mut z = Vec::new();
+    let stored = loaded.context.clone();
+    let est = FmRmeEstimator { context: ContextConfig { std_calibration: 1.0, measurement_noise: false, ..stored.clone() }, ..loaded };
+    let mut out = Vec::new();
     for p in &args.presets {
         let preset = DynamicPreset::by_name(p)?;
         let sim = DynamicSimulator::new(preset)?;
@@ -90,34 +108,40 @@ fn standardised_errors(args: &Args) -> Result<(Vec<f64>, f64)> {
                 let mut slices: Vec<usize> = split.hidden.iter().map(|v| v / n).collect();
                 slices.sort_unstable();
                 slices.dedup();
-                let mut picked = Vec::new();
+                let obs = map.measurements_at(&split.visible);
                 for k in rng.choose_indices(slices.len(), args.slices.min(slices.len())) {
                     let hidden: Vec<usize> = split.hidden.iter().copied().filter(|v| v / n == slices[k]).collect();
-                    picked.extend(rng.choose_indices(hidden.len(), args.queries.min(hidden.len())).into_iter().map(|i| hidden[i]));
-                }
-                let e = est.estimate_checked(&map.measurements_at(&split.visible), &map.queries_at(&picked))?;
-                let std = e.std.context("the estimator returned no σ")?;
-                for ((m, s), &v) in e.mean.iter().zip(&std).zip(&picked) {
-                    z.push((map.values[v] as f64 - m).abs() / (s / stored));
+                    let picked: Vec<usize> =
+                        rng.choose_indices(hidden.len(), args.queries.min(hidden.len())).into_iter().map(|i| hidden[i]).collect();
+                    let queries = map.queries_at(&picked);
+                    let e = est.estimate_checked(&obs, &queries)?;
+                    let std = e.std.context("the estimator returned no σ")?;
+                    let noise_var = match args.measurement_noise {
+                        true => queries.points.first().map(|q| slice_nugget(&obs, SliceKey::of(q.t_s, q.freq_hz))).unwrap_or(0.0),
+                        false => 0.0,
+                    };
+                    for ((m, s), &v) in e.mean.iter().zip(&std).zip(&picked) {
+                        out.push(Residual { error: (map.values[v] as f64 - m).abs(), head_std: *s, noise_var });
+                    }
                 }
             }
         }
     }
-    Ok((z, stored))
+    Ok((out, stored))
 }
 
 /// Chooses the scale, reports coverage before and after, and with `--write` stores it.
 pub fn run(args: &Args) -> Result<String> {
-    let (z, stored) = standardised_errors(args)?;
-    let best = best_scale(&z).context("no held-out truth to calibrate on")?;
+    let (res, stored) = residuals(args)?;
+    let best = best_scale(&res).context("no held-out truth to calibrate on")?;
     let row = |what: &str, c: f64| {
-        let (one, two) = coverage_at(&z, c).fractions();
+        let (one, two) = coverage_at(&res, c).fractions();
         vec![what.to_string(), format!("{c:.3}"), format!("{:.1}", 100.0 * one), format!("{:.1}", 100.0 * two)]
     };
     let table = Table {
         title: format!("rme calibrate {}: σ scale on validation samples", args.weights.display()),
         columns: ["scale", "std_calibration", "±1σ %", "±2σ %"].map(String::from).to_vec(),
-        rows: vec![row("stored", stored), row("chosen", best)],
+        rows: vec![row("stored", stored.std_calibration), row("chosen", best)],
         notes: vec![
             format!(
                 "presets {}, {} validation samples each, spatial masks at {:?} visible, {} target slices per case, ≤ {} predicted voxels each: {} truths",
@@ -126,9 +150,16 @@ pub fn run(args: &Args) -> Result<String> {
                 args.ratios,
                 args.slices,
                 args.queries,
-                z.len()
+                res.len()
             ),
-            "chosen: the scale minimising the larger gap to a Gaussian's 68.3 % and 95.4 %".into(),
+            format!(
+                "measurement noise {}; chosen: the scale minimising the larger gap to a Gaussian's 68.3 % and 95.4 %",
+                if args.measurement_noise {
+                    "on (σ² = (scale·σ_head)² + the slice's fitted nugget)"
+                } else {
+                    "off (σ = scale·σ_head)"
+                }
+            ),
         ],
     };
     let prov = crate::common::Provenance::capture(Some(args.seed));
@@ -137,14 +168,15 @@ pub fn run(args: &Args) -> Result<String> {
         write_report(out, &[("md", md.as_bytes()), ("csv", table.csv(&prov).as_bytes())])?;
     }
     if args.write {
-        store_scale(&args.weights, best, &prov.command)?;
+        store_scale(&args.weights, best, args.measurement_noise, &prov.command)?;
     }
     Ok(md)
 }
 
-/// Rewrites the shipped folder `dir` with `std_calibration = scale` in its context (stamp and
-/// manifest); the weights' tensors, and so `check.json`'s means, are unchanged.
-fn store_scale(dir: &Path, scale: f64, command: &str) -> Result<()> {
+/// Rewrites the shipped folder `dir` with `std_calibration = scale` and `measurement_noise`
+/// in its context (stamp and manifest); the weights' tensors, and so `check.json`'s means,
+/// are unchanged.
+fn store_scale(dir: &Path, scale: f64, measurement_noise: bool, command: &str) -> Result<()> {
     let mpath = dir.join("manifest.json");
     let wpath = dir.join("model.bpk");
     let name = wpath.display().to_string();
@@ -152,11 +184,17 @@ fn store_scale(dir: &Path, scale: f64, command: &str) -> Result<()> {
     let bytes = std::fs::read(&wpath).with_context(|| format!("reading {name}"))?;
     ensure!(sha256_hex(&bytes) == old.sha256, "{name}: sha256 does not match {}", mpath.display());
     let (config, context) = configs_of(&old, &name)?;
-    let context = ContextConfig { std_calibration: scale, ..context };
+    let context = ContextConfig { std_calibration: scale, measurement_noise, ..context };
     context.validate()?;
     let model = fm_rme_from_bytes(&bytes, &config, &burn::tensor::Device::flex(), &name)?;
     let (new_bytes, stamped) = shipped(&model, &old.name, KIND, serde_json::to_value(&config)?, Some(serde_json::to_value(&context)?))?;
-    let notes = format!("{} σ scale {scale:.3} chosen by: {command}", old.notes).trim().to_string();
+    let notes = format!(
+        "{} σ scale {scale:.3} (measurement noise {}) chosen by: {command}",
+        old.notes,
+        if measurement_noise { "on" } else { "off" }
+    )
+    .trim()
+    .to_string();
     let manifest = Manifest { sha256: stamped.sha256, context: stamped.context, notes, ..old };
     let mut files = Outputs::new();
     files.add(&wpath, new_bytes);
@@ -184,9 +222,13 @@ mod tests {
             0.5 * (lo + hi)
         };
         let z: Vec<f64> = (1..=n).map(|i| half_normal(i as f64 / (n + 1) as f64)).collect();
-        assert!((best_scale(&z).unwrap() - 1.0).abs() <= 0.01, "{:?}", best_scale(&z));
-        let doubled: Vec<f64> = z.iter().map(|v| 2.0 * v).collect();
-        assert!((best_scale(&doubled).unwrap() - 2.0).abs() <= 0.02, "{:?}", best_scale(&doubled));
+        let at = |scale: f64, noise_var: f64| -> Vec<Residual> {
+            z.iter().map(|v| Residual { error: scale * v, head_std: 1.0, noise_var }).collect()
+        };
+        assert!((best_scale(&at(1.0, 0.0)).unwrap() - 1.0).abs() <= 0.01, "{:?}", best_scale(&at(1.0, 0.0)));
+        assert!((best_scale(&at(2.0, 0.0)).unwrap() - 2.0).abs() <= 0.02, "{:?}", best_scale(&at(2.0, 0.0)));
+        // Errors of σ √5 with a noise variance of 1 beside the head's: c² + 1 = 5, c = 2.
+        assert!((best_scale(&at(5f64.sqrt(), 1.0)).unwrap() - 2.0).abs() <= 0.02, "{:?}", best_scale(&at(5f64.sqrt(), 1.0)));
         assert_eq!(best_scale(&[]), None);
     }
 

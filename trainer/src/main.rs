@@ -315,6 +315,9 @@ enum Command {
         /// Random target slices per case.
         #[arg(long, default_value_t = 2, value_parser = at_least_one())]
         slices: usize,
+        /// Whether σ adds each slice's measurement noise (the nugget of its fitted variogram).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        measurement_noise: bool,
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Store the chosen scale in the weights (their stamp and manifest).
@@ -569,8 +572,19 @@ fn run(cli: Cli) -> Result<()> {
             (None, Some(run), Some(name)) => export::run(&run, &name, &out, &notes, metrics.as_deref()),
             _ => bail!("give --run RUN and --name NAME (or --restamp DIR)"),
         },
-        Command::Calibrate { weights, presets, maps, ratios, queries, slices, seed, write, out } => {
-            let args = calibrate::Args { weights, presets: presets.0, maps, ratios: ratios.0, queries, slices, seed, write, out };
+        Command::Calibrate { weights, presets, maps, ratios, queries, slices, measurement_noise, seed, write, out } => {
+            let args = calibrate::Args {
+                weights,
+                presets: presets.0,
+                maps,
+                ratios: ratios.0,
+                queries,
+                slices,
+                measurement_noise,
+                seed,
+                write,
+                out,
+            };
             println!("{}", calibrate::run(&args)?);
             Ok(())
         }

@@ -72,8 +72,15 @@ impl FmRmeEstimator {
             let tile = ((q.x_m / tile_m).floor() as i64, (q.y_m / tile_m).floor() as i64);
             groups.entry((SliceKey::of(q.t_s, q.freq_hz), tile.0, tile.1)).or_default().push(i);
         }
+        let mut noise: BTreeMap<SliceKey, f64> = BTreeMap::new();
+        if self.context.measurement_noise && self.model.has_std_head() {
+            for (key, ..) in groups.keys() {
+                noise.entry(*key).or_insert_with(|| slice_nugget(obs, *key));
+            }
+        }
         let mut out = Vec::with_capacity(groups.len());
-        for indices in groups.into_values() {
+        for ((key, ..), indices) in groups {
+            let noise_var = noise.get(&key).copied().unwrap_or(0.0);
             let queries: Vec<[f64; 4]> = indices
                 .iter()
                 .map(|&i| {
@@ -81,7 +88,9 @@ impl FmRmeEstimator {
                     [q.x_m, q.y_m, q.t_s, q.freq_hz]
                 })
                 .collect();
+            let first = out.len();
             self.refine(&points, indices, queries, 0, &mut out);
+            out[first..].iter_mut().for_each(|g| g.noise_var = noise_var);
         }
         Ok(out)
     }
@@ -116,7 +125,7 @@ impl FmRmeEstimator {
             return;
         }
         let visible = chosen.iter().map(|&i| points[i]).collect();
-        out.push(QueryGroup { indices, visible, queries });
+        out.push(QueryGroup { indices, visible, queries, noise_var: 0.0 });
     }
 
     /// The plan's work as passes of at most `batch_groups` items, an item being one chunk
@@ -172,9 +181,10 @@ impl FmRmeEstimator {
                 out.mean[i] = values[k * nq + j] as f64 * std + mean;
             }
             if let Some(out_std) = out.std.as_mut() {
+                let noise_var = plan[g].noise_var;
                 for (j, &i) in indices.iter().enumerate() {
                     let l = values[rows + k * nq + j].clamp(LOG_STD_RANGE.0, LOG_STD_RANGE.1) as f64;
-                    out_std[i] = l.exp() * std * self.context.std_calibration;
+                    out_std[i] = (l.exp() * std * self.context.std_calibration).hypot(noise_var.sqrt());
                 }
             }
         }
@@ -206,6 +216,28 @@ struct QueryGroup {
     indices: Vec<usize>,
     visible: Vec<[f64; 5]>,
     queries: Vec<[f64; 4]>,
+    /// Measurement-noise variance added to σ² (dB², [`ContextConfig::measurement_noise`]).
+    noise_var: f64,
+}
+
+/// The nugget (dB²) of an ordinary-kriging variogram fitted to the measurements of slice
+/// `key`: the measurement-noise variance σ adds with [`ContextConfig::measurement_noise`];
+/// 0 where it cannot be fitted (fewer than 3 distinct positions, all at one place).
+pub fn slice_nugget(obs: &MeasurementSet, key: SliceKey) -> f64 {
+    use crate::classic::kriging::merge_duplicates;
+    use crate::classic::{Kriging, Sample, SliceContext};
+    let mut ctx = SliceContext { t_s: 0.0, freq_hz: f64::NAN, tx_m: None };
+    let samples: Vec<Sample> = obs
+        .points
+        .iter()
+        .filter(|m| SliceKey::of(m.t_s, m.freq_hz) == key)
+        .map(|m| {
+            (ctx.t_s, ctx.freq_hz) = (m.t_s, m.freq_hz);
+            Sample { x: m.x_m, y: m.y_m, value: m.value }
+        })
+        .collect();
+    let samples = merge_duplicates(&samples);
+    Kriging::ordinary().variogram_for(&ctx, &samples).map(|v| v.nugget).ok().filter(|n| n.is_finite() && *n > 0.0).unwrap_or(0.0)
 }
 
 fn read_error(e: impl std::fmt::Debug) -> RmeError {
@@ -273,7 +305,7 @@ mod tests {
                 let queries: Vec<[f64; 4]> = (0..nq).map(|i| [x0 + 0.5 + i as f64, 15.0, t, 3.5e9]).collect();
                 let indices = (next..next + nq).collect();
                 next += nq;
-                QueryGroup { indices, visible, queries }
+                QueryGroup { indices, visible, queries, noise_var: 0.0 }
             })
             .collect();
         let context = ContextConfig::new().with_query_chunk(9);
@@ -418,5 +450,36 @@ mod tests {
         assert!(sa.iter().all(|s| (s - spread).abs() < 1e-3), "{sa:?} vs {spread}");
         assert!(sa.iter().zip(&sb).all(|(x, y)| (2.0 * x - y).abs() < 1e-9));
         assert_eq!(a.mean, b.mean);
+    }
+
+    /// With `measurement_noise`, σ² gains the nugget of the slice's fitted variogram, the
+    /// same at every query of the slice; the mean does not change.
+    #[test]
+    fn measurement_noise_adds_the_slices_nugget_to_the_variance() {
+        let d = cpu();
+        let cfg = FmRmeConfig::tiny().with_std_head(true);
+        let model = cfg.init(&d).with_std_head(&d).with_random_output_layers(&d);
+        // A smooth field plus uniform ±4 dB of white noise (a hash of the index): a clear nugget.
+        let obs = MeasurementSet::from_points(
+            (0..80)
+                .map(|i| {
+                    let (x, y) = ((i * 37 % 97) as f64 * 2.0, (i * 53 % 89) as f64 * 2.0);
+                    let noise = 8.0 * ((i as f64 * 12.9898).sin() * 43758.5453).rem_euclid(1.0) - 4.0;
+                    Measurement { x_m: x, y_m: y, t_s: 0.0, freq_hz: 3.5e9, value: -70.0 - 0.05 * x + noise }
+                })
+                .collect(),
+        );
+        let query = QuerySet { points: (0..30).map(|i| Query { x_m: i as f64 * 6.0, y_m: 50.0, t_s: 0.0, freq_hz: 3.5e9 }).collect() };
+        let run = |noise: bool| {
+            let context = ContextConfig::new().with_measurement_noise(noise);
+            FmRmeEstimator::new(model.clone(), cfg.clone(), context, d.clone(), "fm-rme").unwrap().estimate(&obs, &query).unwrap()
+        };
+        let (plain, noisy) = (run(false), run(true));
+        assert_eq!(plain.mean, noisy.mean);
+        let nugget = slice_nugget(&obs, SliceKey::of(0.0, 3.5e9));
+        assert!(nugget > 1.0, "nugget {nugget} dB²");
+        for (a, b) in plain.std.unwrap().iter().zip(noisy.std.unwrap()) {
+            assert!((b * b - a * a - nugget).abs() < 1e-6 * nugget.max(1.0), "σ {a} → {b}, nugget {nugget}");
+        }
     }
 }
