@@ -142,15 +142,15 @@ fn with_progress(est: &dyn Estimator, obs: &MeasurementSet, query: &QuerySet) ->
     pb.enable_steady_tick(std::time::Duration::from_millis(200));
     let hidden = pb.is_hidden();
     let started = std::time::Instant::now();
-    let last_line = std::cell::Cell::new(0u64);
+    let last_line = std::cell::Cell::new(None::<u64>);
     let report = |done: usize, total: usize| {
         pb.set_length(total as u64);
         pb.set_position(done as u64);
-        // Not a terminal (a log): a line at the first part of a multi-part estimate, then
-        // every 30 s.
+        // Not a terminal (a log): a line at the first report of a multi-part estimate (which
+        // may cover several parts: FM-RME reports per batched pass), then every 30 s.
         let secs = started.elapsed().as_secs();
-        if hidden && total > 1 && (done == 1 || secs >= last_line.get() + 30) {
-            last_line.set(secs);
+        if hidden && total > 1 && last_line.get().is_none_or(|last| secs >= last + 30) {
+            last_line.set(Some(secs));
             eprintln!("{what}: {done}/{total} parts after {secs} s");
         }
     };
