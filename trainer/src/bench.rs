@@ -187,7 +187,7 @@ pub fn run(reps: usize, out: Option<&Path>) -> Result<String> {
         let cells = Rng::new(2).choose_indices(d1.grid.len(), 400);
         let obs = d1.measurements_at(&cells);
         let q = rme_core::QuerySet::from_grid(&d1.grid, 0.0, d1.bands_hz[0]);
-        for batch_groups in [1, rme_core::models::fm_rme::DEFAULT_BATCH_GROUPS] {
+        for batch_groups in [1, 8] {
             let fm = fm.clone().with_batch_groups(batch_groups);
             let r = time(reps.min(3), || {
                 fm.estimate(&obs, &q)?;

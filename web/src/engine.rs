@@ -145,7 +145,7 @@ impl Engine {
             let (model, config, context) = load_fm_rme(&manifest, bytes, &self.inner.device, &file)?;
             let estimator = FmRmeEstimator::new(model, config, context, self.inner.device.clone(), name)?;
             // On a GPU every pass is a dispatch and an asynchronous read-back that waits a frame:
-            // a 64² map's 16 groups go in one pass there; on the CPU the default is as fast.
+            // a 64² map's 16 groups go in one pass there; on the CPU padded batches are slower.
             let batch_groups = if self.inner.backend == WEBGPU { WEBGPU_BATCH_GROUPS } else { DEFAULT_BATCH_GROUPS };
             LoadedModel::FmRme(Rc::new(estimator.with_batch_groups(batch_groups)))
         };
