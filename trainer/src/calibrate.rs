@@ -8,7 +8,8 @@
 //! temporal and spectral sets; the page asks for spatial maps). A scale is an inference
 //! setting, chosen on validation seeds only: the test seeds the suite reports stay unseen.
 
-use crate::common::{Outputs, Table, load_fm_rme_weights, write_report};
+use crate::common::{Table, coverage_cells, load_fm_rme_weights, write_report};
+use crate::export::{read_intact_shipped, rewrite_shipped};
 use anyhow::{Context, Result, ensure};
 use rme_core::Estimator;
 use rme_core::map::SliceKey;
@@ -16,7 +17,7 @@ use rme_core::mask::MaskStrategy;
 use rme_core::metrics::IntervalCoverage;
 use rme_core::models::fm_rme::weights::{KIND, configs_of, fm_rme_from_bytes};
 use rme_core::models::fm_rme::{ContextConfig, FmRmeEstimator, slice_nugget};
-use rme_core::models::weights::{Manifest, sha256_hex, shipped};
+use rme_core::models::weights::{Manifest, shipped};
 use rme_core::rng::Rng;
 use rme_core::sim::dynamic::{DataSplit, split_seed};
 use rme_core::sim::{DynamicPreset, DynamicSimulator};
@@ -135,8 +136,8 @@ pub fn run(args: &Args) -> Result<String> {
     let (res, stored) = residuals(args)?;
     let best = best_scale(&res).context("no held-out truth to calibrate on")?;
     let row = |what: &str, c: f64| {
-        let (one, two) = coverage_at(&res, c).fractions();
-        vec![what.to_string(), format!("{c:.3}"), format!("{:.1}", 100.0 * one), format!("{:.1}", 100.0 * two)]
+        let [one, two] = coverage_cells(&coverage_at(&res, c));
+        vec![what.to_string(), format!("{c:.3}"), one, two]
     };
     let table = Table {
         title: format!("rme calibrate {}: σ scale on validation samples", args.weights.display()),
@@ -177,12 +178,7 @@ pub fn run(args: &Args) -> Result<String> {
 /// in its context (stamp and manifest); the weights' tensors, and so `check.json`'s means,
 /// are unchanged.
 fn store_scale(dir: &Path, scale: f64, measurement_noise: bool, command: &str) -> Result<()> {
-    let mpath = dir.join("manifest.json");
-    let wpath = dir.join("model.bpk");
-    let name = wpath.display().to_string();
-    let old = Manifest::parse(&std::fs::read_to_string(&mpath).with_context(|| format!("reading {}", mpath.display()))?, &name)?;
-    let bytes = std::fs::read(&wpath).with_context(|| format!("reading {name}"))?;
-    ensure!(sha256_hex(&bytes) == old.sha256, "{name}: sha256 does not match {}", mpath.display());
+    let (old, bytes, name) = read_intact_shipped(dir)?;
     let (config, context) = configs_of(&old, &name)?;
     let context = ContextConfig { std_calibration: scale, measurement_noise, ..context };
     context.validate()?;
@@ -196,10 +192,7 @@ fn store_scale(dir: &Path, scale: f64, measurement_noise: bool, command: &str) -
     .trim()
     .to_string();
     let manifest = Manifest { sha256: stamped.sha256, context: stamped.context, notes, ..old };
-    let mut files = Outputs::new();
-    files.add(&wpath, new_bytes);
-    files.add(&mpath, serde_json::to_vec_pretty(&manifest)?);
-    files.commit()?;
+    rewrite_shipped(dir, new_bytes, &manifest)?;
     eprintln!("stored std_calibration {scale:.3} in {} (sha256 {})", dir.display(), manifest.sha256);
     Ok(())
 }

@@ -4,6 +4,7 @@
 use anyhow::{Context, Result, bail};
 use rme_core::io::csv::{CsvReport, Sidecar, parse_sidecar, read_measurements};
 use rme_core::io::mapset::read_mapset;
+use rme_core::metrics::IntervalCoverage;
 use rme_core::models::fm_rme::{FmRmeEstimator, load_fm_rme};
 use rme_core::models::grid::{GridEstimator, GridScene};
 use rme_core::models::grid_nets::{LoadedGridModel, load_grid_model};
@@ -325,4 +326,14 @@ pub fn load_grid_weights(dir: &Path) -> Result<LoadedGridModel> {
         check.verify(&model, dir)?;
     }
     Ok(model)
+}
+
+/// A table's ±1σ and ±2σ cells: percent of truths covered, one decimal; "-" for a method
+/// without σ (nothing counted).
+pub fn coverage_cells(coverage: &IntervalCoverage) -> [String; 2] {
+    if coverage.count() == 0 {
+        return ["-".into(), "-".into()];
+    }
+    let (one, two) = coverage.fractions();
+    [format!("{:.1}", 100.0 * one), format!("{:.1}", 100.0 * two)]
 }

@@ -1,7 +1,7 @@
 //! `rme eval`: accuracy of the estimators on map sets (per-slice spatial interpolation from a
 //! random fraction of cells) and on measurement files (random hold-out of positions).
 
-use crate::common::{Provenance, Table, csv_files, estimator_for, load_mapset, load_measurements, progress, write_report};
+use crate::common::{Provenance, Table, coverage_cells, csv_files, estimator_for, load_mapset, load_measurements, progress, write_report};
 use anyhow::Result;
 use rme_core::metrics::{IntervalCoverage, SquaredErrors, psnr, ssim};
 use rme_core::rng::Rng;
@@ -39,14 +39,6 @@ impl Acc {
         self.abs += est.iter().zip(truth).map(|(e, t)| (e - t).abs()).sum::<f64>();
         self.cases += 1;
         self.seconds += secs;
-    }
-    /// ±1σ and ±2σ coverage in percent, "-" for a method without σ.
-    fn coverage_cells(&self) -> [String; 2] {
-        if self.coverage.count() == 0 {
-            return ["-".into(), "-".into()];
-        }
-        let (one, two) = self.coverage.fractions();
-        [format!("{:.1}", 100.0 * one), format!("{:.1}", 100.0 * two)]
     }
 
     fn cells(&self) -> [String; 5] {
@@ -163,7 +155,7 @@ pub fn mapset(a: &MapsetArgs) -> Result<String> {
             }
             let cases = c.cases.to_string();
             let cells = c.cells();
-            let [one, two] = c.coverage_cells();
+            let [one, two] = coverage_cells(&c.coverage);
             rows.push(vec![
                 m.clone(),
                 format!("{f}"),
@@ -281,7 +273,7 @@ pub fn measurements(a: &MeasurementArgs) -> Result<String> {
                 entry.0.push(acc.errors.rmse());
                 entry.1.merge(&acc.coverage);
                 let c = acc.cells();
-                let [one, two] = acc.coverage_cells();
+                let [one, two] = coverage_cells(&acc.coverage);
                 rows.push(vec![
                     name.clone(),
                     m.clone(),
@@ -301,8 +293,7 @@ pub fn measurements(a: &MeasurementArgs) -> Result<String> {
     if files.len() > 1 {
         for ((mi, fi), (rmses, coverage)) in &summary {
             let mean = rmses.iter().sum::<f64>() / rmses.len() as f64;
-            let cov = Acc { coverage: *coverage, ..Acc::default() }.coverage_cells();
-            let [one, two] = cov;
+            let [one, two] = coverage_cells(coverage);
             rows.push(vec![
                 format!("mean of {} files", files.len()),
                 a.methods[*mi].clone(),

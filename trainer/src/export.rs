@@ -90,12 +90,7 @@ fn with_provenance(base: Manifest, summary: &serde_json::Value, metrics: Option<
 /// written again with the stamp, and the manifest's sha256 updated; nothing else changes, so
 /// `check.json` still holds.
 pub fn restamp(dir: &Path) -> Result<()> {
-    let mpath = dir.join("manifest.json");
-    let old: Manifest = read_json(&mpath, "a weights manifest")?;
-    let wpath = dir.join("model.bpk");
-    let bytes = std::fs::read(&wpath).with_context(|| format!("reading {}", wpath.display()))?;
-    let name = wpath.display().to_string();
-    ensure!(sha256_hex(&bytes) == old.sha256, "{name}: sha256 does not match {}: restamp only intact weights", mpath.display());
+    let (old, bytes, name) = read_intact_shipped(dir)?;
     let device = burn::tensor::Device::flex();
     let (new_bytes, stamped) = if old.kind == KIND {
         let (config, context) = configs_of(&old, &name)?;
@@ -107,12 +102,31 @@ pub fn restamp(dir: &Path) -> Result<()> {
     };
     ensure!(stamped.params == old.params, "{name}: {} parameters, the manifest says {}", stamped.params, old.params);
     let manifest = Manifest { sha256: stamped.sha256, config: stamped.config, context: stamped.context, ..old };
-    let mut files = Outputs::new();
-    files.add(&wpath, new_bytes);
-    files.add(&mpath, serde_json::to_vec_pretty(&manifest)?);
-    files.commit()?;
+    rewrite_shipped(dir, new_bytes, &manifest)?;
     eprintln!("stamped {} (sha256 {})", dir.display(), manifest.sha256);
     Ok(())
+}
+
+/// A shipped folder's manifest and `model.bpk` bytes, the bytes checked against the
+/// manifest's sha256 (only intact weights are rewritten), and the weights file's name for
+/// errors.
+pub fn read_intact_shipped(dir: &Path) -> Result<(Manifest, Vec<u8>, String)> {
+    let mpath = dir.join("manifest.json");
+    let manifest: Manifest = read_json(&mpath, "a weights manifest")?;
+    let wpath = dir.join("model.bpk");
+    let bytes = std::fs::read(&wpath).with_context(|| format!("reading {}", wpath.display()))?;
+    let name = wpath.display().to_string();
+    ensure!(sha256_hex(&bytes) == manifest.sha256, "{name}: sha256 does not match {}: only intact weights are rewritten", mpath.display());
+    Ok((manifest, bytes, name))
+}
+
+/// Replaces a shipped folder's `model.bpk` and `manifest.json` together (all or nothing);
+/// `check.json` is left as it is.
+pub fn rewrite_shipped(dir: &Path, bytes: Vec<u8>, manifest: &Manifest) -> Result<()> {
+    let mut files = Outputs::new();
+    files.add(dir.join("model.bpk"), bytes);
+    files.add(dir.join("manifest.json"), serde_json::to_vec_pretty(manifest)?);
+    files.commit()
 }
 
 /// Writes `model.bpk`, `manifest.json` and `check.json` into `dir`.

@@ -11,7 +11,7 @@
 //! classical methods interpolate per slice (see `classic::slices` for how they stand in for
 //! a slice with no measurement); FM-RME and the oracle use other slots and bands too.
 
-use crate::common::{Provenance, Table, load_fm_rme_weights, load_mapset, write_report};
+use crate::common::{Provenance, Table, coverage_cells, load_fm_rme_weights, load_mapset, write_report};
 use anyhow::Result;
 use rme_core::mask::MaskStrategy;
 use rme_core::metrics::{IntervalCoverage, SquaredErrors};
@@ -56,15 +56,6 @@ impl Acc {
         } else {
             self.failure.as_ref().map(|f| format!("n/a ({})", f.chars().take(60).collect::<String>())).unwrap_or_else(|| "n/a".into())
         }
-    }
-
-    /// Percent of truths within ±1σ and ±2σ; "-" for a method without σ.
-    fn coverage_cells(&self) -> [String; 2] {
-        if self.coverage.count() == 0 {
-            return ["-".into(), "-".into()];
-        }
-        let (one, two) = self.coverage.fractions();
-        [format!("{:.1}", 100.0 * one), format!("{:.1}", 100.0 * two)]
     }
 }
 
@@ -243,7 +234,7 @@ pub fn run(args: &Args) -> Result<String> {
                 .iter()
                 .map(|m| {
                     let mut r = vec![m.to_string()];
-                    r.extend(cols.iter().flat_map(|c| c.get(*m).cloned().unwrap_or_default().coverage_cells()));
+                    r.extend(cols.iter().flat_map(|c| coverage_cells(&c.get(*m).cloned().unwrap_or_default().coverage)));
                     r
                 })
                 .collect();

@@ -85,15 +85,6 @@ impl ModelFrame {
     pub fn freq(cfg: &FmRmeConfig, f: f64) -> f32 {
         if f.is_finite() { ((f - cfg.freq_center_hz) / cfg.freq_scale_hz) as f32 } else { 0.0 }
     }
-    /// STS-PE coordinates `[N, 4]` of query points, as a `[1, N, 4]` tensor.
-    pub fn query_coords(&self, cfg: &FmRmeConfig, queries: &[[f64; 4]], device: &Device) -> Tensor<3> {
-        let mut v = Vec::with_capacity(queries.len() * 4);
-        for q in queries {
-            let p = self.xy(cfg, q[0], q[1]);
-            v.extend_from_slice(&[p[0], p[1], Self::time(cfg, q[2]), Self::freq(cfg, q[3])]);
-        }
-        Tensor::<3>::from_data(TensorData::new(v, [1, queries.len(), 4]), device)
-    }
 }
 
 impl FmRmeBatch {
