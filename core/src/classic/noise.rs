@@ -10,7 +10,7 @@
 //! (exponential covariance) or smoother (Gaussian) gives τ² ≈ 0; white noise of variance v
 //! gives τ² ≈ v whatever the field.
 
-use super::Sample;
+use super::slices::{Sample, nearest};
 
 /// Nearest-neighbour searches are capped at this many anchors (spread evenly over the
 /// samples), so the cost stays O(anchors · n) on dense drone tracks.
@@ -29,17 +29,12 @@ pub fn short_lag_noise_variance(samples: &[Sample]) -> f64 {
     }
     let anchors = n.min(MAX_ANCHORS);
     let mut pairs: Vec<(f64, f64)> = (0..anchors)
-        .map(|k| {
+        .filter_map(|k| {
             let i = k * n / anchors;
             let a = &samples[i];
-            let (j, d2) = samples
-                .iter()
-                .enumerate()
-                .filter(|&(j, _)| j != i)
-                .map(|(j, b)| (j, (a.x - b.x).powi(2) + (a.y - b.y).powi(2)))
-                .min_by(|p, q| p.1.total_cmp(&q.1))
-                .expect("at least two samples");
-            (d2.sqrt(), 0.5 * (a.value - samples[j].value).powi(2))
+            // The nearest sample other than `i` (a coincident one counts: d = 0).
+            let b = &samples[nearest(samples, [a.x, a.y], 2).into_iter().find(|&j| j != i)?];
+            Some(((a.x - b.x).hypot(a.y - b.y), 0.5 * (a.value - b.value).powi(2)))
         })
         .collect();
     pairs.sort_by(|p, q| p.0.total_cmp(&q.0));
