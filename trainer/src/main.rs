@@ -263,6 +263,11 @@ enum Command {
         /// Grid models: share of examples with the transmitter's position given, in [0, 1].
         #[arg(long, default_value_t = 0.5, value_parser = cli_values::share)]
         tx_known_share: f64,
+        /// Grid models: draw a deep-shadow variation (σ growing below a knee 0–15 dB under
+        /// the map's 90th percentile by up to this many dB per dB, capped at 20 dB) into half the training maps, so
+        /// that the model learns to average weak, erratic cells as kriging does; 0: none.
+        #[arg(long, default_value_t = 0.0, value_parser = cli_values::non_negative)]
+        deep_shadow_slope: f64,
         /// Start from these weights (a folder with model.bpk and manifest.json) instead of a
         /// random initialisation: grid models of the same kind and config; FM-RME takes the
         /// weights' architecture and context rule (with --loss nll: adds a σ head and trains only it).
@@ -498,6 +503,7 @@ fn run(cli: Cli) -> Result<()> {
             cities,
             maps_per_city,
             tx_known_share,
+            deep_shadow_slope,
             init,
             overrides,
         } => {
@@ -523,6 +529,7 @@ fn run(cli: Cli) -> Result<()> {
                     checkpoint_every,
                     init,
                     mapset: None,
+                    deep_shadow_slope,
                 };
                 return train_grid::run(&train_grid::Args { spec, device, out, resume, stop_after });
             }

@@ -85,6 +85,7 @@ fn run_spec(args: &Args, kind: &str, model: serde_json::Value, size: usize, step
         checkpoint_every: (steps / 4).max(1),
         init: None,
         mapset: None,
+        deep_shadow_slope: 0.0,
     }
 }
 

@@ -5,7 +5,9 @@
 //! simulated once. Every step draws, for each batch slot, a map, a sampling scheme (half the
 //! time 9–100 random samples as in RadioDUN, otherwise 0.5–12 % of the street cells as in
 //! PI-DRME, one time in ten PI-DRME's uniform 12.5 % lattice) and whether the transmitter is
-//! known (`--tx-known-share`), from a generator seeded by `(seed, step, slot)` alone — so a
+//! known (`--tx-known-share`), and, with `--deep-shadow-slope`, for half the examples a
+//! deep-shadow variation drawn into the map (samples and target alike; see
+//! [`DeepShadowVariation`]), from a generator seeded by `(seed, step, slot)` alone — so a
 //! resumed run sees exactly the batches it would have seen. Loss: the model's masked MSE on
 //! normalised path gain over outdoor cells. AdamW with warm-up and cosine decay; checkpoints
 //! and `--resume` as for FM-RME (the same helpers). Validation: RMSE in dB on fixed maps of
@@ -25,7 +27,7 @@ use rme_core::models::grid_nets::GridNetConfig;
 use rme_core::models::weights::{module_from_bytes, module_to_bytes};
 use rme_core::rng::Rng;
 use rme_core::sim::dynamic::sample_seed;
-use rme_core::sim::urban::{Sampling, Split, UrbanSimulator};
+use rme_core::sim::urban::{DeepShadowVariation, Sampling, Split, UrbanPropagation, UrbanSimulator, strong_level_db};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -61,6 +63,14 @@ pub struct GridRunSpec {
     /// `maps_per_city` are then unused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mapset: Option<MapSubset>,
+    /// Largest slope (dB of σ per dB below the knee) of the deep-shadow variation drawn
+    /// into half the examples ([`DeepShadowVariation`]); 0: none (runs before it had none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub deep_shadow_slope: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 /// Some maps of a map set, by id.
@@ -161,7 +171,17 @@ pub fn batch_examples(spec: &GridRunSpec, pool: &[RadioMap], step: u64) -> Resul
         let sampling = random_sampling(&mut rng);
         let cells = sampling.cells(map.grid.rows, map.grid.cols, &map.cells_without_truth(), &mut rng)?;
         let known = rng.bernoulli(spec.tx_known_share);
-        out.push(GridExample::from_map(map, &cells, known)?);
+        // Drawn after everything else, and only when asked for: runs without it see the
+        // batches they always saw.
+        if spec.deep_shadow_slope > 0.0 && rng.bernoulli(0.5) {
+            let strong = strong_level_db(&map.values, |i| map.is_valid_voxel(i)).context("a training map without a finite outdoor cell")?;
+            let law = DeepShadowVariation::draw(spec.deep_shadow_slope, strong, &mut rng)?;
+            let mut varied = map.clone();
+            law.apply(&mut varied.values, UrbanPropagation::default().floor_db, &mut rng);
+            out.push(GridExample::from_map(&varied, &cells, known)?);
+        } else {
+            out.push(GridExample::from_map(map, &cells, known)?);
+        }
     }
     Ok(out)
 }
@@ -358,6 +378,7 @@ mod tests {
             checkpoint_every: 1000,
             init: None,
             mapset: None,
+            deep_shadow_slope: 0.0,
         }
     }
 

@@ -9,10 +9,12 @@
 //! `libm`: the same seed gives the same bytes on every platform.
 
 pub mod city;
+pub mod deep_shadow;
 pub mod propagation;
 pub mod sampling;
 
 pub use city::{City, CityStyle, Footprint};
+pub use deep_shadow::{DeepShadowVariation, strong_level_db};
 pub use propagation::{PathGain, UrbanPropagation};
 pub use sampling::Sampling;
 
