@@ -16,7 +16,7 @@ use rme_core::map::SliceKey;
 use rme_core::mask::MaskStrategy;
 use rme_core::metrics::IntervalCoverage;
 use rme_core::models::fm_rme::weights::{KIND, configs_of, fm_rme_from_bytes};
-use rme_core::models::fm_rme::{ContextConfig, FmRmeEstimator, slice_noise_variance};
+use rme_core::models::fm_rme::{ContextConfig, FmRmeEstimator, slice_nugget};
 use rme_core::models::weights::{Manifest, shipped};
 use rme_core::rng::Rng;
 use rme_core::sim::dynamic::{DataSplit, split_seed};
@@ -118,7 +118,7 @@ fn residuals(args: &Args) -> Result<(Vec<Residual>, ContextConfig)> {
                     let e = est.estimate_checked(&obs, &queries)?;
                     let std = e.std.context("the estimator returned no σ")?;
                     let noise_var = match args.measurement_noise {
-                        true => queries.points.first().map(|q| slice_noise_variance(&obs, SliceKey::of(q.t_s, q.freq_hz))).unwrap_or(0.0),
+                        true => queries.points.first().map(|q| slice_nugget(&obs, SliceKey::of(q.t_s, q.freq_hz))).unwrap_or(0.0),
                         false => 0.0,
                     };
                     for ((m, s), &v) in e.mean.iter().zip(&std).zip(&picked) {
@@ -156,7 +156,7 @@ pub fn run(args: &Args) -> Result<String> {
             format!(
                 "measurement noise {}; chosen: the scale minimising the larger gap to a Gaussian's 68.3 % and 95.4 %",
                 if args.measurement_noise {
-                    "on (σ² = (scale·σ_head)² + the slice's short-lag noise variance)"
+                    "on (σ² = (scale·σ_head)² + the slice's fitted nugget)"
                 } else {
                     "off (σ = scale·σ_head)"
                 }

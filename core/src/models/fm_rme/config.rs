@@ -146,13 +146,12 @@ pub struct ContextConfig {
     /// ±1σ interval holds 68 % of the truths there. Default 1.
     #[config(default = 1.0)]
     pub std_calibration: f64,
-    /// Whether σ adds the measurement noise of the query's slice: the lag-0 intercept of the
-    /// nearest-neighbour semivariance of that slice's measurements (all of them, the
-    /// held-out truths never; `fm_rme::slice_noise_variance`), so that σ² = (calibration ·
-    /// σ_head)² + noise. Why: the head learned the error of predicting noise-free simulated
-    /// truths; a real measurement carries receiver noise and small-scale fading besides,
-    /// which a held-out truth has too. On simulated data the estimate is near zero. Default
-    /// off (weights stored before it).
+    /// Whether σ adds the measurement noise of the query's slice: the nugget of an ordinary
+    /// kriging variogram fitted to that slice's measurements (all of them, the held-out
+    /// truths never), so that σ² = (calibration · σ_head)² + nugget. Why: the head learned the
+    /// error of predicting noise-free simulated truths; a real measurement carries receiver
+    /// noise and small-scale fading besides, which a held-out truth has too. On simulated
+    /// data the fitted nugget is near zero. Default off (weights stored before it).
     #[config(default = false)]
     pub measurement_noise: bool,
 }

@@ -25,7 +25,7 @@ pub mod weights;
 pub use batch::{Example, FmRmeBatch, ModelFrame, training_example};
 pub use config::{ContextConfig, FmRmeConfig};
 pub use context::{ContextRule, NEIGHBOURS, PAIR_FEATURES, QueryNeighbourhoods, local_baseline};
-pub use estimator::{DEFAULT_BATCH_GROUPS, FmRmeEstimator, slice_noise_variance};
+pub use estimator::{DEFAULT_BATCH_GROUPS, FmRmeEstimator, slice_nugget};
 pub use loss::{gaussian_nll, masked_mse, relative_masked_mse};
 pub use model::{Decoded, EncodedVisible, FmRme, query_isolation_mask};
 pub use std_head::{StdHead, StdHeadConfig};
