@@ -392,6 +392,23 @@ mod tests {
     }
 
     #[test]
+    fn deep_shadow_variation_changes_some_maps_and_keeps_the_rest() {
+        // With it, over a few steps some targets change (the varied half) and the others are
+        // the batches a run without it sees, sample cells and transmitter setting included.
+        let plain = GridRunSpec { batch: 4, ..tiny(10) };
+        let varied = GridRunSpec { deep_shadow_slope: 0.5, ..plain.clone() };
+        let pool = training_pool(&plain).unwrap();
+        let (mut same, mut changed) = (0, 0);
+        for step in 1..=4 {
+            for (p, v) in batch_examples(&plain, &pool, step).unwrap().iter().zip(batch_examples(&varied, &pool, step).unwrap()) {
+                assert_eq!((&p.inputs.mask, p.inputs.tx_known, &p.valid), (&v.inputs.mask, v.inputs.tx_known, &v.valid));
+                if p.target == v.target { same += 1 } else { changed += 1 }
+            }
+        }
+        assert!(same > 0 && changed > 0, "{same} unchanged, {changed} varied");
+    }
+
+    #[test]
     fn overrides_change_one_field_and_unknown_ones_are_named() {
         let cfg = with_overrides("radiodun", "small", &["blocks=2".into(), "reweighting=false".into()]).unwrap();
         match cfg {
