@@ -264,8 +264,10 @@ enum Command {
         #[arg(long, default_value_t = 0.5, value_parser = cli_values::share)]
         tx_known_share: f64,
         /// Grid models: draw a deep-shadow variation (σ growing below a knee 0–15 dB under
-        /// the map's 90th percentile by up to this many dB per dB, capped at 20 dB) into half the training maps, so
-        /// that the model learns to average weak, erratic cells as kriging does; 0: none.
+        /// the map's 90th percentile by up to this many dB per dB, capped at 20 dB) into half
+        /// the training maps, so that the model learns to average weak, erratic cells as
+        /// kriging does; 0: none. Experimental: a 300-step fine-tune with 0.5 did not help
+        /// (results/radiodun-deep-shadow.md).
         #[arg(long, default_value_t = 0.0, value_parser = cli_values::non_negative)]
         deep_shadow_slope: f64,
         /// Start from these weights (a folder with model.bpk and manifest.json) instead of a

@@ -173,15 +173,18 @@ pub fn batch_examples(spec: &GridRunSpec, pool: &[RadioMap], step: u64) -> Resul
         let known = rng.bernoulli(spec.tx_known_share);
         // Drawn after everything else, and only when asked for: runs without it see the
         // batches they always saw.
-        if spec.deep_shadow_slope > 0.0 && rng.bernoulli(0.5) {
+        let varied;
+        let map = if spec.deep_shadow_slope > 0.0 && rng.bernoulli(0.5) {
             let strong = strong_level_db(&map.values, |i| map.is_valid_voxel(i)).context("a training map without a finite outdoor cell")?;
             let law = DeepShadowVariation::draw(spec.deep_shadow_slope, strong, &mut rng)?;
-            let mut varied = map.clone();
-            law.apply(&mut varied.values, UrbanPropagation::default().floor_db, &mut rng);
-            out.push(GridExample::from_map(&varied, &cells, known)?);
+            let mut copy = map.clone();
+            law.apply(&mut copy.values, UrbanPropagation::default().floor_db, &mut rng);
+            varied = copy;
+            &varied
         } else {
-            out.push(GridExample::from_map(map, &cells, known)?);
-        }
+            map
+        };
+        out.push(GridExample::from_map(map, &cells, known)?);
     }
     Ok(out)
 }
