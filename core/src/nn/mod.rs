@@ -4,4 +4,5 @@ pub mod conv_block;
 pub mod egnn;
 pub mod neighbour_interp;
 pub mod pos_enc;
+pub mod query_decoder;
 pub mod unet;

@@ -4,13 +4,14 @@
 //! group's queries are cut into chunks of `query_chunk`, and the chunks of several groups run
 //! as one padded batch (`batch_groups` per forward pass, one read-back each). Neither
 //! chunking nor batching changes results: queries attend only to their own group's visible
-//! tokens and themselves, and padding is masked (both are tested).
+//! tokens and themselves, and padding is masked (both are tested). Tiles whose contexts are
+//! the same points form one group, and a group's context is encoded once for all its chunks.
 
 use super::batch::{Example, FmRmeBatch};
 use super::config::{ContextConfig, FmRmeConfig};
 use super::context::ContextRule;
 use super::loss::LOG_STD_RANGE;
-use super::model::{Decoded, FmRme};
+use super::model::{Decoded, EncodedVisible, FmRme};
 use crate::error::{Result, RmeError};
 use crate::estimator::Estimator;
 use crate::map::{Estimate, MeasurementSet, QuerySet, SliceKey};
@@ -93,7 +94,7 @@ impl FmRmeEstimator {
             self.refine(&points, indices, queries, 0, &mut out);
             out[first..].iter_mut().for_each(|g| g.noise_var = noise_var);
         }
-        Ok(out)
+        Ok(merge_identical_contexts(out))
     }
 
     /// Picks a group's context; if the context was cut to `max_visible` points and some query
@@ -125,6 +126,11 @@ impl FmRmeEstimator {
             }
             return;
         }
+        // In measurement order, not score order: the network does not care (it is
+        // permutation-invariant up to float rounding), and tiles that chose the same points
+        // then hold equal contexts ([`merge_identical_contexts`]).
+        let mut chosen = chosen;
+        chosen.sort_unstable();
         let visible = chosen.iter().map(|&i| points[i]).collect();
         out.push(QueryGroup { indices, visible, queries, noise_var: 0.0 });
     }
@@ -148,6 +154,29 @@ impl FmRmeEstimator {
             .map(|&(g, a, b)| Example { visible: plan[g].visible.clone(), queries: plan[g].queries[a..b].to_vec(), targets: vec![] })
             .collect();
         FmRmeBatch::new(&examples, &self.config, &self.rule(), &self.device)
+    }
+
+    /// A pass's outputs ([`Self::pass_output`]). The visible sets are encoded once for
+    /// consecutive passes over the same groups (more chunks of their queries): `encoded`
+    /// keeps the last pass's groups and encoding.
+    fn forward_pass(
+        &self,
+        pass: &[(usize, usize, usize)],
+        batch: &FmRmeBatch,
+        encoded: &mut Option<(Vec<usize>, EncodedVisible)>,
+    ) -> Tensor<1> {
+        let groups: Vec<usize> = pass.iter().map(|&(g, ..)| g).collect();
+        let visible = match encoded {
+            Some((last, visible)) if *last == groups => visible.clone(),
+            _ => {
+                let visible = self.model.encode(batch);
+                *encoded = Some((groups, visible.clone()));
+                visible
+            }
+        };
+        let decoded =
+            self.model.decode(&visible, batch.query_coords.clone(), batch.query_pad.clone(), batch.baseline.clone(), &batch.neighbourhood);
+        Self::pass_output(decoded)
     }
 
     /// Both outputs of a pass as one `[B·Nq]` or `[2·B·Nq]` tensor, so that a pass costs one
@@ -203,13 +232,33 @@ impl FmRmeEstimator {
     pub async fn estimate_async(&self, obs: &MeasurementSet, query: &QuerySet) -> Result<Estimate> {
         let mut out = self.empty_estimate(query.len());
         let plan = self.plan(obs, query)?;
+        let mut encoded = None;
         for pass in self.passes(&plan) {
             let batch = self.pass_batch(&plan, &pass)?;
-            let data = Self::pass_output(self.model.forward_with_std(&batch)).into_data_async().await.map_err(read_error)?;
+            let data = self.forward_pass(&pass, &batch, &mut encoded).into_data_async().await.map_err(read_error)?;
             self.scatter(&plan, &pass, &batch, &data, &mut out)?;
         }
         Ok(out)
     }
+}
+
+/// Joins the groups that share their context (the same visible points and noise), keeping
+/// the first one's place. Why: a query's estimate depends on its context and its own
+/// position only ([`super::query_isolation_mask`]), so a joined group gives the same
+/// numbers, and its context is encoded once instead of once per tile — with no more
+/// measurements than `max_visible` in a slice every tile of it has them all.
+fn merge_identical_contexts(groups: Vec<QueryGroup>) -> Vec<QueryGroup> {
+    let mut out: Vec<QueryGroup> = Vec::with_capacity(groups.len());
+    for group in groups {
+        match out.iter_mut().find(|g| g.noise_var.to_bits() == group.noise_var.to_bits() && g.visible == group.visible) {
+            Some(same) => {
+                same.indices.extend(group.indices);
+                same.queries.extend(group.queries);
+            }
+            None => out.push(group),
+        }
+    }
+    out
 }
 
 /// Queries of one (slot, band, tile) and the context they are estimated from.
@@ -267,9 +316,10 @@ impl FmRmeEstimator {
         let passes = self.passes(plan);
         let total: usize = passes.iter().map(Vec::len).sum();
         let mut done = 0;
+        let mut encoded = None;
         for pass in passes {
             let batch = self.pass_batch(plan, &pass)?;
-            let data = Self::pass_output(self.model.forward_with_std(&batch)).into_data();
+            let data = self.forward_pass(&pass, &batch, &mut encoded).into_data();
             self.scatter(plan, &pass, &batch, &data, &mut out)?;
             done += pass.len();
             progress(done, total);
@@ -330,7 +380,10 @@ mod tests {
     fn progress_is_reported_per_group() {
         let d = cpu();
         let cfg = FmRmeConfig::tiny();
-        let est = FmRmeEstimator::new(cfg.init(&d), cfg, ContextConfig::new(), d, "fm-rme").unwrap().with_batch_groups(1);
+        // Contexts of 10 of the 30 points: the tiles choose different ones (tiles with the
+        // same context would be one group).
+        let context = ContextConfig::new().with_max_visible(10);
+        let est = FmRmeEstimator::new(cfg.init(&d), cfg, context, d, "fm-rme").unwrap().with_batch_groups(1);
         let obs = MeasurementSet::from_points(
             (0..30)
                 .map(|i| Measurement { x_m: i as f64 * 9.0, y_m: (i % 5) as f64 * 40.0, t_s: 0.0, freq_hz: 3.5e9, value: -70.0 - i as f64 })
@@ -377,6 +430,44 @@ mod tests {
         // Sparse measurements: the context is every point, nothing to gain by splitting.
         let sparse = MeasurementSet::from_points(obs.points[..50].to_vec());
         assert_eq!(est.plan(&sparse, &query).unwrap().len(), 1);
+    }
+
+    /// Few measurements: every 64 m tile's context is all of them, so the tiles are one group
+    /// (one encoding), and each query gets the number it gets when its tile is asked alone.
+    #[test]
+    fn tiles_with_the_same_context_are_one_group_with_the_same_numbers() {
+        let d = cpu();
+        let cfg = FmRmeConfig::tiny();
+        let model = cfg.init(&d).with_random_output_layers(&d);
+        let est = FmRmeEstimator::new(model, cfg, ContextConfig::new(), d, "fm-rme").unwrap();
+        let obs = MeasurementSet::from_points(
+            (0..40)
+                .map(|i| Measurement {
+                    x_m: (i * 37 % 200) as f64,
+                    y_m: (i * 53 % 190) as f64,
+                    t_s: 0.0,
+                    freq_hz: 3.5e9,
+                    value: -60.0 - (i % 11) as f64,
+                })
+                .collect(),
+        );
+        let tile = |i: usize| Query {
+            x_m: (i % 4) as f64 * 64.0 + 10.0 + (i / 16) as f64,
+            y_m: ((i / 4) % 4) as f64 * 64.0 + 20.0,
+            t_s: 0.0,
+            freq_hz: 3.5e9,
+        };
+        let query = QuerySet { points: (0..48).map(tile).collect() };
+        assert_eq!(est.plan(&obs, &query).unwrap().len(), 1);
+        let together = est.estimate(&obs, &query).unwrap().mean;
+        for t in 0..16 {
+            let alone = QuerySet { points: (0..48).filter(|i| i % 16 == t).map(tile).collect() };
+            assert_eq!(est.plan(&obs, &alone).unwrap().len(), 1);
+            let mean = est.estimate(&obs, &alone).unwrap().mean;
+            for (k, i) in (0..48).filter(|i| i % 16 == t).enumerate() {
+                assert!((mean[k] - together[i]).abs() < 1e-4, "query {i}: {} alone, {} together", mean[k], together[i]);
+            }
+        }
     }
 
     #[test]

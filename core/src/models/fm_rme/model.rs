@@ -28,10 +28,12 @@ use super::std_head::{StdHead, StdHeadConfig};
 use crate::nn::egnn::{Gafe, GafeConfig};
 use crate::nn::neighbour_interp::{NeighbourInterpolation, NeighbourInterpolationConfig, Neighbourhood};
 use crate::nn::pos_enc::{StsPositionalEncoding, StsPositionalEncodingConfig};
+use crate::nn::query_decoder::decode_isolated_queries;
+pub use crate::nn::query_decoder::query_isolation_mask;
 use burn::module::{Initializer, Module, Param};
 use burn::nn::transformer::{TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput};
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::{Bool, Device, Tensor, TensorData};
+use burn::tensor::{Bool, Device, Tensor};
 
 impl FmRmeConfig {
     /// Builds the model. The config must be valid ([`FmRmeConfig::validate`]).
@@ -123,23 +125,6 @@ pub struct Decoded {
     pub log_std: Option<Tensor<2>>,
 }
 
-/// Decoder attention mask `[L, L]` (true = blocked) over `nv` visible then `nq` query tokens:
-/// no token attends to a query token other than itself. Each query's prediction is then a
-/// function of the visible set and its own position only — the same whether queries are
-/// decoded together or in chunks of any size, in training and at inference. (A plain MAE
-/// decoder lets mask tokens attend to each other, which makes an estimate depend on which
-/// other points were asked for.)
-pub fn query_isolation_mask(nv: usize, nq: usize, device: &Device) -> Tensor<2, Bool> {
-    let l = nv + nq;
-    let mut blocked = vec![false; l * l];
-    for i in 0..l {
-        for j in nv..l {
-            blocked[i * l + j] = j != i;
-        }
-    }
-    Tensor::<2, Bool>::from_data(TensorData::new(blocked, [l, l]), device)
-}
-
 /// The decoder's view of the encoded visible set: `[B, Nv, d_model]` tokens (with their
 /// STS-PE) and their padding mask.
 #[derive(Clone, Debug)]
@@ -201,16 +186,15 @@ impl FmRme {
         baseline: Tensor<2>,
         neighbourhood: &Neighbourhood,
     ) -> Decoded {
-        let [b, nv, d] = visible.tokens.dims();
+        let [b, _, d] = visible.tokens.dims();
         let [_, nq, _] = query_coords.dims();
         let masks = self.mask_token.val().reshape([1, 1, d]).expand([b, nq, d])
             + self.pos_enc.forward(query_coords)
             + self.baseline_embed.forward(baseline.reshape([b, nq, 1]));
-        let seq = Tensor::cat(vec![visible.tokens.clone(), masks], 1);
-        let pad = Tensor::cat(vec![visible.pad.clone(), query_pad], 1);
-        let attn = query_isolation_mask(nv, nq, &visible.tokens.device()).unsqueeze_dim::<3>(0).expand([b, nv + nq, nv + nq]);
-        let input = TransformerEncoderInput::new(seq).mask_pad(pad).mask_attn(attn);
-        let decoded = self.decoder_norm.forward(self.decoder.forward(input)).narrow(1, nv, nq);
+        // The visible and query tokens as two streams: the numbers of one sequence under
+        // [`query_isolation_mask`], with work linear in the queries.
+        let decoded = decode_isolated_queries(&self.decoder, visible.tokens.clone(), visible.pad.clone(), masks, query_pad);
+        let decoded = self.decoder_norm.forward(decoded);
         let interpolated = self.interpolation.forward(neighbourhood, decoded.clone());
         let log_std = self.std_head.as_ref().map(|h| h.forward(decoded.clone(), neighbourhood));
         Decoded { mean: self.head.forward(decoded).reshape([b, nq]) + interpolated, log_std }
