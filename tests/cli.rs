@@ -463,3 +463,49 @@ fn the_radiodun_suite_trains_reuses_its_runs_and_counts_the_compute() {
     let bad = rme(&["eval", "--suite", "radiodun", "--tables", "VII"]);
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("unknown table 'VII'"));
 }
+
+/// `rme export --restamp DIR --max-visible N` stores another context budget in FM-RME weights
+/// (the tensors unchanged: they still reproduce the stored check), adds the notes, and is
+/// refused for a grid model's weights.
+#[test]
+fn restamp_stores_another_context_budget() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../static/models");
+    let dir = scratch("restamp-budget");
+    let copy = |name: &str| {
+        let to = dir.join(name);
+        std::fs::create_dir_all(&to).unwrap();
+        for f in ["manifest.json", "model.bpk", "check.json"] {
+            std::fs::copy(root.join(name).join(f), to.join(f)).unwrap();
+        }
+        to
+    };
+    let fm = copy("fm-rme-small");
+    ok(&["export", "--restamp", fm.to_str().unwrap(), "--max-visible", "500", "--notes", "budget 500: test"]);
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(fm.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["context"]["max_visible"], 500);
+    assert!(manifest["notes"].as_str().unwrap().ends_with("budget 500: test"), "{}", manifest["notes"]);
+    // The rewritten weights load (stamp and manifest agree) and estimate.
+    let csv = repo_data().join("real-dev/usrp-918mhz-000.csv");
+    let out = dir.join("est.csv");
+    let (csv, out) = (csv.to_str().unwrap(), out.to_str().unwrap());
+    ok(&[
+        "estimate",
+        "--measurements",
+        csv,
+        "--method",
+        "fm-rme",
+        "--weights",
+        fm.to_str().unwrap(),
+        "--grid-from",
+        csv,
+        "--cell",
+        "10",
+        "--out",
+        out,
+    ]);
+    assert!(std::fs::read_to_string(out).unwrap().lines().count() > 10);
+    let grid = copy("radiodun-small");
+    let err = rme(&["export", "--restamp", grid.to_str().unwrap(), "--max-visible", "500"]);
+    assert!(!err.status.success());
+    assert!(String::from_utf8_lossy(&err.stderr).contains("FM-RME setting"), "{}", String::from_utf8_lossy(&err.stderr));
+}

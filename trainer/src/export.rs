@@ -88,12 +88,17 @@ fn with_provenance(base: Manifest, summary: &serde_json::Value, metrics: Option<
 /// Stamps shipped weights exported before the stamp existed ([`Stamp`]): the folder's
 /// `model.bpk` is checked against its manifest's sha256, decoded with the manifest's config,
 /// written again with the stamp, and the manifest's sha256 updated; nothing else changes, so
-/// `check.json` still holds.
-pub fn restamp(dir: &Path) -> Result<()> {
+/// `check.json` still holds. With `max_visible` (FM-RME only) the stored context budget
+/// becomes that — an inference setting, the tensors unchanged — and `notes` (why, measured
+/// how) is added to the manifest's.
+pub fn restamp(dir: &Path, max_visible: Option<usize>, notes: &str) -> Result<()> {
     let (old, bytes, name) = read_intact_shipped(dir)?;
     let device = burn::tensor::Device::flex();
+    ensure!(max_visible.is_none() || old.kind == KIND, "{name}: --max-visible is an FM-RME setting, these are {} weights", old.kind);
     let (new_bytes, stamped) = if old.kind == KIND {
         let (config, context) = configs_of(&old, &name)?;
+        let context = ContextConfig { max_visible: max_visible.unwrap_or(context.max_visible), ..context };
+        context.validate()?;
         let model = fm_rme_from_bytes(&bytes, &config, &device, &name)?;
         shipped(&model, &old.name, KIND, serde_json::to_value(&config)?, Some(serde_json::to_value(&context)?))?
     } else {
@@ -101,7 +106,8 @@ pub fn restamp(dir: &Path) -> Result<()> {
         grid_model_from_bytes(&config, &bytes, &device, &name, &old.name)?.shipped(&old.name, &config)?
     };
     ensure!(stamped.params == old.params, "{name}: {} parameters, the manifest says {}", stamped.params, old.params);
-    let manifest = Manifest { sha256: stamped.sha256, config: stamped.config, context: stamped.context, ..old };
+    let notes = format!("{} {notes}", old.notes).trim().to_string();
+    let manifest = Manifest { sha256: stamped.sha256, config: stamped.config, context: stamped.context, notes, ..old };
     rewrite_shipped(dir, new_bytes, &manifest)?;
     eprintln!("stamped {} (sha256 {})", dir.display(), manifest.sha256);
     Ok(())

@@ -292,6 +292,11 @@ enum Command {
         /// their config) so that they load again; nothing else changes.
         #[arg(long, conflicts_with_all = ["run", "name"])]
         restamp: Option<PathBuf>,
+        /// With --restamp (FM-RME): store this context budget (`max_visible`, measurements per
+        /// query group) instead of the current one — an inference setting, the tensors stay
+        /// as they are; --notes says why.
+        #[arg(long, requires = "restamp")]
+        max_visible: Option<usize>,
         #[arg(long, default_value = "static/models")]
         out: PathBuf,
         /// JSON file of metrics to record in the manifest.
@@ -576,8 +581,8 @@ fn run(cli: Cli) -> Result<()> {
             };
             train::run(&train::Args { spec, device, out, resume, stop_after })
         }
-        Command::Export { run, name, out, metrics, notes, restamp } => match (restamp, run, name) {
-            (Some(dir), _, _) => export::restamp(&dir),
+        Command::Export { run, name, out, metrics, notes, restamp, max_visible } => match (restamp, run, name) {
+            (Some(dir), _, _) => export::restamp(&dir, max_visible, &notes),
             (None, Some(run), Some(name)) => export::run(&run, &name, &out, &notes, metrics.as_deref()),
             _ => bail!("give --run RUN and --name NAME (or --restamp DIR)"),
         },
