@@ -181,22 +181,24 @@ pub fn run(reps: usize, out: Option<&Path>) -> Result<String> {
             r,
             &format!("{steps_per_s:.2} steps/s; ≤ 384 visible + 128 query tokens per example"),
         );
-        let device = burn::tensor::Device::flex();
-        let fm = FmRmeEstimator::new(FmRmeConfig::small().init(&device), FmRmeConfig::small(), ContextConfig::new(), device, "fm-rme")?;
+        // The shipped weights and their context (what `rme estimate` and the page run).
+        let shipped = crate::common::load_fm_rme_weights(Path::new(crate::common::DEFAULT_WEIGHTS))?;
         let d1 = DynamicSimulator::new(DynamicPreset::by_name("D1")?)?.simulate(3)?;
-        let cells = Rng::new(2).choose_indices(d1.grid.len(), 400);
-        let obs = d1.measurements_at(&cells);
         let q = rme_core::QuerySet::from_grid(&d1.grid, 0.0, d1.bands_hz[0]);
-        for batch_groups in [1, 8] {
-            let fm = fm.clone().with_batch_groups(batch_groups);
+        for (samples, budget, batch_groups) in [(400, shipped.context.max_visible, 1), (400, shipped.context.max_visible, 8), (400, 384, 1)] {
+            let cells = Rng::new(2).choose_indices(d1.grid.len(), samples);
+            let obs = d1.measurements_at(&cells);
+            let fm = FmRmeEstimator { context: ContextConfig { max_visible: budget, ..shipped.context.clone() }, ..shipped.clone() }
+                .with_batch_groups(batch_groups);
             let r = time(reps.min(3), || {
                 fm.estimate(&obs, &q)?;
                 Ok(())
             })?;
+            let contexts = if samples <= budget { "one context of all samples (encoded once)".to_string() } else { format!("a context of {budget} per 64 m tile") };
             push(
-                &format!("fm-rme small: 400 samples → 64² map, {batch_groups} groups per pass (flex CPU)"),
+                &format!("fm-rme-small (shipped): {samples} samples → 64² map, context budget {budget}, {batch_groups} chunks per pass (flex CPU)"),
                 r,
-                "16 tiles of 64 m; each pass one padded batch and one read-back",
+                &format!("{contexts}; chunks of {} queries, one read-back per pass", fm.context.query_chunk),
             );
         }
     }
