@@ -37,9 +37,10 @@ pub struct FmRmeEstimator {
 }
 
 /// Chunks per forward pass unless set ([`FmRmeEstimator::with_batch_groups`]): one, because on
-/// a CPU padded batches gain nothing measurable (`rme bench`, one core, the 64² map from 400
-/// samples, two runs: 880 and 997 ms at 1 per pass, 1152 and 972 ms at 8). A GPU engine sets
-/// more: there each pass is one dispatch and one read-back.
+/// a CPU padded batches gain nothing (`rme bench`, one core, the 64² map from 400 samples:
+/// 880 and 997 ms at 1 per pass, 1152 and 972 ms at 8 with a context per tile; with one
+/// context for the map, 240 ms at 1 and 371 ms at 8, which encodes it once per batch item). A
+/// GPU engine sets more: there each pass is one dispatch and one read-back.
 pub const DEFAULT_BATCH_GROUPS: usize = 1;
 
 impl FmRmeEstimator {
