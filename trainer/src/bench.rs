@@ -185,7 +185,8 @@ pub fn run(reps: usize, out: Option<&Path>) -> Result<String> {
         let shipped = crate::common::load_fm_rme_weights(Path::new(crate::common::DEFAULT_WEIGHTS))?;
         let d1 = DynamicSimulator::new(DynamicPreset::by_name("D1")?)?.simulate(3)?;
         let q = rme_core::QuerySet::from_grid(&d1.grid, 0.0, d1.bands_hz[0]);
-        for (samples, budget, batch_groups) in [(400, shipped.context.max_visible, 1), (400, shipped.context.max_visible, 8), (400, 384, 1)] {
+        for (samples, budget, batch_groups) in [(400, shipped.context.max_visible, 1), (400, shipped.context.max_visible, 8), (400, 384, 1)]
+        {
             let cells = Rng::new(2).choose_indices(d1.grid.len(), samples);
             let obs = d1.measurements_at(&cells);
             let fm = FmRmeEstimator { context: ContextConfig { max_visible: budget, ..shipped.context.clone() }, ..shipped.clone() }
@@ -194,9 +195,15 @@ pub fn run(reps: usize, out: Option<&Path>) -> Result<String> {
                 fm.estimate(&obs, &q)?;
                 Ok(())
             })?;
-            let contexts = if samples <= budget { "one context of all samples (encoded once)".to_string() } else { format!("a context of {budget} per 64 m tile") };
+            let contexts = if samples <= budget {
+                "one context of all samples (encoded once)".to_string()
+            } else {
+                format!("a context of {budget} per 64 m tile")
+            };
             push(
-                &format!("fm-rme-small (shipped): {samples} samples → 64² map, context budget {budget}, {batch_groups} chunks per pass (flex CPU)"),
+                &format!(
+                    "fm-rme-small (shipped): {samples} samples → 64² map, context budget {budget}, {batch_groups} chunks per pass (flex CPU)"
+                ),
                 r,
                 &format!("{contexts}; chunks of {} queries, one read-back per pass", fm.context.query_chunk),
             );

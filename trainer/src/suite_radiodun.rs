@@ -18,7 +18,7 @@
 //! command-line choice: the tables say what it was.
 
 use crate::common::{Provenance, Table, load_mapset, write_report};
-use crate::suite_urban::{Method, Scores, evaluate, load_method, metric_columns, metric_notes, test_maps};
+use crate::suite_urban::{Draws, Method, Scores, evaluate, load_method, metric_columns, metric_notes, test_maps};
 use crate::train_grid::{self, GridRunSpec, MapSubset};
 use anyhow::{Context, Result, ensure};
 use rme_core::RadioMap;
@@ -59,6 +59,14 @@ pub struct Args {
     pub fine_tune_steps: u64,
     /// Training device (cpu, wgpu).
     pub device: String,
+    /// Sampling draws per test map ([`Draws`]).
+    pub draws: usize,
+}
+
+impl Args {
+    fn draws(&self) -> Draws {
+        Draws { seed: self.seed, draws: self.draws }
+    }
 }
 
 fn mode(tx_known: bool) -> &'static str {
@@ -131,7 +139,7 @@ fn load_methods(args: &Args) -> Result<Vec<(String, Method)>> {
 fn table_one(args: &Args, maps: &[RadioMap], methods: &[(String, Method)]) -> Result<Vec<Table>> {
     let mut out = Vec::new();
     for tx_known in [true, false] {
-        let scores = evaluate(maps, methods, Sampling::Count(9), tx_known, args.seed, 0)?;
+        let scores = evaluate(maps, methods, Sampling::Count(9), tx_known, args.draws(), 0)?;
         out.push(Table {
             title: format!(
                 "Table I: 9 samples, {}, {} test cities × {} transmitters, {}²",
@@ -156,7 +164,7 @@ fn table_two(args: &Args) -> Result<Vec<Table>> {
     let mut rows_unknown: Vec<(String, Vec<Option<f64>>)> = Vec::new();
     let kriging = vec![("kriging".to_string(), load_method("kriging", &args.models)?)];
     for tx_known in [true, false] {
-        let s = evaluate(&maps, &kriging, Sampling::Count(9), tx_known, args.seed, 0)?;
+        let s = evaluate(&maps, &kriging, Sampling::Count(9), tx_known, args.draws(), 0)?;
         let row = ("kriging".to_string(), vec![rmse(&s[0]); CITY_SHARES.len()]);
         if tx_known { rows_known.push(row) } else { rows_unknown.push(row) }
     }
@@ -167,8 +175,8 @@ fn table_two(args: &Args) -> Result<Vec<Table>> {
             let model = GridNetConfig::preset(kind, "small")?.to_json();
             let name = format!("{label}-cities{cities}-{}steps-{}", args.train_steps, args.train_size);
             let method = vec![trained(args, &name, budget_spec(args, kind, model, cities))?];
-            known.push(rmse(&evaluate(&maps, &method, Sampling::Count(9), true, args.seed, 0)?[0]));
-            unknown.push(rmse(&evaluate(&maps, &method, Sampling::Count(9), false, args.seed, 0)?[0]));
+            known.push(rmse(&evaluate(&maps, &method, Sampling::Count(9), true, args.draws(), 0)?[0]));
+            unknown.push(rmse(&evaluate(&maps, &method, Sampling::Count(9), false, args.draws(), 0)?[0]));
         }
         rows_known.push((format!("{label}-small"), known));
         rows_unknown.push((format!("{label}-small"), unknown));
@@ -222,7 +230,7 @@ fn table_three(args: &Args, maps: &[RadioMap], methods: &[(String, Method)]) -> 
     for tx_known in [true, false] {
         let mut rows: Vec<Vec<String>> = methods.iter().map(|(n, _)| vec![n.clone()]).collect();
         for (k, &n) in counts.iter().enumerate() {
-            let scores = evaluate(maps, methods, Sampling::Count(n), tx_known, args.seed, 1 + k)?;
+            let scores = evaluate(maps, methods, Sampling::Count(n), tx_known, args.draws(), 1 + k)?;
             for (row, s) in rows.iter_mut().zip(&scores) {
                 row.push(cell(rmse(s)));
             }
@@ -280,7 +288,7 @@ fn table_four(args: &Args, methods: &[(String, Method)]) -> Result<Vec<Table>> {
         }
         for (si, &(sampling, tx_known)) in settings.iter().enumerate() {
             let score = |m: &(String, Method)| -> Result<Option<f64>> {
-                Ok(rmse(&evaluate(&test, std::slice::from_ref(m), sampling, tx_known, args.seed, si)?[0]))
+                Ok(rmse(&evaluate(&test, std::slice::from_ref(m), sampling, tx_known, args.draws(), si)?[0]))
             };
             let zero_shot = score(&methods[mi])?;
             let mut row = vec![zero_shot];
@@ -338,7 +346,7 @@ fn table_five(args: &Args) -> Result<Vec<Table>> {
         let method = vec![radiodun_variant(args, &name, |c| c.with_reweighting(drm).with_shadowing_loss(sl))?];
         let mut row = vec![if drm { "✓" } else { "✗" }.to_string(), if sl { "✓" } else { "✗" }.to_string()];
         for tx_known in [false, true] {
-            let s = &evaluate(&maps, &method, Sampling::Count(9), tx_known, args.seed, 0)?[0];
+            let s = &evaluate(&maps, &method, Sampling::Count(9), tx_known, args.draws(), 0)?[0];
             let r = s.row("");
             row.extend(r.into_iter().skip(1));
         }
@@ -378,8 +386,8 @@ fn table_six(args: &Args) -> Result<Vec<Table>> {
         };
         let name = if k == 3 { "radiodun-cities64".to_string() } else { format!("radiodun-k{k}") };
         let method = vec![radiodun_variant(args, &name, |c| c.with_blocks(k))?];
-        let known = rmse(&evaluate(&maps, &method, Sampling::Count(9), true, args.seed, 0)?[0]);
-        let unknown = rmse(&evaluate(&maps, &method, Sampling::Count(9), false, args.seed, 0)?[0]);
+        let known = rmse(&evaluate(&maps, &method, Sampling::Count(9), true, args.draws(), 0)?[0]);
+        let unknown = rmse(&evaluate(&maps, &method, Sampling::Count(9), false, args.draws(), 0)?[0]);
         rows.push(vec![k.to_string(), params.to_string(), format!("{:.2}", cfg.gflops(128, 128)), cell(known), cell(unknown)]);
     }
     Ok(vec![Table {
@@ -414,14 +422,16 @@ pub fn run(args: &Args) -> Result<String> {
     let mut tables = Vec::new();
     for t in TABLES.iter().filter(|t| want(t)) {
         eprintln!("table {t}");
-        tables.extend(match *t {
+        let mut made = match *t {
             "I" => table_one(args, &maps, &methods)?,
             "II" => table_two(args)?,
             "III" => table_three(args, &maps, &methods)?,
             "IV" => table_four(args, &methods)?,
             "V" => table_five(args)?,
             _ => table_six(args)?,
-        });
+        };
+        made.iter_mut().for_each(|table| table.notes.extend(args.draws().note()));
+        tables.extend(made);
         // Written after every table: a long run keeps what it has.
         if let Some(out) = &args.out {
             let md: String = tables.iter().map(|t| t.markdown(&prov)).collect::<Vec<_>>().join("\n");

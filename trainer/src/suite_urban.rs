@@ -33,6 +33,8 @@ pub struct Args {
     pub models: PathBuf,
     pub sionna: Option<PathBuf>,
     pub seed: u64,
+    /// Sampling draws per map ([`evaluate`]).
+    pub draws: usize,
     pub out: Option<PathBuf>,
 }
 
@@ -142,22 +144,48 @@ pub fn sample(map: &RadioMap, sampling: Sampling, rng: &mut Rng) -> Result<Vec<u
     Ok(sampling.cells(map.grid.rows, map.grid.cols, &blocked, rng)?)
 }
 
-/// Scores every method on every map observed with `sampling` (the same cells for every
-/// method and both transmitter settings: they depend on the seed, the map and `key` alone).
+/// How a table samples its maps: `draws` independent samplings of every map, draw `d` the
+/// one seed `seed + d` gives (so `draws` = 1 is one seed's table, and 20 draws pool the
+/// tables of seeds `seed`…`seed + 19`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Draws {
+    pub seed: u64,
+    pub draws: usize,
+}
+
+impl Draws {
+    /// The note a table pooled over several draws carries (none for one draw).
+    pub fn note(&self) -> Option<String> {
+        (self.draws > 1).then(|| {
+            format!(
+                "pooled over {} sampling draws per map (seeds {}…{}): RMSE over every cell of every draw, SSIM and PSNR means over maps × draws",
+                self.draws,
+                self.seed,
+                self.seed + self.draws as u64 - 1
+            )
+        })
+    }
+}
+
+/// Scores every method on every map observed with `sampling`, `draws.draws` times (the same
+/// cells for every method and both transmitter settings: they depend on the seed, the map
+/// and `key` alone).
 pub fn evaluate(
     maps: &[RadioMap],
     methods: &[(String, Method)],
     sampling: Sampling,
     tx_known: bool,
-    seed: u64,
+    draws: Draws,
     key: usize,
 ) -> Result<Vec<Scores>> {
     let mut scores: Vec<Scores> = vec![Scores::default(); methods.len()];
-    for (mi, map) in maps.iter().enumerate() {
-        let mut rng = Rng::new(sample_seed(seed, (mi * 16 + key) as u64));
-        let cells = sample(map, sampling, &mut rng)?;
-        for (k, (_, m)) in methods.iter().enumerate() {
-            score(m, map, &cells, tx_known, &mut scores[k]);
+    for d in 0..draws.draws as u64 {
+        for (mi, map) in maps.iter().enumerate() {
+            let mut rng = Rng::new(sample_seed(draws.seed + d, (mi * 16 + key) as u64));
+            let cells = sample(map, sampling, &mut rng)?;
+            for (k, (_, m)) in methods.iter().enumerate() {
+                score(m, map, &cells, tx_known, &mut scores[k]);
+            }
         }
     }
     Ok(scores)
@@ -198,14 +226,15 @@ fn tables_for(maps: &[RadioMap], methods: &[(String, Method)], args: &Args, sour
     let mut tables = Vec::new();
     for tx_known in [true, false] {
         for (si, sampling) in samplings().into_iter().enumerate() {
-            let scores = evaluate(maps, methods, sampling, tx_known, args.seed, si)?;
+            let draws = Draws { seed: args.seed, draws: args.draws };
+            let scores = evaluate(maps, methods, sampling, tx_known, draws, si)?;
             let mode = if tx_known { "transmitter known" } else { "transmitter unknown" };
             let rows = methods.iter().zip(&scores).map(|((name, _), s)| s.row(name)).collect();
             tables.push(Table {
                 title: format!("Urban, {source}: {}, {mode}", sampling.label()),
                 columns: metric_columns(),
                 rows,
-                notes: metric_notes(maps.len(), tx_known),
+                notes: metric_notes(maps.len(), tx_known).into_iter().chain(draws.note()).collect(),
             });
         }
     }
@@ -230,4 +259,26 @@ pub fn run(args: &Args) -> Result<String> {
         write_report(out, &[("md", md.as_bytes()), ("csv", csv.as_bytes())])?;
     }
     Ok(md)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two draws pool exactly the errors of the two one-draw tables of seeds s and s + 1, and
+    /// the draws differ (otherwise pooling would add nothing).
+    #[test]
+    fn draws_pool_the_tables_of_consecutive_seeds() {
+        let maps = test_maps(64, 1, 2).unwrap();
+        let methods = vec![("idw".to_string(), load_method("idw", Path::new("static/models")).unwrap())];
+        let run =
+            |seed: u64, draws: usize| evaluate(&maps, &methods, Sampling::Count(9), true, Draws { seed, draws }, 0).unwrap().remove(0);
+        let (first, second, both) = (run(5, 1), run(6, 1), run(5, 2));
+        assert_eq!(both.errors.count(), first.errors.count() + second.errors.count());
+        assert!((both.errors.sum() - first.errors.sum() - second.errors.sum()).abs() < 1e-9 * both.errors.sum());
+        assert_eq!(both.ssim.len(), 4);
+        assert!((first.errors.rmse() - second.errors.rmse()).abs() > 1e-6, "the two seeds sampled the same cells");
+        assert_eq!(Draws { seed: 5, draws: 1 }.note(), None);
+        assert!(Draws { seed: 5, draws: 20 }.note().unwrap().contains("seeds 5…24"));
+    }
 }
