@@ -28,6 +28,11 @@ fn shipped_weights_decode_and_reproduce_their_stored_output() {
             checked += 1;
             continue;
         }
+        if manifest.kind == rme_core::models::storm::weights::KIND {
+            check_storm(&manifest, &bytes, &dir, &name);
+            checked += 1;
+            continue;
+        }
         let (model, config, context) = load_fm_rme(&manifest, &bytes, &device, &name).unwrap_or_else(|e| panic!("{e}"));
         let check: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("check.json")).unwrap()).unwrap();
         let example = Example {
@@ -69,5 +74,30 @@ fn check_grid_model(manifest: &Manifest, bytes: &[u8], dir: &Path, name: &str) {
     let mut corrupt = bytes.to_vec();
     corrupt[bytes.len() / 3] ^= 1;
     let err = load_grid_model(manifest, &corrupt, &device, name).map(|_| ()).expect_err("corrupt weights load").to_string();
+    assert!(err.contains("sha256") && err.contains(name), "{err}");
+}
+
+/// STORM's check: the stored slice's estimates (dB) at the stored queries.
+fn check_storm(manifest: &Manifest, bytes: &[u8], dir: &Path, name: &str) {
+    use rme_core::classic::{Sample, SliceContext, SpatialMethod};
+    use rme_core::models::storm::{StormMethod, load_storm};
+    let device = Device::flex();
+    let (model, config) = load_storm(manifest, bytes, &device, name).unwrap_or_else(|e| panic!("{e}"));
+    let check: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("check.json")).unwrap()).unwrap();
+    let samples: Vec<[f64; 3]> = serde_json::from_value(check["samples"].clone()).unwrap();
+    let queries: Vec<[f64; 2]> = serde_json::from_value(check["queries"].clone()).unwrap();
+    let expected: Vec<f64> = serde_json::from_value(check["expected"].clone()).unwrap();
+    let samples: Vec<Sample> = samples.iter().map(|p| Sample { x: p[0], y: p[1], value: p[2] }).collect();
+    let method = StormMethod::new(model, config, device.clone(), "storm").unwrap();
+    let ctx = SliceContext { t_s: 0.0, freq_hz: f64::NAN, tx_m: None };
+    let (got, std) = method.estimate_slice(&ctx, &samples, &queries).unwrap();
+    assert_eq!(got.len(), expected.len(), "{name}");
+    for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+        assert!((g - e).abs() < 1e-3, "{name}: query {i}: {g} dB now, {e} at export");
+    }
+    assert!(std.unwrap().iter().all(|s| *s > 0.0), "{name}: σ not positive");
+    let mut corrupt = bytes.to_vec();
+    corrupt[bytes.len() / 3] ^= 1;
+    let err = load_storm(manifest, &corrupt, &device, name).map(|_| ()).expect_err("corrupt weights load").to_string();
     assert!(err.contains("sha256") && err.contains(name), "{err}");
 }

@@ -82,10 +82,10 @@ test('the page starts on the CPU backend when there is no WebGPU, estimates, and
 
 test('the RMSE in the page equals the native one (same preset, seed, samples and weights)', async () => {
   const errors = [];
-  const native = nativeRmse('D7', 3, 200, ['fm-rme', 'kriging', 'idw']);
+  const native = nativeRmse('D7', 3, 200, ['fm-rme', 'storm', 'kriging', 'idw']);
   const p = await page(cpu, errors);
   const shown = {};
-  for (const [method, nativeName] of [['fm-rme-small', 'fm-rme'], ['kriging', 'kriging'], ['idw', 'idw']]) {
+  for (const [method, nativeName] of [['fm-rme-small', 'fm-rme'], ['storm-small', 'storm'], ['kriging', 'kriging'], ['idw', 'idw']]) {
     await p.goto(`${server.url}?preset=D7&seed=3&samples=200&method=${method}`);
     await estimated(p, 1);
     shown[method] = await pageRmse(p);

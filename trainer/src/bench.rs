@@ -208,6 +208,21 @@ pub fn run(reps: usize, out: Option<&Path>) -> Result<String> {
                 &format!("{contexts}; chunks of {} queries, one read-back per pass", fm.context.query_chunk),
             );
         }
+        // STORM, the point-based peer, on the same problem (where its weights are shipped).
+        let storm_dir = Path::new(crate::common::STORM_WEIGHTS);
+        if storm_dir.join("manifest.json").is_file() {
+            let storm = crate::common::load_storm_weights(storm_dir)?.into_estimator();
+            let obs = d1.measurements_at(&Rng::new(2).choose_indices(d1.grid.len(), 400));
+            let r = time(reps.min(3), || {
+                storm.estimate(&obs, &q)?;
+                Ok(())
+            })?;
+            push(
+                "storm-small (shipped): 400 samples → 64² map (flex CPU)",
+                r,
+                &format!("{} nearest measurements per query; the kriging baseline fitted once per slice", storm.0.config.neighbours),
+            );
+        }
     }
 
     let table = Table {

@@ -4,9 +4,11 @@
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
+use rme_core::classic::{Sample, SliceContext, SpatialMethod};
 use rme_core::models::fm_rme::{ContextConfig, ContextRule, Example, FmRme, FmRmeBatch, FmRmeConfig};
 use rme_core::models::grid::{GridExample, GridModel};
 use rme_core::models::grid_nets::{LoadedGridModel, check_example};
+use rme_core::models::storm::StormMethod;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -81,4 +83,44 @@ fn compare_check(dir: &Path, stored: usize, now: usize, pairs: impl Iterator<Ite
         );
     }
     Ok(())
+}
+
+/// The stored input/output pair of STORM: a fixed synthetic slice (60 measurements of a
+/// smooth field with a transmitter-like peak) and the estimates, dB, at 16 queries.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StormCheck {
+    pub samples: Vec<[f64; 3]>,
+    pub queries: Vec<[f64; 2]>,
+    pub expected: Vec<f64>,
+}
+
+impl StormCheck {
+    /// The fixed slice and `method`'s estimates on it.
+    pub fn of(method: &StormMethod) -> Result<Self> {
+        let mut rng = rme_core::rng::Rng::new(5);
+        let field =
+            |x: f64, y: f64| -40.0 - 25.0 * (((x - 30.0).powi(2) + (y - 70.0).powi(2)).sqrt() + 1.0).log10() + 3.0 * (x / 9.0).sin();
+        let samples: Vec<[f64; 3]> = (0..60)
+            .map(|_| {
+                let (x, y) = (rng.range(0.0, 100.0), rng.range(0.0, 100.0));
+                [x, y, field(x, y)]
+            })
+            .collect();
+        let queries: Vec<[f64; 2]> = (0..16).map(|i| [6.0 * i as f64 + 2.0, 100.0 - 5.5 * i as f64]).collect();
+        let expected = Self::estimate(method, &samples, &queries)?;
+        Ok(Self { samples, queries, expected })
+    }
+
+    fn estimate(method: &StormMethod, samples: &[[f64; 3]], queries: &[[f64; 2]]) -> Result<Vec<f64>> {
+        let s: Vec<Sample> = samples.iter().map(|p| Sample { x: p[0], y: p[1], value: p[2] }).collect();
+        let ctx = SliceContext { t_s: 0.0, freq_hz: f64::NAN, tx_m: None };
+        Ok(method.estimate_slice(&ctx, &s, queries)?.0)
+    }
+
+    /// Replays the stored input through `method`; an error names `dir`'s check.json.
+    pub fn verify(&self, method: &StormMethod, dir: &Path) -> Result<()> {
+        let got = Self::estimate(method, &self.samples, &self.queries)?;
+        let pairs = self.expected.iter().copied().zip(got.iter().copied()).enumerate();
+        compare_check(dir, self.expected.len(), got.len(), pairs)
+    }
 }

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 
 pub use crate::outputs::{Outputs, write_atomic};
 
-use crate::check::{Check, GridCheck, read_check};
+use crate::check::{Check, GridCheck, StormCheck, read_check};
+use rme_core::models::storm::{StormMethod, load_storm};
 
 /// Reads a measurement CSV and its sidecar (`foo.csv` → `foo.json`) if present.
 pub fn load_measurements(path: &Path) -> Result<(MeasurementSet, CsvReport)> {
@@ -236,6 +237,26 @@ pub fn load_fm_rme_weights(dir: &Path) -> Result<FmRmeEstimator> {
     Ok(FmRmeEstimator::new(model, config, context, device, "fm-rme")?)
 }
 
+/// Loads shipped STORM weights from a folder with `model.bpk` and `manifest.json` (and
+/// replays its `check.json`).
+pub fn load_storm_weights(dir: &Path) -> Result<StormMethod> {
+    let mpath = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&mpath).with_context(|| format!("reading {}", mpath.display()))?;
+    let manifest = Manifest::parse(&text, &mpath.display().to_string())?;
+    let wpath = dir.join("model.bpk");
+    let bytes = std::fs::read(&wpath).with_context(|| format!("reading {}", wpath.display()))?;
+    let device = burn::tensor::Device::flex();
+    let (model, config) = load_storm(&manifest, &bytes, &device, &wpath.display().to_string())?;
+    let method = StormMethod::new(model, config, device, "storm")?;
+    if let Some(check) = read_check::<StormCheck>(dir)? {
+        check.verify(&method, dir)?;
+    }
+    Ok(method)
+}
+
+/// Where `--method storm` finds its weights.
+pub const STORM_WEIGHTS: &str = "static/models/storm-small";
+
 /// Where `--method fm-rme` finds its weights when `--weights` is not given.
 pub const DEFAULT_WEIGHTS: &str = "static/models/fm-rme-small";
 
@@ -246,6 +267,9 @@ pub fn estimator_for(name: &str, scene: Option<&RadioMap>, weights: Option<&Path
     if name == "fm-rme" {
         let dir = weights.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(DEFAULT_WEIGHTS));
         return Ok(Box::new(load_fm_rme_weights(&dir)?));
+    }
+    if name == "storm" {
+        return Ok(Box::new(load_storm_weights(Path::new(STORM_WEIGHTS))?.into_estimator()));
     }
     if let Ok(e) = classical_by_name(name, scene) {
         return Ok(e);
@@ -264,9 +288,9 @@ pub fn estimator_for(name: &str, scene: Option<&RadioMap>, weights: Option<&Path
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum MethodUse {
     /// On measurement files: the classical methods but the oracle (it needs a simulated
-    /// scene), and fm-rme.
+    /// scene), fm-rme and storm.
     OnMeasurements,
-    /// On simulated or ray-traced maps: every classical method, fm-rme, and the grid models
+    /// On simulated or ray-traced maps: every classical method, fm-rme, storm, and the grid models
     /// (folders under [`MODELS_DIR`]).
     OnMaps,
 }
@@ -280,6 +304,7 @@ pub fn check_methods(methods: &[String], usage: MethodUse, flag: &str) -> Result
         .map(|m| m.to_string())
         .collect();
     known.push("fm-rme".into());
+    known.push("storm".into());
     if usage == MethodUse::OnMaps {
         known.extend(grid_model_folders());
     }
@@ -298,8 +323,8 @@ pub fn check_methods(methods: &[String], usage: MethodUse, flag: &str) -> Result
 /// Where model folders are found by name.
 pub const MODELS_DIR: &str = "static/models";
 
-/// The grid models shipped under [`MODELS_DIR`] (folders with a manifest, FM-RME's aside:
-/// it is the method `fm-rme`), sorted.
+/// The grid models shipped under [`MODELS_DIR`] (folders with a manifest, FM-RME's and
+/// STORM's aside: they are the methods `fm-rme` and `storm`), sorted.
 pub fn grid_model_folders() -> Vec<String> {
     let mut models: Vec<String> = std::fs::read_dir(MODELS_DIR)
         .into_iter()
@@ -307,7 +332,7 @@ pub fn grid_model_folders() -> Vec<String> {
         .filter_map(|e| e.ok())
         .filter(|e| e.path().join("manifest.json").is_file())
         .filter_map(|e| e.file_name().to_str().map(str::to_string))
-        .filter(|n| n != "fm-rme" && !n.starts_with("fm-rme-"))
+        .filter(|n| n != "fm-rme" && !n.starts_with("fm-rme-") && !n.starts_with("storm"))
         .collect();
     models.sort();
     models

@@ -35,6 +35,9 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<
 pub fn run(run_dir: &Path, name: &str, out_root: &Path, notes: &str, metrics: Option<&Path>) -> Result<()> {
     crate::cli_values::folder_name(name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
     let run: serde_json::Value = read_json(&run_dir.join("run.json"), "a run's run.json (damaged?)")?;
+    if run.get("kind").and_then(|k| k.as_str()) == Some(rme_core::models::storm::weights::KIND) {
+        return export_storm(run_dir, &run, name, out_root, notes, metrics);
+    }
     if run.get("kind").is_some() {
         return export_grid(run_dir, &run, name, out_root, notes, metrics);
     }
@@ -161,5 +164,19 @@ fn export_grid(run_dir: &Path, run: &serde_json::Value, name: &str, out_root: &P
     let out = model.predict(&example.inputs)?;
     let expected = (0..out.len()).step_by(61).map(|i| (i, out[i])).collect();
     let check = GridCheck { size, city: 0, tx_seed: 0, cells, tx_known: true, expected };
+    write_shipped(&out_root.join(name), &shipped_bytes, &manifest, &serde_json::to_vec(&check)?)
+}
+
+fn export_storm(run_dir: &Path, run: &serde_json::Value, name: &str, out_root: &Path, notes: &str, metrics: Option<&Path>) -> Result<()> {
+    use rme_core::models::storm::weights::{KIND as STORM, storm_from_bytes};
+    use rme_core::models::storm::{StormConfig, StormMethod};
+    let (bytes, summary) = finished_run(run_dir)?;
+    let cfg: StormConfig = serde_json::from_value(run["model"].clone())
+        .with_context(|| format!("{}: the model is not a STORM config", run_dir.join("run.json").display()))?;
+    let device = burn::tensor::Device::flex();
+    let model = storm_from_bytes(&bytes, &cfg, &device, &run_dir.join("model.bpk").display().to_string())?;
+    let (shipped_bytes, base) = shipped(&model, name, STORM, serde_json::to_value(&cfg)?, None)?;
+    let manifest = with_provenance(base, &summary, metrics, notes)?;
+    let check = crate::check::StormCheck::of(&StormMethod::new(model, cfg, device, name)?)?;
     write_shipped(&out_root.join(name), &shipped_bytes, &manifest, &serde_json::to_vec(&check)?)
 }

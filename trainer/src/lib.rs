@@ -22,3 +22,4 @@ pub mod suite_urban;
 pub mod train;
 pub mod train_grid;
 pub mod train_loop;
+pub mod train_storm;

@@ -4,6 +4,7 @@
 
 use rme_trainer::{
     bench, calibrate, cli_values, common, demo, estimate, eval, export, simulate, suite, suite_radiodun, suite_urban, train, train_grid,
+    train_storm,
 };
 
 use anyhow::{Result, bail};
@@ -196,12 +197,14 @@ enum Command {
         out: PathBuf,
     },
     /// Train a model on simulated data: fm-rme (masked self-supervised pre-training on D1–D6),
-    /// autoencoder, radiounet or radiodun (urban maps of the training cities).
+    /// autoencoder, radiounet or radiodun (urban maps of the training cities), storm (static
+    /// slices of D1–D6 and of urban maps).
     Train {
-        /// Model to train: fm-rme, autoencoder, radiounet, radiodun.
-        #[arg(value_parser = ["fm-rme", "autoencoder", "radiounet", "radiodun"])]
+        /// Model to train: fm-rme, autoencoder, radiounet, radiodun, storm.
+        #[arg(value_parser = ["fm-rme", "autoencoder", "radiounet", "radiodun", "storm"])]
         model: String,
-        /// Model size: tiny, small, base (fm-rme); small, paper (autoencoder, radiounet, radiodun).
+        /// Model size: tiny, small, base (fm-rme); small, paper (autoencoder, radiounet, radiodun);
+        /// tiny, small (storm).
         #[arg(long, default_value = "small")]
         config: String,
         /// Comma-separated pre-training presets.
@@ -209,7 +212,7 @@ enum Command {
         presets: List,
         #[arg(long, default_value_t = 2000, value_parser = at_least_one_u64())]
         steps: u64,
-        /// Examples per step (thirds: spatial, temporal, spectral masks).
+        /// Examples per step (fm-rme: thirds spatial, temporal, spectral masks; storm: slices).
         #[arg(long, default_value_t = 12, value_parser = at_least_one())]
         batch: usize,
         /// flex (CPU), wgpu (GPU; needs --features wgpu), cuda (not buildable here).
@@ -280,6 +283,16 @@ enum Command {
         /// weights' architecture and context rule (with --loss nll: adds a σ head and trains only it).
         #[arg(long)]
         init: Option<PathBuf>,
+        /// STORM: queries per training slice.
+        #[arg(long, default_value_t = 16, value_parser = at_least_one())]
+        queries: usize,
+        /// STORM: urban maps (one per training city, 64²) in the pool beside the presets' slices.
+        #[arg(long, default_value_t = 64)]
+        urban_maps: usize,
+        /// STORM: half the training slices get measurement noise of a standard deviation
+        /// drawn up to this share of the slice's spread.
+        #[arg(long, default_value_t = 0.7, value_parser = cli_values::non_negative)]
+        max_noise_share: f64,
         /// Grid models: override one field of the preset's architecture, `KEY=VALUE` with a
         /// JSON value (repeatable), e.g. `--set blocks=2 --set reweighting=false`.
         #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -521,7 +534,31 @@ fn run(cli: Cli) -> Result<()> {
             deep_shadow_slope,
             init,
             overrides,
+            queries,
+            urban_maps,
+            max_noise_share,
         } => {
+            if model == "storm" {
+                anyhow::ensure!(init.is_none() && overrides.is_empty(), "--init and --set are not STORM options");
+                let spec = train_storm::StormRunSpec {
+                    kind: model,
+                    model: rme_core::models::storm::StormConfig::preset(&config)?,
+                    presets: presets.0,
+                    pool,
+                    urban_maps,
+                    steps,
+                    batch,
+                    queries,
+                    max_noise_share,
+                    lr,
+                    weight_decay,
+                    warmup,
+                    seed,
+                    val_every,
+                    checkpoint_every,
+                };
+                return train_storm::run(&train_storm::Args { spec, device, out, resume, stop_after });
+            }
             if !rme_core::models::grid_nets::GRID_KINDS.contains(&model.as_str()) {
                 anyhow::ensure!(overrides.is_empty(), "--set is for the grid models (autoencoder, radiounet, radiodun)");
             }

@@ -11,7 +11,7 @@
 //! classical methods interpolate per slice (see `classic::slices` for how they stand in for
 //! a slice with no measurement); FM-RME and the oracle use other slots and bands too.
 
-use crate::common::{Provenance, Table, coverage_cells, load_fm_rme_weights, load_mapset, write_report};
+use crate::common::{Provenance, Table, coverage_cells, estimator_for, load_fm_rme_weights, load_mapset, write_report};
 use anyhow::Result;
 use rme_core::mask::MaskStrategy;
 use rme_core::metrics::{IntervalCoverage, SquaredErrors};
@@ -19,7 +19,7 @@ use rme_core::models::fm_rme::FmRmeEstimator;
 use rme_core::rng::Rng;
 use rme_core::sim::dynamic::{DataSplit, split_seed};
 use rme_core::sim::{DynamicPreset, DynamicSimulator};
-use rme_core::{Estimator, RadioMap, classical_by_name};
+use rme_core::{Estimator, RadioMap};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -102,7 +102,8 @@ fn run_case(
     let truth: Vec<f64> = targets.iter().map(|&v| map.values[v] as f64).collect();
     let mut estimators: Vec<(String, Built<'_>)> = Vec::new();
     for m in methods {
-        estimators.push((m.clone(), classical_by_name(m, Some(map)).map_err(|e| e.to_string())));
+        // The classical methods, storm and the grid models, by name.
+        estimators.push((m.clone(), estimator_for(m, Some(map), None).map_err(|e| format!("{e:#}"))));
     }
     for (name, est) in estimators
         .iter()

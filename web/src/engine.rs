@@ -1,5 +1,6 @@
 //! The compute engine: a burn device (WebGPU, or burn's CPU backend compiled to wasm), the
-//! models loaded on it (FM-RME, and the grid models: autoencoder, RadioUNet), and estimation
+//! models loaded on it (FM-RME, STORM, and the grid models: autoencoder, RadioUNet,
+//! RadioDUN), and estimation
 //! of a [`Problem`] by any method.
 
 use crate::js_error;
@@ -8,6 +9,8 @@ use js_sys::Promise;
 use rme_core::models::fm_rme::{DEFAULT_BATCH_GROUPS, FmRmeEstimator, load_fm_rme};
 use rme_core::models::grid::{GridInputs, GridScene, answer_queries, check_queries, denormalise_db};
 use rme_core::models::grid_nets::{GRID_KINDS, LoadedGridModel, load_grid_model};
+use rme_core::models::storm::weights::KIND as STORM_KIND;
+use rme_core::models::storm::{StormMethod, load_storm};
 use rme_core::models::weights::Manifest;
 use rme_core::{Estimate, Measurement, MeasurementSet, Query, QuerySet, Result as CoreResult, RmeError, classical_by_name};
 use serde::Serialize;
@@ -42,9 +45,10 @@ impl Problem {
     }
 }
 
-/// A loaded model: FM-RME (gridless) or a grid model.
+/// A loaded model: FM-RME or STORM (gridless) or a grid model.
 enum LoadedModel {
     FmRme(Rc<FmRmeEstimator>),
+    Storm(Rc<StormMethod>),
     Grid(Rc<LoadedGridModel>),
 }
 
@@ -52,6 +56,7 @@ impl Clone for LoadedModel {
     fn clone(&self) -> Self {
         match self {
             Self::FmRme(m) => Self::FmRme(m.clone()),
+            Self::Storm(m) => Self::Storm(m.clone()),
             Self::Grid(m) => Self::Grid(m.clone()),
         }
     }
@@ -141,6 +146,9 @@ impl Engine {
             // Labelled with the name the page uses.
             let m = Manifest { name: name.to_string(), ..manifest };
             LoadedModel::Grid(Rc::new(load_grid_model(&m, bytes, &self.inner.device, &file)?))
+        } else if manifest.kind == STORM_KIND {
+            let (model, config) = load_storm(&manifest, bytes, &self.inner.device, &file)?;
+            LoadedModel::Storm(Rc::new(StormMethod::new(model, config, self.inner.device.clone(), name)?))
         } else {
             let (model, config, context) = load_fm_rme(&manifest, bytes, &self.inner.device, &file)?;
             let estimator = FmRmeEstimator::new(model, config, context, self.inner.device.clone(), name)?;
@@ -175,6 +183,7 @@ impl Engine {
         let model = self.inner.models.borrow().get(method).cloned();
         let estimate = match model {
             Some(LoadedModel::FmRme(m)) => m.estimate_async(&problem.obs, &problem.queries).await,
+            Some(LoadedModel::Storm(m)) => m.estimate_async(&problem.obs, &problem.queries).await,
             Some(LoadedModel::Grid(m)) => {
                 let scene =
                     problem.scene.as_ref().ok_or_else(|| RmeError::unsupported(method, "grid models need a grid to estimate on"))?;
@@ -339,6 +348,27 @@ mod tests {
         assert!(gap > 1e-2, "the model's estimate equals its baseline (gap {gap} dB)");
         let k = ready(engine.run("kriging", &problem)).unwrap();
         assert_eq!(k.mean.len(), 64 * 64);
+    }
+
+    /// STORM through the page's path (manifest checks, async read-back) gives the native
+    /// estimator's numbers, σ included.
+    #[test]
+    fn storm_matches_the_native_estimator() {
+        use rme_core::models::storm::StormConfig;
+        let engine = Engine::cpu();
+        let cfg = StormConfig::tiny();
+        let model = cfg.init(&Device::flex()).with_random_heads(&Device::flex());
+        let (bytes, manifest) = shipped(&model, "storm", "storm", serde_json::to_value(&cfg).unwrap(), None).unwrap();
+        engine.add_model("storm", &serde_json::to_string(&manifest).unwrap(), &bytes).unwrap();
+        ready(engine.warm_up("storm")).unwrap();
+        let mut scene = crate::Scene::simulate("D1", 4).unwrap();
+        scene.sample_random(100, 4).unwrap();
+        let problem = scene.problem();
+        let web = ready(engine.run("storm", &problem)).unwrap();
+        let native = StormMethod::new(model, cfg, Device::flex(), "storm").unwrap().into_estimator();
+        let native = native.estimate(&problem.obs, &problem.queries).unwrap();
+        assert_eq!(web, native);
+        assert!(web.std.is_some());
     }
 
     #[test]

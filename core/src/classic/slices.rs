@@ -45,25 +45,24 @@ pub trait SpatialMethod {
 /// Any spatial method, made into an [`Estimator`] over slots and bands.
 pub struct Sliced<M: SpatialMethod>(pub M);
 
-impl<M: SpatialMethod> Sliced<M> {
-    fn source_for(slices: &BTreeMap<Key, Vec<Sample>>, want: Key) -> Option<Key> {
-        if slices.contains_key(&want) {
-            return Some(want);
-        }
-        let same_band: Vec<Key> = slices.keys().filter(|k| k.f_hz == want.f_hz).copied().collect();
-        if !same_band.is_empty() {
-            let past = same_band.iter().filter(|k| k.t_us <= want.t_us).max_by_key(|k| k.t_us);
-            return past.copied().or_else(|| same_band.iter().min_by_key(|k| (k.t_us - want.t_us).abs()).copied());
-        }
-        // Nearest band, then nearest slot (ties: earlier).
-        slices
-            .keys()
-            .min_by_key(|k| {
-                let df = if k.f_hz == Key::NO_FREQ || want.f_hz == Key::NO_FREQ { i64::MAX / 4 } else { (k.f_hz - want.f_hz).abs() };
-                (df, (k.t_us - want.t_us).abs(), k.t_us)
-            })
-            .copied()
+/// The slice whose measurements answer the query slice `want` (the module's rule).
+fn source_for(slices: &BTreeMap<Key, Vec<Sample>>, want: Key) -> Option<Key> {
+    if slices.contains_key(&want) {
+        return Some(want);
     }
+    let same_band: Vec<Key> = slices.keys().filter(|k| k.f_hz == want.f_hz).copied().collect();
+    if !same_band.is_empty() {
+        let past = same_band.iter().filter(|k| k.t_us <= want.t_us).max_by_key(|k| k.t_us);
+        return past.copied().or_else(|| same_band.iter().min_by_key(|k| (k.t_us - want.t_us).abs()).copied());
+    }
+    // Nearest band, then nearest slot (ties: earlier).
+    slices
+        .keys()
+        .min_by_key(|k| {
+            let df = if k.f_hz == Key::NO_FREQ || want.f_hz == Key::NO_FREQ { i64::MAX / 4 } else { (k.f_hz - want.f_hz).abs() };
+            (df, (k.t_us - want.t_us).abs(), k.t_us)
+        })
+        .copied()
 }
 
 impl<M: SpatialMethod> Estimator for Sliced<M> {
@@ -72,46 +71,81 @@ impl<M: SpatialMethod> Estimator for Sliced<M> {
     }
 
     fn estimate(&self, obs: &MeasurementSet, query: &QuerySet) -> Result<Estimate> {
-        obs.validate()?;
-        query.validate()?;
-        let mut slices: BTreeMap<Key, Vec<Sample>> = BTreeMap::new();
-        for m in &obs.points {
-            slices.entry(Key::of(m.t_s, m.freq_hz)).or_default().push(Sample { x: m.x_m, y: m.y_m, value: m.value });
+        let mut out = Estimate { mean: vec![f64::NAN; query.len()], std: None };
+        for task in slice_tasks(obs, query)? {
+            let (m, s) = self.0.estimate_slice(&task.ctx, &task.samples, &task.points)?;
+            task.fill(&mut out, &m, s.as_deref());
         }
-        let mut groups: BTreeMap<Key, Vec<usize>> = BTreeMap::new();
-        for (i, q) in query.points.iter().enumerate() {
-            groups.entry(Key::of(q.t_s, q.freq_hz)).or_default().push(i);
-        }
-        let mut mean = vec![f64::NAN; query.len()];
-        let mut std: Option<Vec<f64>> = None;
-        for (want, idx) in groups {
-            let src = Self::source_for(&slices, want).ok_or_else(|| RmeError::Empty("measurement set".into()))?;
-            let first = &query.points[idx[0]];
-            let ctx = SliceContext {
-                t_s: src.t_us as f64 * 1e-6,
-                freq_hz: if src.f_hz == Key::NO_FREQ { f64::NAN } else { src.f_hz as f64 },
-                tx_m: obs.tx_m,
-            };
-            let pts: Vec<[f64; 2]> = idx.iter().map(|&i| [query.points[i].x_m, query.points[i].y_m]).collect();
-            let (m, s) = self.0.estimate_slice(&ctx, &slices[&src], &pts)?;
-            // Frequency correction when a band stands in for another.
-            let shift = if src.f_hz != want.f_hz && src.f_hz != Key::NO_FREQ && first.freq_hz.is_finite() {
-                -20.0 * (first.freq_hz / ctx.freq_hz).log10()
-            } else {
-                0.0
-            };
-            for (k, &i) in idx.iter().enumerate() {
-                mean[i] = m[k] + shift;
-            }
-            if let Some(s) = s {
-                let out = std.get_or_insert_with(|| vec![f64::NAN; query.len()]);
-                for (k, &i) in idx.iter().enumerate() {
-                    out[i] = s[k];
-                }
-            }
-        }
-        Ok(Estimate { mean, std })
+        Ok(out)
     }
+}
+
+/// The work of one query slice: the slice whose measurements answer it, the queries' places
+/// in the query set and their positions, and the frequency shift when a band stands in for
+/// another.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SliceTask {
+    /// The answering slice.
+    pub ctx: SliceContext,
+    /// Its measurements.
+    pub samples: Vec<Sample>,
+    /// Indices of the queries in the query set.
+    pub indices: Vec<usize>,
+    /// Their positions.
+    pub points: Vec<[f64; 2]>,
+    /// Added to every mean: `−20·log10(f_q / f_s)` when the band differs, else 0.
+    pub shift: f64,
+}
+
+impl SliceTask {
+    /// Writes a slice method's answer (mean and, where it has one, σ) into `out`.
+    pub fn fill(&self, out: &mut Estimate, mean: &[f64], std: Option<&[f64]>) {
+        let len = out.mean.len();
+        for (k, &i) in self.indices.iter().enumerate() {
+            out.mean[i] = mean[k] + self.shift;
+        }
+        if let Some(s) = std {
+            let o = out.std.get_or_insert_with(|| vec![f64::NAN; len]);
+            for (k, &i) in self.indices.iter().enumerate() {
+                o[i] = s[k];
+            }
+        }
+    }
+}
+
+/// Cuts a problem into slice tasks (the rule of the module's doc), checking both sets first.
+/// [`Sliced`] runs them one after another; a model that reads its results back
+/// asynchronously (STORM on WebGPU) runs the same tasks.
+pub fn slice_tasks(obs: &MeasurementSet, query: &QuerySet) -> Result<Vec<SliceTask>> {
+    obs.validate()?;
+    query.validate()?;
+    let mut slices: BTreeMap<Key, Vec<Sample>> = BTreeMap::new();
+    for m in &obs.points {
+        slices.entry(Key::of(m.t_s, m.freq_hz)).or_default().push(Sample { x: m.x_m, y: m.y_m, value: m.value });
+    }
+    let mut groups: BTreeMap<Key, Vec<usize>> = BTreeMap::new();
+    for (i, q) in query.points.iter().enumerate() {
+        groups.entry(Key::of(q.t_s, q.freq_hz)).or_default().push(i);
+    }
+    let mut tasks = Vec::with_capacity(groups.len());
+    for (want, indices) in groups {
+        let src = source_for(&slices, want).ok_or_else(|| RmeError::Empty("measurement set".into()))?;
+        let first = &query.points[indices[0]];
+        let ctx = SliceContext {
+            t_s: src.t_us as f64 * 1e-6,
+            freq_hz: if src.f_hz == Key::NO_FREQ { f64::NAN } else { src.f_hz as f64 },
+            tx_m: obs.tx_m,
+        };
+        // Frequency correction when a band stands in for another.
+        let shift = if src.f_hz != want.f_hz && src.f_hz != Key::NO_FREQ && first.freq_hz.is_finite() {
+            -20.0 * (first.freq_hz / ctx.freq_hz).log10()
+        } else {
+            0.0
+        };
+        let points = indices.iter().map(|&i| [query.points[i].x_m, query.points[i].y_m]).collect();
+        tasks.push(SliceTask { ctx, samples: slices[&src].clone(), indices, points, shift });
+    }
+    Ok(tasks)
 }
 
 /// Indices of the `k` samples nearest to `q` (all when there are at most `k`).

@@ -7,4 +7,5 @@ pub mod grid_nets;
 pub mod pi_drme;
 pub mod radiodun;
 pub mod radiounet;
+pub mod storm;
 pub mod weights;
