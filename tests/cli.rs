@@ -580,5 +580,5 @@ fn storm_trains_resumes_exactly_exports_and_estimates_with_sigma() {
     let text = std::fs::read_to_string(&est).unwrap();
     let rows: Vec<Vec<f64>> = text.lines().skip(1).map(|l| l.split(',').map(|c| c.parse().unwrap()).collect()).collect();
     assert_eq!(rows.len(), 3, "{text}");
-    assert!(rows.iter().all(|r| r[3] > 40.0 && r[3] < 110.0 && r[4] > 0.0), "{text}");
+    assert!(rows.iter().all(|r| r[2] > 40.0 && r[2] < 110.0 && r[3] > 0.0), "{text}");
 }
