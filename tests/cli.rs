@@ -29,6 +29,25 @@ fn scratch(name: &str) -> PathBuf {
     d
 }
 
+/// Trains a run whole into `whole` and in two parts into `parts` (stopped after step 3, then
+/// resumed), and checks that both curves hold the same `steps` losses.
+fn assert_resume_is_exact(args: &dyn Fn(&Path, &[&str]) -> Vec<String>, whole: &Path, parts: &Path, steps: usize) {
+    let call = |v: Vec<String>| ok(&v.iter().map(String::as_str).collect::<Vec<_>>());
+    call(args(whole, &[]));
+    call(args(parts, &["--stop-after", "3"]));
+    call(args(parts, &["--resume"]));
+    let losses = |p: &Path| -> Vec<String> {
+        std::fs::read_to_string(p.join("curve.csv"))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').take(2).collect::<Vec<_>>().join(","))
+            .collect()
+    };
+    assert_eq!(losses(whole).len(), steps);
+    assert_eq!(losses(whole), losses(parts));
+}
+
 /// The RMSE column of a method's row at a fraction in an eval table.
 fn rmse(table: &str, method: &str, fraction: &str) -> f64 {
     let row = table
@@ -370,22 +389,8 @@ fn grid_training_resumes_exactly_and_exports() {
         v.extend(extra.iter().map(|s| s.to_string()));
         v
     };
-    let whole = dir.join("whole");
-    let parts = dir.join("parts");
-    let call = |v: Vec<String>| ok(&v.iter().map(String::as_str).collect::<Vec<_>>());
-    call(args(&whole, &[]));
-    call(args(&parts, &["--stop-after", "3"]));
-    call(args(&parts, &["--resume"]));
-    let losses = |p: &Path| -> Vec<String> {
-        std::fs::read_to_string(p.join("curve.csv"))
-            .unwrap()
-            .lines()
-            .skip(1)
-            .map(|l| l.split(',').take(2).collect::<Vec<_>>().join(","))
-            .collect()
-    };
-    assert_eq!(losses(&whole).len(), 6);
-    assert_eq!(losses(&whole), losses(&parts));
+    let (whole, parts) = (dir.join("whole"), dir.join("parts"));
+    assert_resume_is_exact(&args, &whole, &parts, 6);
     // Resuming with other arguments is refused.
     let changed = args(&parts, &["--resume", "--tx-known-share", "0.9"]);
     let out = rme(&changed.iter().map(String::as_str).collect::<Vec<_>>());
@@ -547,20 +552,7 @@ fn storm_trains_resumes_exactly_exports_and_estimates_with_sigma() {
         v
     };
     let (whole, parts) = (dir.join("whole"), dir.join("parts"));
-    let call = |v: Vec<String>| ok(&v.iter().map(String::as_str).collect::<Vec<_>>());
-    call(args(&whole, &[]));
-    call(args(&parts, &["--stop-after", "3"]));
-    call(args(&parts, &["--resume"]));
-    let losses = |p: &Path| -> Vec<String> {
-        std::fs::read_to_string(p.join("curve.csv"))
-            .unwrap()
-            .lines()
-            .skip(1)
-            .map(|l| l.split(',').take(2).collect::<Vec<_>>().join(","))
-            .collect()
-    };
-    assert_eq!(losses(&whole).len(), 6);
-    assert_eq!(losses(&whole), losses(&parts));
+    assert_resume_is_exact(&args, &whole, &parts, 6);
     let models = dir.join("models");
     ok(&["export", "--run", whole.to_str().unwrap(), "--name", "storm-test", "--out", models.to_str().unwrap()]);
     let manifest = std::fs::read_to_string(models.join("storm-test/manifest.json")).unwrap();

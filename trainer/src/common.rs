@@ -222,13 +222,20 @@ pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
     pb
 }
 
-/// Loads shipped FM-RME weights from a folder with `model.bpk` and `manifest.json`.
-pub fn load_fm_rme_weights(dir: &Path) -> Result<FmRmeEstimator> {
+/// A shipped folder's parsed `manifest.json`, its `model.bpk` bytes and that file's path
+/// (each loader checks them against its architecture).
+fn read_weight_files(dir: &Path) -> Result<(Manifest, Vec<u8>, PathBuf)> {
     let mpath = dir.join("manifest.json");
     let text = std::fs::read_to_string(&mpath).with_context(|| format!("reading {}", mpath.display()))?;
     let manifest = Manifest::parse(&text, &mpath.display().to_string())?;
     let wpath = dir.join("model.bpk");
     let bytes = std::fs::read(&wpath).with_context(|| format!("reading {}", wpath.display()))?;
+    Ok((manifest, bytes, wpath))
+}
+
+/// Loads shipped FM-RME weights from a folder with `model.bpk` and `manifest.json`.
+pub fn load_fm_rme_weights(dir: &Path) -> Result<FmRmeEstimator> {
+    let (manifest, bytes, wpath) = read_weight_files(dir)?;
     let device = burn::tensor::Device::flex();
     let (model, config, context) = load_fm_rme(&manifest, &bytes, &device, &wpath.display().to_string())?;
     if let Some(check) = read_check::<Check>(dir)? {
@@ -240,11 +247,7 @@ pub fn load_fm_rme_weights(dir: &Path) -> Result<FmRmeEstimator> {
 /// Loads shipped STORM weights from a folder with `model.bpk` and `manifest.json` (and
 /// replays its `check.json`).
 pub fn load_storm_weights(dir: &Path) -> Result<StormMethod> {
-    let mpath = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&mpath).with_context(|| format!("reading {}", mpath.display()))?;
-    let manifest = Manifest::parse(&text, &mpath.display().to_string())?;
-    let wpath = dir.join("model.bpk");
-    let bytes = std::fs::read(&wpath).with_context(|| format!("reading {}", wpath.display()))?;
+    let (manifest, bytes, wpath) = read_weight_files(dir)?;
     let device = burn::tensor::Device::flex();
     let (model, config) = load_storm(&manifest, &bytes, &device, &wpath.display().to_string())?;
     let method = StormMethod::new(model, config, device, "storm")?;
@@ -341,11 +344,7 @@ pub fn grid_model_folders() -> Vec<String> {
 /// Loads shipped grid-model weights (autoencoder, RadioUNet) from a folder with `model.bpk`
 /// and `manifest.json`.
 pub fn load_grid_weights(dir: &Path) -> Result<LoadedGridModel> {
-    let mpath = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&mpath).with_context(|| format!("reading {}", mpath.display()))?;
-    let manifest = Manifest::parse(&text, &mpath.display().to_string())?;
-    let wpath = dir.join("model.bpk");
-    let bytes = std::fs::read(&wpath).with_context(|| format!("reading {}", wpath.display()))?;
+    let (manifest, bytes, wpath) = read_weight_files(dir)?;
     let model = load_grid_model(&manifest, &bytes, &burn::tensor::Device::flex(), &wpath.display().to_string())?;
     if let Some(check) = read_check::<GridCheck>(dir)? {
         check.verify(&model, dir)?;
