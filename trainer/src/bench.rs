@@ -164,6 +164,7 @@ pub fn run(reps: usize, out: Option<&Path>) -> Result<String> {
             val_every: 100,
             checkpoint_every: 100,
             init: None,
+            max_noise_share: 0.0,
         };
         let pool = crate::train::training_pool(&spec)?;
         let dev = burn::tensor::Device::flex().autodiff();

@@ -289,10 +289,12 @@ enum Command {
         /// STORM: urban maps (one per training city, 64²) in the pool beside the presets' slices.
         #[arg(long, default_value_t = 64)]
         urban_maps: usize,
-        /// STORM: half the training slices get measurement noise of a standard deviation
-        /// drawn up to this share of the slice's spread.
-        #[arg(long, default_value_t = 0.7, value_parser = cli_values::non_negative)]
-        max_noise_share: f64,
+        /// STORM and FM-RME: half the training examples get measurement noise of a standard
+        /// deviation drawn up to this share of their readings' spread (STORM: on readings and
+        /// truths; FM-RME: on the visible readings, and with --loss nll on the truths too).
+        /// Default: 0.7 for STORM, 0 for FM-RME.
+        #[arg(long, value_parser = cli_values::non_negative)]
+        max_noise_share: Option<f64>,
         /// Grid models: override one field of the preset's architecture, `KEY=VALUE` with a
         /// JSON value (repeatable), e.g. `--set blocks=2 --set reweighting=false`.
         #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -549,7 +551,7 @@ fn run(cli: Cli) -> Result<()> {
                     steps,
                     batch,
                     queries,
-                    max_noise_share,
+                    max_noise_share: max_noise_share.unwrap_or(0.7),
                     lr,
                     weight_decay,
                     warmup,
@@ -623,6 +625,7 @@ fn run(cli: Cli) -> Result<()> {
                 val_every,
                 checkpoint_every,
                 init,
+                max_noise_share: max_noise_share.unwrap_or(0.0),
             };
             train::run(&train::Args { spec, device, out, resume, stop_after })
         }

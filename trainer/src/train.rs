@@ -65,6 +65,12 @@ pub struct RunSpec {
     /// random initialisation. With the loss "nll" a σ head is added and only it trains.
     #[serde(default)]
     pub init: Option<PathBuf>,
+    /// Half the examples get i.i.d. Gaussian noise on their visible readings, of a standard
+    /// deviation drawn up to this share of their spread (`Example::add_measurement_noise`),
+    /// and with the loss "nll" on their targets too (`Example::add_target_noise`); 0: none
+    /// (runs written before this field existed).
+    #[serde(default)]
+    pub max_noise_share: f64,
 }
 
 fn stored_model<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<FmRmeConfig, D::Error> {
@@ -149,7 +155,17 @@ pub fn batch_examples(spec: &RunSpec, pool: &[RadioMap], step: u64) -> Result<[V
             let strategy = random_strategy(kind, map, &mut rng);
             let split = strategy.split(map, rng.next_u64())?;
             let budget = (spec.max_visible / 4) + rng.below(spec.max_visible - spec.max_visible / 4 + 1);
-            if let Some(e) = training_example(map, &split, &mut rng, budget.max(8), spec.max_queries, &rule) {
+            if let Some(mut e) = training_example(map, &split, &mut rng, budget.max(8), spec.max_queries, &rule) {
+                // Drawn only when asked, so that runs without noise see the batches they always did.
+                if spec.max_noise_share > 0.0 && rng.bernoulli(0.5) {
+                    let share = rng.range(0.0, spec.max_noise_share);
+                    let sd = e.add_measurement_noise(share, &mut rng);
+                    // The σ head learns the error against a new reading (noise included);
+                    // the mean learns the clean field.
+                    if spec.loss == "nll" {
+                        e.add_target_noise(sd, &mut rng);
+                    }
+                }
                 out[kind].push(e);
                 break;
             }
@@ -389,6 +405,7 @@ mod tests {
             val_every: 1000,
             checkpoint_every: 1000,
             init: None,
+            max_noise_share: 0.0,
         }
     }
 
@@ -408,6 +425,36 @@ mod tests {
         let b = batch_examples(&s, &pool, 7).unwrap();
         assert_eq!(a[0][0].targets, b[0][0].targets);
         assert_eq!(a.iter().map(|v| v.len()).sum::<usize>(), 3);
+    }
+
+    /// With noise, about half the examples read noisy values at the same points (the truths
+    /// stay clean), and with the loss "nll" those examples' truths are noisy too; without,
+    /// the batches are those of runs that predate the option.
+    #[test]
+    fn measurement_noise_reaches_the_readings_and_with_nll_the_truths() {
+        let clean = RunSpec { batch: 12, ..tiny_spec(10) };
+        let noisy = RunSpec { max_noise_share: 1.0, ..clean.clone() };
+        let nll = RunSpec { loss: "nll".into(), ..noisy.clone() };
+        let pool = training_pool(&clean).unwrap();
+        let (mut changed, mut total) = (0, 0);
+        for step in 1..=4 {
+            let [a, b, c] = [&clean, &noisy, &nll].map(|s| batch_examples(s, &pool, step).unwrap());
+            for k in 0..3 {
+                for ((a, b), c) in a[k].iter().zip(&b[k]).zip(&c[k]) {
+                    total += 1;
+                    assert!(a.visible.iter().zip(&b.visible).all(|(x, y)| x[..4] == y[..4]), "the points moved");
+                    assert_eq!(a.targets, b.targets, "the mean's truths must stay clean");
+                    assert_eq!(b.visible, c.visible);
+                    if a.visible != b.visible {
+                        changed += 1;
+                        assert_ne!(a.targets, c.targets, "nll: a noisy example's truths are readings");
+                    } else {
+                        assert_eq!(a.targets, c.targets);
+                    }
+                }
+            }
+        }
+        assert!(total >= 40 && (total / 4..=3 * total / 4).contains(&changed), "{changed} of {total} examples noisy");
     }
 
     /// A tiny model overfits one fixed batch: the loss falls by 10× within a few hundred steps.

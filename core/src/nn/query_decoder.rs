@@ -32,6 +32,47 @@ pub fn query_isolation_mask(nv: usize, nq: usize, device: &Device) -> Tensor<2, 
     Tensor::<2, Bool>::from_data(TensorData::new(blocked, [l, l]), device)
 }
 
+/// The visible stream of a pre-norm stack, layer by layer, as the queries see it: each
+/// layer's keys and values of the (normalised) visible tokens, `[B, heads, Nv, d_k]`, and
+/// the padding as an additive score `[B, 1, 1, Nv]` (0, or the layer's most negative
+/// float). It depends on the visible set only, so a set's many query chunks share it.
+#[derive(Clone, Debug)]
+pub struct VisibleKeys {
+    layers: Vec<(Tensor<4>, Tensor<4>)>,
+    /// `None` when no visible token is padding: the scores need no mask then.
+    padding: Option<Tensor<4>>,
+}
+
+impl VisibleKeys {
+    /// Runs the visible tokens `[B, Nv, d]` through `stack` (pre-norm layers only), keeping
+    /// each layer's keys and values. `padded`: whether `visible_pad` marks any token; with
+    /// false the mask is skipped (it would add zeros).
+    pub fn new(stack: &TransformerEncoder, visible: Tensor<3>, visible_pad: Tensor<2, Bool>, padded: bool) -> Self {
+        let [b, nv, _] = visible.dims();
+        let mut visible = visible;
+        let last = stack.layers.len().saturating_sub(1);
+        let mut layers = Vec::with_capacity(stack.layers.len());
+        for (i, layer) in stack.layers.iter().enumerate() {
+            debug_assert!(layer.norm_first, "the two-stream decoder runs pre-norm layers only");
+            let normed = layer.norm_2.forward(visible.clone());
+            layers.push((split_heads(&layer.mha, &layer.mha.key, normed.clone()), split_heads(&layer.mha, &layer.mha.value, normed)));
+            if i < last {
+                visible = layer.forward(visible, Some(visible_pad.clone()), None);
+            }
+        }
+        let min_float = stack.layers.first().map_or(-1.0e4, |l| l.mha.min_float);
+        let padding =
+            padded.then(|| Tensor::<2>::zeros([b, nv], &visible_pad.device()).mask_fill(visible_pad, min_float).reshape([b, 1, 1, nv]));
+        Self { layers, padding }
+    }
+}
+
+/// `[B, N, d]` → `[B, heads, N, d_k]` through one of the attention's projections.
+fn split_heads(mha: &burn::nn::attention::MultiHeadAttention, linear: &Linear, x: Tensor<3>) -> Tensor<4> {
+    let [b, n, _] = x.dims();
+    linear.forward(x).reshape([b, n, mha.n_heads, mha.d_k]).swap_dims(1, 2)
+}
+
 /// Runs `stack` over `visible` tokens and isolated `queries`; returns the queries' outputs.
 /// Every layer of `stack` must be pre-norm (`norm_first`), as FM-RME's are.
 ///
@@ -47,14 +88,20 @@ pub fn decode_isolated_queries(
     queries: Tensor<3>,
     query_pad: Tensor<2, Bool>,
 ) -> Tensor<3> {
-    let (mut visible, mut queries) = (visible, queries);
-    let last = stack.layers.len().saturating_sub(1);
-    for (i, layer) in stack.layers.iter().enumerate() {
-        // The queries read this layer's input visible tokens, so they go first.
-        queries = query_stream(layer, visible.clone(), visible_pad.clone(), queries, query_pad.clone());
-        if i < last {
-            visible = layer.forward(visible, Some(visible_pad.clone()), None);
-        }
+    decode_queries(stack, &VisibleKeys::new(stack, visible, visible_pad, true), queries, query_pad)
+}
+
+/// [`decode_isolated_queries`] against a visible stream computed beforehand (each layer's
+/// queries read that layer's input visible tokens, which [`VisibleKeys`] holds).
+///
+/// # Shapes
+///
+/// - queries: `[B, Nq, d_model]`, query_pad: `[B, Nq]` (true at padding)
+/// - output: `[B, Nq, d_model]` (rows of padded queries are meaningless)
+pub fn decode_queries(stack: &TransformerEncoder, visible: &VisibleKeys, queries: Tensor<3>, query_pad: Tensor<2, Bool>) -> Tensor<3> {
+    let mut queries = queries;
+    for (layer, (key_v, value_v)) in stack.layers.iter().zip(&visible.layers) {
+        queries = query_stream(layer, key_v.clone(), value_v.clone(), visible.padding.clone(), queries, query_pad.clone());
     }
     queries
 }
@@ -63,31 +110,33 @@ pub fn decode_isolated_queries(
 /// itself (softmax over `nv + 1` scores), then the feed-forward block.
 fn query_stream(
     layer: &TransformerEncoderLayer,
-    visible: Tensor<3>,
-    visible_pad: Tensor<2, Bool>,
+    key_v: Tensor<4>,
+    value_v: Tensor<4>,
+    padding: Option<Tensor<4>>,
     queries: Tensor<3>,
     query_pad: Tensor<2, Bool>,
 ) -> Tensor<3> {
-    debug_assert!(layer.norm_first, "decode_isolated_queries runs pre-norm layers only");
     let mha = &layer.mha;
-    let [b, nv, d] = visible.dims();
-    let nq = queries.dims()[1];
-    let heads = |x: Tensor<3>, linear: &Linear| {
-        let n = x.dims()[1];
-        linear.forward(x).reshape([b, n, mha.n_heads, mha.d_k]).swap_dims(1, 2)
-    };
-    let (visible_n, queries_n) = (layer.norm_2.forward(visible), layer.norm_2.forward(queries.clone()));
-    let (key_v, value_v) = (heads(visible_n.clone(), &mha.key), heads(visible_n, &mha.value));
-    let (query_q, key_q, value_q) =
-        (heads(queries_n.clone(), &mha.query), heads(queries_n.clone(), &mha.key), heads(queries_n, &mha.value));
+    let [b, nq, d] = queries.dims();
+    let queries_n = layer.norm_2.forward(queries.clone());
+    let (query_q, key_q, value_q) = (
+        split_heads(mha, &mha.query, queries_n.clone()),
+        split_heads(mha, &mha.key, queries_n.clone()),
+        split_heads(mha, &mha.value, queries_n),
+    );
+    let query_q = query_q.div_scalar((mha.d_k as f32).sqrt());
+    // [B, heads, Nq, 1]: each query's score for its own key.
+    let to_itself = (query_q.clone() * key_q).sum_dim(3).mask_fill(query_pad.reshape([b, 1, nq, 1]), mha.min_float);
     // Softmax over the `nv` visible scores and the query's own score, written out so that the
     // `[B, H, Nq, Nv]` scores are touched as few times as possible (they are most of the
-    // work): the scale goes into the queries, padding is one additive bias, and the
-    // normalisation divides the `[B, H, Nq, d_k]` context instead of the weights.
-    let query_q = query_q.div_scalar((mha.d_k as f32).sqrt());
-    let to_itself = (query_q.clone() * key_q).sum_dim(3).mask_fill(query_pad.reshape([b, 1, nq, 1]), mha.min_float);
-    let padding = Tensor::<2>::zeros([b, nv], &visible_pad.device()).mask_fill(visible_pad, mha.min_float).reshape([b, 1, 1, nv]);
-    let to_visible = query_q.matmul(key_v.transpose()) + padding;
+    // work): the scale goes into the queries, padding is one additive bias (none when there
+    // is no padding), and the normalisation divides the `[B, H, Nq, d_k]` context instead of
+    // the weights.
+    let to_visible = query_q.matmul(key_v.transpose());
+    let to_visible = match padding {
+        Some(padding) => to_visible + padding,
+        None => to_visible,
+    };
     let top = to_visible.clone().max_dim(3).max_pair(to_itself.clone());
     let (to_visible, to_itself) =
         (mha.dropout.forward((to_visible - top.clone()).exp()), mha.dropout.forward((to_itself - top.clone()).exp()));

@@ -26,8 +26,11 @@ pub struct FmRmeBatch {
     pub visible_coords: Tensor<3>,
     /// `[B, Nq, 4]`: the queries' (x, y, t, f) for STS-PE.
     pub query_coords: Tensor<3>,
-    /// `[B, Nv]` and `[B, Nq]`: true at padding.
+    /// `[B, Nv]`: true at padding.
     pub visible_pad: Tensor<2, Bool>,
+    /// Whether any visible token is padding (some example has fewer than `Nv`), known on the
+    /// host: without padding the decoder skips its mask.
+    pub visible_padded: bool,
     /// `[B, Nq]`: true at padding.
     pub query_pad: Tensor<2, Bool>,
     /// GAFE's k-NN graph over the visible points.
@@ -55,6 +58,40 @@ pub struct Example {
     pub queries: Vec<[f64; 4]>,
     /// True power at each query (training; empty at inference).
     pub targets: Vec<f64>,
+}
+
+impl Example {
+    /// Adds i.i.d. Gaussian measurement noise to the visible readings, of a standard
+    /// deviation `share` × their spread, and leaves the targets clean: a receiver's noise and
+    /// small-scale fading make real campaigns read values several dB apart at one place
+    /// (`real-dev`'s USRP files: about 4 dB, some half of their spread), which the noise-free
+    /// simulator never shows, so a model trained only on it interpolates the noise. With
+    /// clean targets the model learns to average it out. Returns the standard deviation added.
+    pub fn add_measurement_noise(&mut self, share: f64, rng: &mut Rng) -> f64 {
+        let n = self.visible.len();
+        if n == 0 || share <= 0.0 {
+            return 0.0;
+        }
+        let mean = self.visible.iter().map(|v| v[4]).sum::<f64>() / n as f64;
+        let spread = (self.visible.iter().map(|v| (v[4] - mean).powi(2)).sum::<f64>() / n as f64).sqrt();
+        let sd = share * spread;
+        for v in &mut self.visible {
+            v[4] += sd * rng.normal();
+        }
+        sd
+    }
+
+    /// Adds i.i.d. Gaussian noise of standard deviation `sd` to the targets, so that they
+    /// are readings as the visible ones are: what a σ head trained on them predicts is the
+    /// error against a new *reading*, the receiver's noise included, which it can tell from
+    /// the roughness of the visible readings (and which is zero on noise-free data).
+    pub fn add_target_noise(&mut self, sd: f64, rng: &mut Rng) {
+        if sd > 0.0 {
+            for t in &mut self.targets {
+                *t += sd * rng.normal();
+            }
+        }
+    }
 }
 
 /// The model's coordinate frame for one visible set: positions relative to its centroid in
@@ -90,63 +127,86 @@ impl ModelFrame {
 impl FmRmeBatch {
     /// Pads and converts examples; computes the k-NN graph of each visible set on the CPU.
     pub fn new(examples: &[Example], cfg: &FmRmeConfig, rule: &ContextRule, device: &Device) -> RmeResult<Self> {
-        if examples.is_empty() {
-            return Err(RmeError::Empty("FM-RME batch".into()));
+        check_examples(examples)?;
+        let visible = VisibleTensors::new(examples, cfg, device)?;
+        QueryTensors::new(examples, cfg, rule, device)?.with(visible)
+    }
+
+    /// The batch of `examples`, whose visible sets must be this batch's, example by example
+    /// (more queries of the same contexts): the visible tensors and GAFE's graph are shared,
+    /// only the queries' part is built. The estimator's later chunks of a group take this way,
+    /// as the encoder's output is reused for them anyway.
+    pub(crate) fn with_queries_of(&self, examples: &[Example], cfg: &FmRmeConfig, rule: &ContextRule, device: &Device) -> RmeResult<Self> {
+        check_examples(examples)?;
+        let [b, nv, _] = self.features.dims();
+        let nv_new = examples.iter().map(|e| e.visible.len()).max().unwrap_or(0);
+        if examples.len() != b || nv_new != nv {
+            return Err(RmeError::invalid(
+                "FM-RME batch",
+                format!("{} examples of up to {nv_new} visible points reuse a batch of {b} × {nv}", examples.len()),
+            ));
         }
+        let visible = VisibleTensors {
+            features: self.features.clone(),
+            positions: self.positions.clone(),
+            visible_coords: self.visible_coords.clone(),
+            visible_pad: self.visible_pad.clone(),
+            visible_padded: self.visible_padded,
+            graph: self.graph.clone(),
+        };
+        QueryTensors::new(examples, cfg, rule, device)?.with(visible)
+    }
+}
+
+fn check_examples(examples: &[Example]) -> RmeResult<()> {
+    if examples.is_empty() {
+        return Err(RmeError::Empty("FM-RME batch".into()));
+    }
+    if let Some(i) = examples.iter().position(|e| e.visible.is_empty() || e.queries.is_empty()) {
+        return Err(RmeError::Empty(format!("visible or query set of example {i}")));
+    }
+    Ok(())
+}
+
+/// The visible half of a batch: what the encoder reads.
+struct VisibleTensors {
+    features: Tensor<3>,
+    positions: Tensor<3>,
+    visible_coords: Tensor<3>,
+    visible_pad: Tensor<2, Bool>,
+    visible_padded: bool,
+    graph: Graph,
+}
+
+impl VisibleTensors {
+    fn new(examples: &[Example], cfg: &FmRmeConfig, device: &Device) -> RmeResult<Self> {
         let b = examples.len();
         let nv = examples.iter().map(|e| e.visible.len()).max().unwrap_or(0);
-        let nq = examples.iter().map(|e| e.queries.len()).max().unwrap_or(0);
-        if let Some(i) = examples.iter().position(|e| e.visible.is_empty() || e.queries.is_empty()) {
-            return Err(RmeError::Empty(format!("visible or query set of example {i}")));
-        }
         let k = cfg.k_neighbours;
         let mut features = vec![0f32; b * nv * 3];
         let mut positions = vec![0f32; b * nv * 2];
         let mut vcoords = vec![0f32; b * nv * 4];
-        let mut qcoords = vec![0f32; b * nq * 4];
         let mut vpad = vec![true; b * nv];
-        let mut qpad = vec![true; b * nq];
-        let mut targets = vec![0f32; b * nq];
-        let mut hoods = Vec::with_capacity(b);
         let mut neighbours = vec![0i64; b * nv * k];
         let mut edge_attr = vec![0f32; b * nv * k * 2];
         let mut edge_mask = vec![0f32; b * nv * k];
         let t_of = |t: f64| ModelFrame::time(cfg, t);
         let f_of = |f: f64| ModelFrame::freq(cfg, f);
-        let mut scales = Vec::with_capacity(b);
         for (bi, e) in examples.iter().enumerate() {
             let frame = ModelFrame::of(&e.visible);
             let (mean, std) = power_scale(&e.visible, cfg);
-            scales.push((mean, std));
-            let xy = |x: f64, y: f64| frame.xy(cfg, x, y);
             for (i, v) in e.visible.iter().enumerate() {
                 if !v.iter().enumerate().all(|(c, x)| x.is_finite() || c == 3) {
                     return Err(RmeError::invalid("FM-RME input", format!("visible point {i} of example {bi} is not finite")));
                 }
                 let o = bi * nv + i;
-                let p = xy(v[0], v[1]);
+                let p = frame.xy(cfg, v[0], v[1]);
                 let (t, f) = (t_of(v[2]), f_of(v[3]));
                 features[o * 3..o * 3 + 3].copy_from_slice(&[((v[4] - mean) / std) as f32, f, t]);
                 positions[o * 2..o * 2 + 2].copy_from_slice(&p);
                 vcoords[o * 4..o * 4 + 4].copy_from_slice(&[p[0], p[1], t, f]);
                 vpad[o] = false;
             }
-            for (i, q) in e.queries.iter().enumerate() {
-                if !(q[0].is_finite() && q[1].is_finite() && q[2].is_finite()) {
-                    return Err(RmeError::invalid("FM-RME input", format!("query {i} of example {bi} is not finite")));
-                }
-                let o = bi * nq + i;
-                let p = xy(q[0], q[1]);
-                qcoords[o * 4..o * 4 + 4].copy_from_slice(&[p[0], p[1], t_of(q[2]), f_of(q[3])]);
-                qpad[o] = false;
-                if let Some(&v) = e.targets.get(i) {
-                    if !v.is_finite() {
-                        return Err(RmeError::invalid("FM-RME input", format!("target {i} of example {bi} is not finite")));
-                    }
-                    targets[o] = ((v - mean) / std) as f32;
-                }
-            }
-            hoods.push(QueryNeighbourhoods::of(&e.visible, &e.queries, mean, std, rule));
             // k-NN in space among the real nodes; missing slots point at the node itself, masked.
             let m = e.visible.len();
             for i in 0..nv {
@@ -171,25 +231,89 @@ impl FmRmeBatch {
                 }
             }
         }
-        let f3 = |v: Vec<f32>, n: usize, c: usize| Tensor::<3>::from_data(TensorData::new(v, [b, n, c]), device);
-        let (baseline, neighbourhood) = QueryNeighbourhoods::to_tensors(&hoods, nq, device);
+        let f3 = |v: Vec<f32>, c: usize| Tensor::<3>::from_data(TensorData::new(v, [b, nv, c]), device);
         Ok(Self {
-            features: f3(features, nv, 3),
-            positions: f3(positions, nv, 2),
-            visible_coords: f3(vcoords, nv, 4),
-            query_coords: f3(qcoords, nq, 4),
+            features: f3(features, 3),
+            positions: f3(positions, 2),
+            visible_coords: f3(vcoords, 4),
             visible_pad: Tensor::<2, Bool>::from_data(TensorData::new(vpad, [b, nv]), device),
-            query_pad: Tensor::<2, Bool>::from_data(TensorData::new(qpad, [b, nq]), device),
+            visible_padded: examples.iter().any(|e| e.visible.len() < nv),
             graph: Graph {
                 neighbours: Tensor::<1, Int>::from_data(TensorData::new(neighbours, [b * nv * k]), device),
                 edge_attr: Tensor::<4>::from_data(TensorData::new(edge_attr, [b, nv, k, 2]), device),
                 edge_mask: Tensor::<4>::from_data(TensorData::new(edge_mask, [b, nv, k, 1]), device),
                 k,
             },
+        })
+    }
+}
+
+/// The query half of a batch: what the decoder reads besides the encoded visible tokens,
+/// and the per-example power scales.
+struct QueryTensors {
+    query_coords: Tensor<3>,
+    query_pad: Tensor<2, Bool>,
+    targets: Tensor<2>,
+    baseline: Tensor<2>,
+    neighbourhood: Neighbourhood,
+    scales: Vec<(f64, f64)>,
+}
+
+impl QueryTensors {
+    fn new(examples: &[Example], cfg: &FmRmeConfig, rule: &ContextRule, device: &Device) -> RmeResult<Self> {
+        let b = examples.len();
+        let nq = examples.iter().map(|e| e.queries.len()).max().unwrap_or(0);
+        let mut qcoords = vec![0f32; b * nq * 4];
+        let mut qpad = vec![true; b * nq];
+        let mut targets = vec![0f32; b * nq];
+        let mut hoods = Vec::with_capacity(b);
+        let mut scales = Vec::with_capacity(b);
+        for (bi, e) in examples.iter().enumerate() {
+            let frame = ModelFrame::of(&e.visible);
+            let (mean, std) = power_scale(&e.visible, cfg);
+            scales.push((mean, std));
+            for (i, q) in e.queries.iter().enumerate() {
+                if !(q[0].is_finite() && q[1].is_finite() && q[2].is_finite()) {
+                    return Err(RmeError::invalid("FM-RME input", format!("query {i} of example {bi} is not finite")));
+                }
+                let o = bi * nq + i;
+                let p = frame.xy(cfg, q[0], q[1]);
+                qcoords[o * 4..o * 4 + 4].copy_from_slice(&[p[0], p[1], ModelFrame::time(cfg, q[2]), ModelFrame::freq(cfg, q[3])]);
+                qpad[o] = false;
+                if let Some(&v) = e.targets.get(i) {
+                    if !v.is_finite() {
+                        return Err(RmeError::invalid("FM-RME input", format!("target {i} of example {bi} is not finite")));
+                    }
+                    targets[o] = ((v - mean) / std) as f32;
+                }
+            }
+            hoods.push(QueryNeighbourhoods::of(&e.visible, &e.queries, mean, std, rule));
+        }
+        let (baseline, neighbourhood) = QueryNeighbourhoods::to_tensors(&hoods, nq, device);
+        Ok(Self {
+            query_coords: Tensor::<3>::from_data(TensorData::new(qcoords, [b, nq, 4]), device),
+            query_pad: Tensor::<2, Bool>::from_data(TensorData::new(qpad, [b, nq]), device),
             targets: Tensor::<2>::from_data(TensorData::new(targets, [b, nq]), device),
             baseline,
             neighbourhood,
             scales,
+        })
+    }
+
+    fn with(self, visible: VisibleTensors) -> RmeResult<FmRmeBatch> {
+        Ok(FmRmeBatch {
+            features: visible.features,
+            positions: visible.positions,
+            visible_coords: visible.visible_coords,
+            visible_pad: visible.visible_pad,
+            visible_padded: visible.visible_padded,
+            graph: visible.graph,
+            query_coords: self.query_coords,
+            query_pad: self.query_pad,
+            targets: self.targets,
+            baseline: self.baseline,
+            neighbourhood: self.neighbourhood,
+            scales: self.scales,
         })
     }
 }
@@ -282,6 +406,63 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn measurement_noise_is_on_the_readings_only_and_of_the_asked_spread() {
+        // Readings alternate −60/−80 dB: spread 10 dB, so share 0.5 adds noise of sd 5 dB.
+        let visible: Vec<[f64; 5]> = (0..4000).map(|i| [i as f64, 0.0, 0.0, 3e9, if i % 2 == 0 { -60.0 } else { -80.0 }]).collect();
+        let clean = Example { visible, queries: vec![[0.5, 0.0, 0.0, 3e9]], targets: vec![-70.0] };
+        let mut noisy = clean.clone();
+        let sd = noisy.add_measurement_noise(0.5, &mut Rng::new(4));
+        assert!((sd - 5.0).abs() < 1e-9, "{sd}");
+        let diffs: Vec<f64> = noisy.visible.iter().zip(&clean.visible).map(|(a, b)| a[4] - b[4]).collect();
+        let rms = (diffs.iter().map(|d| d * d).sum::<f64>() / diffs.len() as f64).sqrt();
+        assert!((rms - 5.0).abs() < 0.25, "added noise RMS {rms}");
+        assert!(noisy.visible.iter().zip(&clean.visible).all(|(a, b)| a[..4] == b[..4]), "positions moved");
+        assert_eq!((noisy.queries.clone(), noisy.targets.clone()), (clean.queries.clone(), clean.targets.clone()));
+        let mut same = clean.clone();
+        assert_eq!(same.add_measurement_noise(0.0, &mut Rng::new(4)), 0.0);
+        same.add_target_noise(0.0, &mut Rng::new(4));
+        assert_eq!((same.visible.clone(), same.targets.clone()), (clean.visible.clone(), clean.targets.clone()));
+        // Noisy targets: 2000 of them at sd 3, about 3 dB RMS from the clean ones.
+        let mut readings = Example { targets: vec![-70.0; 2000], ..clean.clone() };
+        readings.add_target_noise(3.0, &mut Rng::new(6));
+        let rms = (readings.targets.iter().map(|t| (t + 70.0).powi(2)).sum::<f64>() / 2000.0).sqrt();
+        assert!((rms - 3.0).abs() < 0.2, "target noise RMS {rms}");
+    }
+
+    /// More queries of the same contexts: the visible half is reused, the rest is what a new
+    /// batch would hold; other contexts are refused.
+    #[test]
+    fn a_batch_for_more_queries_of_the_same_contexts_equals_a_new_one() {
+        let d = crate::backend::cpu();
+        let cfg = FmRmeConfig::tiny();
+        let rule = ContextRule::new(&cfg, &ContextConfig::new());
+        let mut rng = Rng::new(5);
+        let visible: Vec<[f64; 5]> =
+            (0..30).map(|_| [rng.range(0.0, 100.0), rng.range(0.0, 100.0), 0.0, 3.5e9, rng.range(-90.0, -50.0)]).collect();
+        let queries =
+            |rng: &mut Rng, n: usize| (0..n).map(|_| [rng.range(0.0, 100.0), rng.range(0.0, 100.0), 0.0, 3.5e9]).collect::<Vec<_>>();
+        let first = [Example { visible: visible.clone(), queries: queries(&mut rng, 7), targets: vec![] }];
+        let second = [Example { visible: visible.clone(), queries: queries(&mut rng, 5), targets: vec![] }];
+        let a = FmRmeBatch::new(&first, &cfg, &rule, &d).unwrap();
+        let reused = a.with_queries_of(&second, &cfg, &rule, &d).unwrap();
+        let fresh = FmRmeBatch::new(&second, &cfg, &rule, &d).unwrap();
+        let same3 = |x: &Tensor<3>, y: &Tensor<3>| x.clone().into_data().assert_eq(&y.clone().into_data(), true);
+        same3(&reused.features, &fresh.features);
+        same3(&reused.positions, &fresh.positions);
+        same3(&reused.visible_coords, &fresh.visible_coords);
+        same3(&reused.query_coords, &fresh.query_coords);
+        same3(&reused.neighbourhood.values, &fresh.neighbourhood.values);
+        reused.baseline.clone().into_data().assert_eq(&fresh.baseline.clone().into_data(), true);
+        reused.graph.neighbours.clone().into_data().assert_eq(&fresh.graph.neighbours.clone().into_data(), true);
+        reused.graph.edge_attr.clone().into_data().assert_eq(&fresh.graph.edge_attr.clone().into_data(), true);
+        reused.neighbourhood.features.clone().into_data().assert_eq(&fresh.neighbourhood.features.clone().into_data(), true);
+        assert_eq!(reused.scales, fresh.scales);
+        let other = [Example { visible: visible[..20].to_vec(), queries: queries(&mut rng, 3), targets: vec![] }];
+        assert!(a.with_queries_of(&other, &cfg, &rule, &d).is_err());
+        assert!(a.with_queries_of(&[first[0].clone(), second[0].clone()], &cfg, &rule, &d).is_err());
     }
 
     #[test]

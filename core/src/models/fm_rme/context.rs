@@ -125,6 +125,7 @@ impl QueryNeighbourhoods {
                 .collect();
             let dist: Vec<f64> = offset.iter().map(|o| o[0].hypot(o[1])).collect();
             let scale = dist.iter().sum::<f64>() / dist.len().max(1) as f64 + 1e-3;
+            let inverse_scale_squared = 1.0 / (scale * scale);
             for (j, &(s, i)) in scored.iter().enumerate() {
                 let v = &visible[i];
                 let dt = (v[2] - q[2]).abs() / rule.time_scale_s;
@@ -132,7 +133,11 @@ impl QueryNeighbourhoods {
                 let others = (0..scored.len()).filter(|&m| m != j);
                 let crowding = others
                     .clone()
-                    .map(|m| 1.0 / (1.0 + ((offset[j][0] - offset[m][0]).hypot(offset[j][1] - offset[m][1]) / scale).powi(2)))
+                    // (|x_j − x_k| / mean d)² without a square root: this runs NEIGHBOURS² times per query.
+                    .map(|m| {
+                        1.0 / (1.0
+                            + ((offset[j][0] - offset[m][0]).powi(2) + (offset[j][1] - offset[m][1]).powi(2)) * inverse_scale_squared)
+                    })
                     .sum::<f64>()
                     / (scored.len().max(2) - 1) as f64;
                 let screening = others

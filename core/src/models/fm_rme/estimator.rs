@@ -148,31 +148,30 @@ impl FmRmeEstimator {
         items.chunks(self.batch_groups.max(1)).map(<[_]>::to_vec).collect()
     }
 
-    /// One pass's padded batch: each item's group context and its chunk of queries.
-    fn pass_batch(&self, plan: &[QueryGroup], pass: &[(usize, usize, usize)]) -> Result<FmRmeBatch> {
+    /// One pass's padded batch: each item's group context and its chunk of queries. A pass
+    /// over the groups of the last one (more chunks of their queries) reuses its visible half.
+    fn pass_batch(&self, plan: &[QueryGroup], pass: &[(usize, usize, usize)], shared: &Option<SharedContext>) -> Result<FmRmeBatch> {
         let examples: Vec<Example> = pass
             .iter()
             .map(|&(g, a, b)| Example { visible: plan[g].visible.clone(), queries: plan[g].queries[a..b].to_vec(), targets: vec![] })
             .collect();
-        FmRmeBatch::new(&examples, &self.config, &self.rule(), &self.device)
+        match shared {
+            Some(last) if last.groups == groups_of(pass) => last.batch.with_queries_of(&examples, &self.config, &self.rule(), &self.device),
+            _ => FmRmeBatch::new(&examples, &self.config, &self.rule(), &self.device),
+        }
     }
 
     /// A pass's outputs ([`Self::pass_output`]). The visible sets are encoded once for
-    /// consecutive passes over the same groups (more chunks of their queries): `encoded`
-    /// keeps the last pass's groups and encoding.
-    fn forward_pass(
-        &self,
-        pass: &[(usize, usize, usize)],
-        batch: &FmRmeBatch,
-        encoded: &mut Option<(Vec<usize>, EncodedVisible)>,
-    ) -> Tensor<1> {
-        let groups: Vec<usize> = pass.iter().map(|&(g, ..)| g).collect();
-        let visible = match encoded {
-            Some((last, visible)) if *last == groups => visible.clone(),
+    /// consecutive passes over the same groups (more chunks of their queries): `shared`
+    /// keeps the last pass's groups, batch and encoding.
+    fn forward_pass(&self, pass: &[(usize, usize, usize)], batch: &FmRmeBatch, shared: &mut Option<SharedContext>) -> Tensor<1> {
+        let groups = groups_of(pass);
+        let visible = match shared {
+            Some(last) if last.groups == groups => last.encoded.clone(),
             _ => {
-                let visible = self.model.encode(batch);
-                *encoded = Some((groups, visible.clone()));
-                visible
+                let encoded = self.model.encode(batch);
+                *shared = Some(SharedContext { groups, batch: batch.clone(), encoded: encoded.clone() });
+                encoded
             }
         };
         let decoded =
@@ -233,14 +232,27 @@ impl FmRmeEstimator {
     pub async fn estimate_async(&self, obs: &MeasurementSet, query: &QuerySet) -> Result<Estimate> {
         let mut out = self.empty_estimate(query.len());
         let plan = self.plan(obs, query)?;
-        let mut encoded = None;
+        let mut shared = None;
         for pass in self.passes(&plan) {
-            let batch = self.pass_batch(&plan, &pass)?;
-            let data = self.forward_pass(&pass, &batch, &mut encoded).into_data_async().await.map_err(read_error)?;
+            let batch = self.pass_batch(&plan, &pass, &shared)?;
+            let data = self.forward_pass(&pass, &batch, &mut shared).into_data_async().await.map_err(read_error)?;
             self.scatter(&plan, &pass, &batch, &data, &mut out)?;
         }
         Ok(out)
     }
+}
+
+/// What consecutive passes over the same groups share: the groups (one per pass item), the
+/// first pass's batch (its visible half is reused) and the encoder's output for it.
+struct SharedContext {
+    groups: Vec<usize>,
+    batch: FmRmeBatch,
+    encoded: EncodedVisible,
+}
+
+/// The group of each item of a pass.
+fn groups_of(pass: &[(usize, usize, usize)]) -> Vec<usize> {
+    pass.iter().map(|&(g, ..)| g).collect()
 }
 
 /// Joins the groups that share their context (the same visible points and noise), keeping
@@ -317,10 +329,10 @@ impl FmRmeEstimator {
         let passes = self.passes(plan);
         let total: usize = passes.iter().map(Vec::len).sum();
         let mut done = 0;
-        let mut encoded = None;
+        let mut shared = None;
         for pass in passes {
-            let batch = self.pass_batch(plan, &pass)?;
-            let data = self.forward_pass(&pass, &batch, &mut encoded).into_data();
+            let batch = self.pass_batch(plan, &pass, &shared)?;
+            let data = self.forward_pass(&pass, &batch, &mut shared).into_data();
             self.scatter(plan, &pass, &batch, &data, &mut out)?;
             done += pass.len();
             progress(done, total);

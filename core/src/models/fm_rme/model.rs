@@ -28,8 +28,8 @@ use super::std_head::{StdHead, StdHeadConfig};
 use crate::nn::egnn::{Gafe, GafeConfig};
 use crate::nn::neighbour_interp::{NeighbourInterpolation, NeighbourInterpolationConfig, Neighbourhood};
 use crate::nn::pos_enc::{StsPositionalEncoding, StsPositionalEncodingConfig};
-use crate::nn::query_decoder::decode_isolated_queries;
 pub use crate::nn::query_decoder::query_isolation_mask;
+use crate::nn::query_decoder::{VisibleKeys, decode_queries};
 use burn::module::{Initializer, Module, Param};
 use burn::nn::transformer::{TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput};
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
@@ -125,14 +125,15 @@ pub struct Decoded {
     pub log_std: Option<Tensor<2>>,
 }
 
-/// The decoder's view of the encoded visible set: `[B, Nv, d_model]` tokens (with their
-/// STS-PE) and their padding mask.
+/// The decoder's view of the encoded visible set: its visible stream, every decoder layer's
+/// keys and values of the encoded tokens (with their STS-PE) and the padding — all a query
+/// chunk reads, so the many chunks of one context compute none of it again.
 #[derive(Clone, Debug)]
 pub struct EncodedVisible {
-    /// `[B, Nv, d_model]` encoded visible tokens with their STS-PE.
-    pub tokens: Tensor<3>,
-    /// `[B, Nv]`: true at padding.
-    pub pad: Tensor<2, Bool>,
+    /// The decoder's visible stream ([`VisibleKeys`]).
+    pub keys: VisibleKeys,
+    /// `B`, the batch size.
+    pub batch: usize,
 }
 
 impl FmRme {
@@ -167,7 +168,8 @@ impl FmRme {
         let encoded = self.encoder.forward(TransformerEncoderInput::new(tokens).mask_pad(batch.visible_pad.clone()));
         let encoded = self.encoder_norm.forward(encoded);
         let tokens = self.decoder_embed.forward(encoded) + self.pos_enc.forward(batch.visible_coords.clone());
-        EncodedVisible { tokens, pad: batch.visible_pad.clone() }
+        let batch_size = tokens.dims()[0];
+        EncodedVisible { keys: VisibleKeys::new(&self.decoder, tokens, batch.visible_pad.clone(), batch.visible_padded), batch: batch_size }
     }
 
     /// Decodes queries against encoded visible tokens: the mean and, where the network has a
@@ -186,14 +188,15 @@ impl FmRme {
         baseline: Tensor<2>,
         neighbourhood: &Neighbourhood,
     ) -> Decoded {
-        let [b, _, d] = visible.tokens.dims();
+        let b = visible.batch;
         let [_, nq, _] = query_coords.dims();
+        let d = self.mask_token.val().dims()[0];
         let masks = self.mask_token.val().reshape([1, 1, d]).expand([b, nq, d])
             + self.pos_enc.forward(query_coords)
             + self.baseline_embed.forward(baseline.reshape([b, nq, 1]));
         // The visible and query tokens as two streams: the numbers of one sequence under
         // [`query_isolation_mask`], with work linear in the queries.
-        let decoded = decode_isolated_queries(&self.decoder, visible.tokens.clone(), visible.pad.clone(), masks, query_pad);
+        let decoded = decode_queries(&self.decoder, &visible.keys, masks, query_pad);
         let decoded = self.decoder_norm.forward(decoded);
         let interpolated = self.interpolation.forward(neighbourhood, decoded.clone());
         let log_std = self.std_head.as_ref().map(|h| h.forward(decoded.clone(), neighbourhood));
