@@ -34,6 +34,8 @@ pub struct Args {
     pub queries: usize,
     pub slices: usize,
     pub measurement_noise: bool,
+    /// What the stored context says about adding the nugget at inference (`--write`).
+    pub stored_measurement_noise: bool,
     pub seed: u64,
     pub write: bool,
     pub out: Option<PathBuf>,
@@ -169,7 +171,7 @@ pub fn run(args: &Args) -> Result<String> {
         write_report(out, &[("md", md.as_bytes()), ("csv", table.csv(&prov).as_bytes())])?;
     }
     if args.write {
-        store_scale(&args.weights, best, args.measurement_noise, &prov.command)?;
+        store_scale(&args.weights, best, args.stored_measurement_noise, &prov.command)?;
     }
     Ok(md)
 }

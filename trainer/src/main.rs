@@ -350,6 +350,14 @@ enum Command {
         /// Whether σ adds each slice's measurement noise (the nugget of its fitted variogram).
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         measurement_noise: bool,
+        /// With --write: whether the stored context adds the slice's measurement noise at
+        /// inference (default: as --measurement-noise). `--measurement-noise false
+        /// --stored-measurement-noise true` chooses the scale on the simulator's noise-free
+        /// slices as they are and adds the nugget only for use: a variogram fitted to a
+        /// noise-free slice still finds a nugget, which is not noise, and a scale chosen with
+        /// it shrinks σ wherever that nugget is small.
+        #[arg(long, action = clap::ArgAction::Set)]
+        stored_measurement_noise: Option<bool>,
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Store the chosen scale in the weights (their stamp and manifest).
@@ -634,7 +642,19 @@ fn run(cli: Cli) -> Result<()> {
             (None, Some(run), Some(name)) => export::run(&run, &name, &out, &notes, metrics.as_deref()),
             _ => bail!("give --run RUN and --name NAME (or --restamp DIR)"),
         },
-        Command::Calibrate { weights, presets, maps, ratios, queries, slices, measurement_noise, seed, write, out } => {
+        Command::Calibrate {
+            weights,
+            presets,
+            maps,
+            ratios,
+            queries,
+            slices,
+            measurement_noise,
+            stored_measurement_noise,
+            seed,
+            write,
+            out,
+        } => {
             let args = calibrate::Args {
                 weights,
                 presets: presets.0,
@@ -643,6 +663,7 @@ fn run(cli: Cli) -> Result<()> {
                 queries,
                 slices,
                 measurement_noise,
+                stored_measurement_noise: stored_measurement_noise.unwrap_or(measurement_noise),
                 seed,
                 write,
                 out,
