@@ -227,6 +227,30 @@ mod tests {
         assert_eq!(best_scale(&[]), None);
     }
 
+    /// The stored context gets the scale and the inference-time noise setting asked for —
+    /// which may differ from the one the scale was chosen with — and the tensors stay as
+    /// they were.
+    #[test]
+    fn stored_scale_and_noise_setting_reach_the_shipped_folder() {
+        let shipped_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../static/models/fm-rme-small");
+        let dir = std::env::temp_dir().join(format!("rme-calibrate-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in ["model.bpk", "manifest.json", "check.json"] {
+            std::fs::copy(shipped_dir.join(f), dir.join(f)).unwrap();
+        }
+        let before = crate::common::load_fm_rme_weights(&dir).unwrap();
+        for (scale, noise) in [(0.7, true), (0.6, false)] {
+            store_scale(&dir, scale, noise, "rme calibrate (test)").unwrap();
+            let after = crate::common::load_fm_rme_weights(&dir).unwrap();
+            assert_eq!((after.context.std_calibration, after.context.measurement_noise), (scale, noise));
+            // The manifest's sha256 matches the rewritten weights.
+            crate::export::read_intact_shipped(&dir).unwrap();
+            assert_eq!(after.config, before.config);
+            assert_eq!(after.context.max_visible, before.context.max_visible);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     /// erf by its series (|x| ≤ 10 is all the test asks).
     fn erf(x: f64) -> f64 {
         if x > 5.0 {
