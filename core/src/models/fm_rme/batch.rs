@@ -68,13 +68,10 @@ impl Example {
     /// simulator never shows, so a model trained only on it interpolates the noise. With
     /// clean targets the model learns to average it out. Returns the standard deviation added.
     pub fn add_measurement_noise(&mut self, share: f64, rng: &mut Rng) -> f64 {
-        let n = self.visible.len();
-        if n == 0 || share <= 0.0 {
+        if self.visible.is_empty() || share <= 0.0 {
             return 0.0;
         }
-        let mean = self.visible.iter().map(|v| v[4]).sum::<f64>() / n as f64;
-        let spread = (self.visible.iter().map(|v| (v[4] - mean).powi(2)).sum::<f64>() / n as f64).sqrt();
-        let sd = share * spread;
+        let sd = share * power_mean_and_spread(&self.visible).1;
         for v in &mut self.visible {
             v[4] += sd * rng.normal();
         }
@@ -320,10 +317,16 @@ impl QueryTensors {
 
 /// Mean and standard deviation (floored at `min_power_std_db`) of the visible power.
 pub fn power_scale(visible: &[[f64; 5]], cfg: &FmRmeConfig) -> (f64, f64) {
+    let (mean, spread) = power_mean_and_spread(visible);
+    (mean, spread.max(cfg.min_power_std_db))
+}
+
+/// Mean and (population) standard deviation of the visible power; (0, 0) for no points.
+fn power_mean_and_spread(visible: &[[f64; 5]]) -> (f64, f64) {
     let n = visible.len().max(1) as f64;
     let mean = visible.iter().map(|v| v[4]).sum::<f64>() / n;
     let var = visible.iter().map(|v| (v[4] - mean).powi(2)).sum::<f64>() / n;
-    (mean, var.sqrt().max(cfg.min_power_std_db))
+    (mean, var.sqrt())
 }
 
 /// A training example from a map and a mask split: a random hidden voxel is the centre; the
