@@ -469,9 +469,9 @@ fn the_radiodun_suite_trains_reuses_its_runs_and_counts_the_compute() {
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("unknown table 'VII'"));
 }
 
-/// `rme export --restamp DIR --max-visible N` stores another context budget in FM-RME weights
-/// (the tensors unchanged: they still reproduce the stored check), adds the notes, and is
-/// refused for a grid model's weights.
+/// `rme export --restamp DIR --max-visible N --denoise B` stores another context budget and
+/// denoising setting in FM-RME weights (the tensors unchanged: they still reproduce the stored
+/// check), adds the notes, and is refused for a grid model's weights.
 #[test]
 fn restamp_stores_another_context_budget() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../static/models");
@@ -485,9 +485,22 @@ fn restamp_stores_another_context_budget() {
         to
     };
     let fm = copy("fm-rme-small");
-    ok(&["export", "--restamp", fm.to_str().unwrap(), "--max-visible", "500", "--notes", "budget 500: test"]);
+    let was: serde_json::Value = serde_json::from_slice(&std::fs::read(fm.join("manifest.json")).unwrap()).unwrap();
+    let denoise = !was["context"]["denoise"].as_bool().unwrap_or(false);
+    ok(&[
+        "export",
+        "--restamp",
+        fm.to_str().unwrap(),
+        "--max-visible",
+        "500",
+        "--denoise",
+        &denoise.to_string(),
+        "--notes",
+        "budget 500: test",
+    ]);
     let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(fm.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["context"]["max_visible"], 500);
+    assert_eq!(manifest["context"]["denoise"], denoise);
     assert!(manifest["notes"].as_str().unwrap().ends_with("budget 500: test"), "{}", manifest["notes"]);
     // The rewritten weights load (stamp and manifest agree) and estimate.
     let csv = repo_data().join("real-dev/usrp-918mhz-000.csv");

@@ -88,19 +88,36 @@ fn with_provenance(base: Manifest, summary: &serde_json::Value, metrics: Option<
     })
 }
 
+/// The FM-RME inference settings a restamp may change (`None`: keep the stored one).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ContextChange {
+    /// The context budget, measurements per query group.
+    pub max_visible: Option<usize>,
+    /// Whether readings are denoised before the network sees them.
+    pub denoise: Option<bool>,
+}
+
 /// Stamps shipped weights exported before the stamp existed ([`Stamp`]): the folder's
 /// `model.bpk` is checked against its manifest's sha256, decoded with the manifest's config,
 /// written again with the stamp, and the manifest's sha256 updated; nothing else changes, so
-/// `check.json` still holds. With `max_visible` (FM-RME only) the stored context budget
-/// becomes that — an inference setting, the tensors unchanged — and `notes` (why, measured
-/// how) is added to the manifest's.
-pub fn restamp(dir: &Path, max_visible: Option<usize>, notes: &str) -> Result<()> {
+/// `check.json` still holds. With a `change` (FM-RME only) the stored context gets those
+/// inference settings — the tensors unchanged — and `notes` (why, measured how) is added to
+/// the manifest's.
+pub fn restamp(dir: &Path, change: ContextChange, notes: &str) -> Result<()> {
     let (old, bytes, name) = read_intact_shipped(dir)?;
     let device = burn::tensor::Device::flex();
-    ensure!(max_visible.is_none() || old.kind == KIND, "{name}: --max-visible is an FM-RME setting, these are {} weights", old.kind);
+    ensure!(
+        change == ContextChange::default() || old.kind == KIND,
+        "{name}: --max-visible and --denoise are FM-RME settings, these are {} weights",
+        old.kind
+    );
     let (new_bytes, stamped) = if old.kind == KIND {
         let (config, context) = configs_of(&old, &name)?;
-        let context = ContextConfig { max_visible: max_visible.unwrap_or(context.max_visible), ..context };
+        let context = ContextConfig {
+            max_visible: change.max_visible.unwrap_or(context.max_visible),
+            denoise: change.denoise.unwrap_or(context.denoise),
+            ..context
+        };
         context.validate()?;
         let model = fm_rme_from_bytes(&bytes, &config, &device, &name)?;
         shipped(&model, &old.name, KIND, serde_json::to_value(&config)?, Some(serde_json::to_value(&context)?))?

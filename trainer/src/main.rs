@@ -317,6 +317,11 @@ enum Command {
         /// as they are; --notes says why.
         #[arg(long, requires = "restamp")]
         max_visible: Option<usize>,
+        /// With --restamp (FM-RME): store whether readings are denoised before the network
+        /// sees them (`denoise`: kriging's noise-free estimate at each reading, the noise the
+        /// smaller of the fitted nugget and the short-lag intercept) — an inference setting.
+        #[arg(long, requires = "restamp", action = clap::ArgAction::Set)]
+        denoise: Option<bool>,
         #[arg(long, default_value = "static/models")]
         out: PathBuf,
         /// JSON file of metrics to record in the manifest.
@@ -637,8 +642,8 @@ fn run(cli: Cli) -> Result<()> {
             };
             train::run(&train::Args { spec, device, out, resume, stop_after })
         }
-        Command::Export { run, name, out, metrics, notes, restamp, max_visible } => match (restamp, run, name) {
-            (Some(dir), _, _) => export::restamp(&dir, max_visible, &notes),
+        Command::Export { run, name, out, metrics, notes, restamp, max_visible, denoise } => match (restamp, run, name) {
+            (Some(dir), _, _) => export::restamp(&dir, export::ContextChange { max_visible, denoise }, &notes),
             (None, Some(run), Some(name)) => export::run(&run, &name, &out, &notes, metrics.as_deref()),
             _ => bail!("give --run RUN and --name NAME (or --restamp DIR)"),
         },

@@ -144,12 +144,26 @@ impl Kriging {
         Ok((Lu::new(a)?, p))
     }
 
-    fn predict(&self, ctx: &SliceContext, v: &Variogram, s: &[Sample], idx: &[usize], lu: &Lu, p: usize, q: [f64; 2]) -> (f64, f64) {
+    /// Mean and σ at `q`. `zero_lag` is the covariance between `q` and a sample at the same
+    /// place: the sill to reproduce the sample (exact interpolation), the partial sill to
+    /// estimate the noise-free field there ([`Kriging::denoise`]).
+    #[allow(clippy::too_many_arguments)]
+    fn predict(
+        &self,
+        ctx: &SliceContext,
+        v: &Variogram,
+        s: &[Sample],
+        idx: &[usize],
+        lu: &Lu,
+        p: usize,
+        q: [f64; 2],
+        zero_lag: f64,
+    ) -> (f64, f64) {
         let n = idx.len();
         let mut b = Vec::with_capacity(n + p);
         for &i in idx {
             let h = ((s[i].x - q[0]).powi(2) + (s[i].y - q[1]).powi(2)).sqrt();
-            b.push(if h < 1e-9 { v.sill() } else { v.covariance(h) });
+            b.push(if h < 1e-9 { zero_lag } else { v.covariance(h) });
         }
         b.extend(self.drift(ctx, q[0], q[1]));
         let sol = lu.solve(&b);
@@ -177,6 +191,63 @@ impl Kriging {
             }
         };
         (mean, var.max(0.0).sqrt())
+    }
+}
+
+impl Kriging {
+    /// The estimate of the noise-free field at each sample's own position, under variogram
+    /// `v` (a smoother, where [`SpatialMethod::estimate_slice`] interpolates): the nugget is
+    /// taken as measurement noise, so a sample's reading counts for the partial sill's share
+    /// of its variance and its neighbours for the rest. With a zero nugget every sample is
+    /// returned as it is. `samples` must hold distinct positions ([`merge_duplicates`]).
+    pub fn denoise(&self, ctx: &SliceContext, v: &Variogram, samples: &[Sample]) -> Result<Vec<f64>> {
+        let p = self.drift(ctx, 0.0, 0.0).len();
+        if samples.len() < p.max(1) + 1 {
+            return Err(RmeError::invalid(
+                "kriging",
+                format!("{} distinct sample positions in a slice; at least 2 are needed", samples.len()),
+            ));
+        }
+        let at = |i: usize| [samples[i].x, samples[i].y];
+        if samples.len() <= self.exact_limit {
+            let idx: Vec<usize> = (0..samples.len()).collect();
+            let (lu, p) = self.system(ctx, v, samples, &idx)?;
+            return Ok((0..samples.len()).map(|i| self.predict(ctx, v, samples, &idx, &lu, p, at(i), v.partial_sill).0).collect());
+        }
+        (0..samples.len())
+            .map(|i| {
+                let idx = nearest(samples, at(i), self.neighbours);
+                let (lu, p) = self.system(ctx, v, samples, &idx)?;
+                Ok(self.predict(ctx, v, samples, &idx, &lu, p, at(i), v.partial_sill).0)
+            })
+            .collect()
+    }
+
+    /// Mean squared leave-one-out error under variogram `v`: at up to `anchors` samples
+    /// (spread evenly over the list) the reading is predicted from its `neighbours` nearest
+    /// others. Comparing it between two variograms says which describes the readings better:
+    /// with real measurement noise a nugget averages it out and predicts held-out readings
+    /// better; on a noise-free field the nearest readings are worth more than a nugget lets
+    /// them be. `samples` must hold distinct positions ([`merge_duplicates`]).
+    pub fn leave_one_out_mse(&self, ctx: &SliceContext, v: &Variogram, samples: &[Sample], anchors: usize) -> Result<f64> {
+        let n = samples.len();
+        let p = self.drift(ctx, 0.0, 0.0).len();
+        if n < p.max(1) + 2 || anchors == 0 {
+            return Err(RmeError::invalid(
+                "kriging",
+                format!("{n} distinct sample positions in a slice, {anchors} anchors; cross-validation needs 3 and 1"),
+            ));
+        }
+        let anchors = anchors.min(n);
+        let mut sum = 0.0;
+        for k in 0..anchors {
+            let i = k * n / anchors;
+            let q = [samples[i].x, samples[i].y];
+            let idx: Vec<usize> = nearest(samples, q, self.neighbours + 1).into_iter().filter(|&j| j != i).take(self.neighbours).collect();
+            let (lu, p) = self.system(ctx, v, samples, &idx)?;
+            sum += (self.predict(ctx, v, samples, &idx, &lu, p, q, v.sill()).0 - samples[i].value).powi(2);
+        }
+        Ok(sum / anchors as f64)
     }
 }
 
@@ -225,7 +296,7 @@ impl SpatialMethod for Kriging {
             let idx: Vec<usize> = (0..s.len()).collect();
             let (lu, p) = self.system(ctx, &v, &s, &idx)?;
             for &q in queries {
-                let (m, sd) = self.predict(ctx, &v, &s, &idx, &lu, p, q);
+                let (m, sd) = self.predict(ctx, &v, &s, &idx, &lu, p, q, v.sill());
                 mean.push(m);
                 std.push(sd);
             }
@@ -233,7 +304,7 @@ impl SpatialMethod for Kriging {
             for &q in queries {
                 let idx = nearest(&s, q, self.neighbours);
                 let (lu, p) = self.system(ctx, &v, &s, &idx)?;
-                let (m, sd) = self.predict(ctx, &v, &s, &idx, &lu, p, q);
+                let (m, sd) = self.predict(ctx, &v, &s, &idx, &lu, p, q, v.sill());
                 mean.push(m);
                 std.push(sd);
             }
@@ -282,6 +353,25 @@ mod tests {
         for w in sd.windows(2) {
             assert!(w[1] > w[0], "σ does not grow: {sd:?}");
         }
+    }
+
+    /// Two readings 10 m apart, 0 and 10 dB, exponential variogram (nugget n = 4, partial sill
+    /// 12, range 20): ordinary kriging of the noise-free field at a reading weighs it by
+    /// w = 1 − n / (2 (sill − C(10))) with C(10) = 12·e^(−½), and its neighbour by 1 − w.
+    #[test]
+    fn denoise_matches_the_two_sample_closed_form_and_keeps_noise_free_readings() {
+        let s = [Sample { x: 0.0, y: 0.0, value: 0.0 }, Sample { x: 10.0, y: 0.0, value: 10.0 }];
+        let v = Variogram { model: VariogramModel::Exponential, nugget: 4.0, partial_sill: 12.0, range: 20.0 };
+        let w = 1.0 - 4.0 / (2.0 * (16.0 - 12.0 * (-0.5f64).exp()));
+        for exact_limit in [400, 0] {
+            let k = Kriging { variogram: VariogramSpec::Fixed(v), exact_limit, ..Kriging::ordinary() };
+            let d = k.denoise(&ctx(), &v, &s).unwrap();
+            assert!((d[0] - 10.0 * (1.0 - w)).abs() < 1e-9 && (d[1] - 10.0 * w).abs() < 1e-9, "{d:?}, w = {w}");
+        }
+        let clean = Variogram { nugget: 0.0, ..v };
+        let d = Kriging::ordinary().denoise(&ctx(), &clean, &s).unwrap();
+        assert!((d[0] - 0.0).abs() < 1e-9 && (d[1] - 10.0).abs() < 1e-9, "{d:?}");
+        assert!(Kriging::ordinary().denoise(&ctx(), &v, &s[..1]).is_err());
     }
 
     #[test]

@@ -4,9 +4,9 @@
 //! field, sampled sparsely, an exponential or spherical model fits a positive nugget because
 //! its shape cannot bend down to 0 between the origin and the first lag bin. Noise is what
 //! stays at lag 0 when the semivariance of the *closest* pairs is extrapolated there. This
-//! module does just that: each sample's nearest neighbour gives a pair (distance d, half
-//! squared difference g); a straight line g = τ² + b·d fitted to the closer half of those pairs
-//! has intercept τ², the noise variance (clipped at 0). A field that is locally linear
+//! module does just that: each sample and each of its nearest few neighbours give a pair
+//! (distance d, half squared difference g); a straight line g = τ² + b·d fitted to the closer
+//! half of those pairs has intercept τ², the noise variance (clipped at 0). A field that is locally linear
 //! (exponential covariance) or smoother (Gaussian) gives τ² ≈ 0; white noise of variance v
 //! gives τ² ≈ v whatever the field.
 
@@ -15,6 +15,12 @@ use super::slices::{Sample, nearest};
 /// Nearest-neighbour searches are capped at this many anchors (spread evenly over the
 /// samples), so the cost stays O(anchors · n) on dense drone tracks.
 const MAX_ANCHORS: usize = 2000;
+
+/// Pairs per anchor: its nearest few samples, not only the nearest one. Why: on a regular
+/// grid the nearest neighbours all lie one cell away, and a line through pairs at a single
+/// distance cannot be extrapolated to 0 (its intercept would be the semivariance at one cell,
+/// structure and all); the next few neighbours spread the distances.
+const NEIGHBOURS_PER_ANCHOR: usize = 4;
 
 /// Fewer samples than this give no estimate (0): a line through a handful of pairs is noise.
 const MIN_SAMPLES: usize = 8;
@@ -29,12 +35,16 @@ pub fn short_lag_noise_variance(samples: &[Sample]) -> f64 {
     }
     let anchors = n.min(MAX_ANCHORS);
     let mut pairs: Vec<(f64, f64)> = (0..anchors)
-        .filter_map(|k| {
+        .flat_map(|k| {
             let i = k * n / anchors;
             let a = &samples[i];
-            // The nearest sample other than `i` (a coincident one counts: d = 0).
-            let b = &samples[nearest(samples, [a.x, a.y], 2).into_iter().find(|&j| j != i)?];
-            Some(((a.x - b.x).hypot(a.y - b.y), 0.5 * (a.value - b.value).powi(2)))
+            // The nearest samples other than `i` (a coincident one counts: d = 0).
+            nearest(samples, [a.x, a.y], NEIGHBOURS_PER_ANCHOR + 1).into_iter().filter(move |&j| j != i).take(NEIGHBOURS_PER_ANCHOR).map(
+                move |j| {
+                    let b = &samples[j];
+                    ((a.x - b.x).hypot(a.y - b.y), 0.5 * (a.value - b.value).powi(2))
+                },
+            )
         })
         .collect();
     pairs.sort_by(|p, q| p.0.total_cmp(&q.0));

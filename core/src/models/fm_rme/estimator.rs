@@ -12,6 +12,7 @@ use super::config::{ContextConfig, FmRmeConfig};
 use super::context::ContextRule;
 use super::loss::LOG_STD_RANGE;
 use super::model::{Decoded, EncodedVisible, FmRme};
+use super::noise::{denoise_measurements, slice_nugget};
 use crate::error::{Result, RmeError};
 use crate::estimator::Estimator;
 use crate::map::{Estimate, MeasurementSet, QuerySet, SliceKey};
@@ -69,14 +70,22 @@ impl FmRmeEstimator {
         obs.validate()?;
         query.validate()?;
         let tile_m = self.context.tile_m;
-        let points: Vec<[f64; 5]> = obs.points.iter().map(|m| [m.x_m, m.y_m, m.t_s, m.freq_hz, m.value]).collect();
+        let mut points: Vec<[f64; 5]> = obs.points.iter().map(|m| [m.x_m, m.y_m, m.t_s, m.freq_hz, m.value]).collect();
         let mut groups: BTreeMap<(SliceKey, i64, i64), Vec<usize>> = BTreeMap::new();
         for (i, q) in query.points.iter().enumerate() {
             let tile = ((q.x_m / tile_m).floor() as i64, (q.y_m / tile_m).floor() as i64);
             groups.entry((SliceKey::of(q.t_s, q.freq_hz), tile.0, tile.1)).or_default().push(i);
         }
         let mut noise: BTreeMap<SliceKey, f64> = BTreeMap::new();
-        if self.context.measurement_noise && self.model.has_std_head() {
+        let wants_nugget = self.context.measurement_noise && self.model.has_std_head();
+        if self.context.denoise {
+            let (denoised, slices) = denoise_measurements(obs)?;
+            points = denoised.points.iter().map(|m| [m.x_m, m.y_m, m.t_s, m.freq_hz, m.value]).collect();
+            if wants_nugget {
+                noise = slices.iter().map(|(key, slice)| (*key, slice.nugget())).collect();
+            }
+        }
+        if wants_nugget {
             for (key, ..) in groups.keys() {
                 noise.entry(*key).or_insert_with(|| slice_nugget(obs, *key));
             }
@@ -281,26 +290,6 @@ struct QueryGroup {
     queries: Vec<[f64; 4]>,
     /// Measurement-noise variance added to σ² (dB², [`ContextConfig::measurement_noise`]).
     noise_var: f64,
-}
-
-/// The nugget (dB²) of an ordinary-kriging variogram fitted to the measurements of slice
-/// `key`: the measurement-noise variance σ adds with [`ContextConfig::measurement_noise`];
-/// 0 where it cannot be fitted (fewer than 3 distinct positions, all at one place).
-pub fn slice_nugget(obs: &MeasurementSet, key: SliceKey) -> f64 {
-    use crate::classic::kriging::merge_duplicates;
-    use crate::classic::{Kriging, Sample, SliceContext};
-    let mut ctx = SliceContext { t_s: 0.0, freq_hz: f64::NAN, tx_m: None };
-    let samples: Vec<Sample> = obs
-        .points
-        .iter()
-        .filter(|m| SliceKey::of(m.t_s, m.freq_hz) == key)
-        .map(|m| {
-            (ctx.t_s, ctx.freq_hz) = (m.t_s, m.freq_hz);
-            Sample { x: m.x_m, y: m.y_m, value: m.value }
-        })
-        .collect();
-    let samples = merge_duplicates(&samples);
-    Kriging::ordinary().variogram_for(&ctx, &samples).map(|v| v.nugget).ok().filter(|n| n.is_finite() && *n > 0.0).unwrap_or(0.0)
 }
 
 fn read_error(e: impl std::fmt::Debug) -> RmeError {
@@ -586,5 +575,40 @@ mod tests {
         for (a, b) in plain.std.unwrap().iter().zip(noisy.std.unwrap()) {
             assert!((b * b - a * a - nugget).abs() < 1e-6 * nugget.max(1.0), "σ {a} → {b}, nugget {nugget}");
         }
+    }
+
+    /// With `denoise`, the network sees each reading's denoised value: the estimate is the one
+    /// it gives when handed [`denoise_measurements`]'s output without denoising, and not the
+    /// one from the raw readings; σ still gains the slice's nugget.
+    #[test]
+    fn denoise_feeds_the_network_the_denoised_readings() {
+        let d = cpu();
+        let cfg = FmRmeConfig::tiny().with_std_head(true);
+        let model = cfg.init(&d).with_std_head(&d).with_random_output_layers(&d);
+        let obs = MeasurementSet::from_points(
+            (0..300)
+                .map(|i| {
+                    let (x, y) = ((i * 37 % 97) as f64 * 2.0, (i * 53 % 89) as f64 * 2.0);
+                    let noise = 8.0 * ((i as f64 * 12.9898).sin() * 43758.5453).rem_euclid(1.0) - 4.0;
+                    Measurement { x_m: x, y_m: y, t_s: 0.0, freq_hz: 3.5e9, value: -70.0 - 0.05 * x + noise }
+                })
+                .collect(),
+        );
+        let query = QuerySet { points: (0..30).map(|i| Query { x_m: i as f64 * 6.0, y_m: 50.0, t_s: 0.0, freq_hz: 3.5e9 }).collect() };
+        let run = |denoise: bool, obs: &MeasurementSet| {
+            let context = ContextConfig::new().with_measurement_noise(true).with_denoise(denoise);
+            FmRmeEstimator::new(model.clone(), cfg.clone(), context, d.clone(), "fm-rme").unwrap().estimate(obs, &query).unwrap()
+        };
+        let (denoised_obs, _) = denoise_measurements(&obs).unwrap();
+        assert_ne!(denoised_obs.points, obs.points, "the readings are noisy: something is removed");
+        let (raw, denoised, by_hand) = (run(false, &obs), run(true, &obs), run(false, &denoised_obs));
+        for (a, b) in denoised.mean.iter().zip(&by_hand.mean) {
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        }
+        assert!(raw.mean.iter().zip(&denoised.mean).any(|(a, b)| (a - b).abs() > 1e-3));
+        // σ still holds the raw readings' nugget: the receiver's noise is in what is predicted.
+        let nugget = slice_nugget(&obs, SliceKey::of(0.0, 3.5e9));
+        assert!(nugget > 1.0, "nugget {nugget} dB²");
+        assert!(denoised.std.unwrap().iter().all(|s| s * s > nugget));
     }
 }

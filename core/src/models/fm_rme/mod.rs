@@ -10,6 +10,7 @@
 //!   neighbourhood interpolation);
 //! - [`std_head`]: the Gaussian head that gives σ (trained after the mean, the rest frozen);
 //! - [`loss`]: masked and baseline-relative MSE, the Gaussian likelihood of the σ head;
+//! - [`noise`]: measurement noise in the inputs (the nugget σ adds, the optional denoising);
 //! - [`estimator`]: the model behind [`crate::Estimator`], chunked and tiled;
 //! - [`weights`]: shipped weights with their manifest.
 
@@ -19,14 +20,16 @@ pub mod context;
 pub mod estimator;
 pub mod loss;
 pub mod model;
+pub mod noise;
 pub mod std_head;
 pub mod weights;
 
 pub use batch::{Example, FmRmeBatch, ModelFrame, training_example};
 pub use config::{ContextConfig, FmRmeConfig};
 pub use context::{ContextRule, NEIGHBOURS, PAIR_FEATURES, QueryNeighbourhoods, local_baseline};
-pub use estimator::{DEFAULT_BATCH_GROUPS, FmRmeEstimator, slice_nugget};
+pub use estimator::{DEFAULT_BATCH_GROUPS, FmRmeEstimator};
 pub use loss::{gaussian_nll, masked_mse, relative_masked_mse};
 pub use model::{Decoded, EncodedVisible, FmRme, query_isolation_mask};
+pub use noise::{SliceNoise, denoise_measurements, slice_nugget};
 pub use std_head::{StdHead, StdHeadConfig};
 pub use weights::load_fm_rme;
