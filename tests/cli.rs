@@ -137,6 +137,30 @@ fn eval_runs_on_real_measurements() {
     assert!(table.contains("averaged"), "{table}");
 }
 
+/// Over a folder, `rme eval --measurements` adds the mean over every file and over each
+/// campaign of several files (names alike but for their numbers), not over a lone file.
+#[test]
+fn eval_over_a_folder_averages_every_file_and_each_campaign() {
+    let dir = scratch("eval-campaigns");
+    for name in ["usrp-918mhz-000", "usrp-918mhz-001", "lte-mabia-000-rsrp"] {
+        for ext in ["csv", "json"] {
+            std::fs::copy(repo_data().join(format!("real-dev/{name}.{ext}")), dir.join(format!("{name}.{ext}"))).unwrap();
+        }
+    }
+    let table = ok(&["eval", "--measurements", dir.to_str().unwrap(), "--methods", "idw", "--fractions", "0.1", "--seed", "1"]);
+    let rmse_of = |first_cell: &str| -> f64 {
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(&format!("| {first_cell} | idw | 0.1 |")))
+            .unwrap_or_else(|| panic!("no {first_cell} row: {table}"));
+        row.split('|').map(|c| c.trim()).nth(6).unwrap().parse().unwrap()
+    };
+    let (a, b, c) = (rmse_of("usrp-918mhz-000.csv"), rmse_of("usrp-918mhz-001.csv"), rmse_of("lte-mabia-000-rsrp.csv"));
+    assert!((rmse_of("mean of 2 usrp-918mhz files") - (a + b) / 2.0).abs() <= 0.011, "{table}");
+    assert!((rmse_of("mean of 3 files") - (a + b + c) / 3.0).abs() <= 0.011, "{table}");
+    assert!(!table.contains("lte-mabia-rsrp files"), "a campaign of one file is not averaged: {table}");
+}
+
 #[test]
 fn estimate_writes_csv_npy_png_and_world_file() {
     let dir = scratch("estimate");

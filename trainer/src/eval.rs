@@ -221,14 +221,26 @@ pub struct MeasurementArgs {
     pub out: Option<PathBuf>,
 }
 
+/// The campaign a measurement file belongs to: its stem without the dash-separated parts that
+/// are all digits (`usrp-918mhz-003.csv` → `usrp-918mhz`, `lte-mabia-000-rsrp.csv` →
+/// `lte-mabia-rsrp`; a stem of numbers only stays whole), so the files of one campaign can be
+/// averaged apart from the others.
+fn campaign(file_name: &str) -> String {
+    let stem = file_name.rsplit_once('.').map_or(file_name, |(stem, _)| stem);
+    let name = stem.split('-').filter(|part| part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit())).collect::<Vec<_>>().join("-");
+    // A name of numbers only is its own campaign (never "", which stands for every file).
+    if name.is_empty() { stem.to_string() } else { name }
+}
+
 /// For each file and fraction: a random `fraction` of the unique positions (repeated readings
 /// at one position are averaged by the reader) is observed, all others are predicted.
 pub fn measurements(a: &MeasurementArgs) -> Result<String> {
     let files = csv_files(&a.path)?;
     let mut rows = Vec::new();
     let mut notes = Vec::new();
-    // Per (method, fraction): each file's RMSE (for the mean over files) and the pooled coverage.
-    let mut summary: BTreeMap<(usize, usize), (Vec<f64>, IntervalCoverage)> = BTreeMap::new();
+    // Per (group, method, fraction): each file's RMSE (for the mean over files) and the pooled
+    // coverage; group "" is every file, the others campaigns ([`campaign`]).
+    let mut summary: BTreeMap<(String, usize, usize), (Vec<f64>, IntervalCoverage)> = BTreeMap::new();
     let pb = progress((files.len() * a.fractions.len()) as u64, "eval");
     for file in &files {
         let (set, report) = load_measurements(file)?;
@@ -269,9 +281,11 @@ pub fn measurements(a: &MeasurementArgs) -> Result<String> {
                     Ok((e, secs)) => acc.add(&e.mean, e.std.as_deref(), &truth, secs),
                     Err(why) => acc.failure = Some(why),
                 }
-                let entry = summary.entry((mi, fi)).or_default();
-                entry.0.push(acc.errors.rmse());
-                entry.1.merge(&acc.coverage);
+                for group in [String::new(), campaign(&name)] {
+                    let entry = summary.entry((group, mi, fi)).or_default();
+                    entry.0.push(acc.errors.rmse());
+                    entry.1.merge(&acc.coverage);
+                }
                 let c = acc.cells();
                 let [one, two] = coverage_cells(&acc.coverage);
                 rows.push(vec![
@@ -291,11 +305,16 @@ pub fn measurements(a: &MeasurementArgs) -> Result<String> {
     }
     pb.finish_and_clear();
     if files.len() > 1 {
-        for ((mi, fi), (rmses, coverage)) in &summary {
+        // Every file first, then each campaign of several (but not all) files.
+        let groups = summary.iter().filter(|((g, ..), (rmses, _))| g.is_empty() || (rmses.len() > 1 && rmses.len() < files.len()));
+        let (all, campaigns): (Vec<_>, Vec<_>) = groups.partition(|((g, ..), _)| g.is_empty());
+        for ((group, mi, fi), (rmses, coverage)) in all.into_iter().chain(campaigns) {
             let mean = rmses.iter().sum::<f64>() / rmses.len() as f64;
             let [one, two] = coverage_cells(coverage);
+            let label =
+                if group.is_empty() { format!("mean of {} files", rmses.len()) } else { format!("mean of {} {group} files", rmses.len()) };
             rows.push(vec![
-                format!("mean of {} files", files.len()),
+                label,
                 a.methods[*mi].clone(),
                 format!("{}", a.fractions[*fi]),
                 "-".into(),
@@ -307,7 +326,7 @@ pub fn measurements(a: &MeasurementArgs) -> Result<String> {
                 "-".into(),
             ]);
         }
-        notes.push("mean of N files: the files' RMSEs averaged (n/a when a method failed on one); coverage pooled over all their predicted positions".into());
+        notes.push("mean of N files: the files' RMSEs averaged (n/a when a method failed on one); coverage pooled over all their predicted positions; a campaign's mean (files named alike but for their numbers, e.g. usrp-918mhz-000 … 009) likewise".into());
     }
     notes.push(
         "hold-out: a random fraction of the unique positions is observed, every other position predicted; errors in the file's unit (dB)"
@@ -332,4 +351,17 @@ fn finish(table: &Table, seed: u64, out: Option<&Path>) -> Result<String> {
         write_report(out, &[("md", md.as_bytes()), ("csv", table.csv(&prov).as_bytes())])?;
     }
     Ok(md)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::campaign;
+
+    #[test]
+    fn campaign_drops_the_numbered_parts_of_the_stem() {
+        assert_eq!(campaign("usrp-918mhz-003.csv"), "usrp-918mhz");
+        assert_eq!(campaign("lte-mabia-000-rsrp.csv"), "lte-mabia-rsrp");
+        assert_eq!(campaign("survey.csv"), "survey");
+        assert_eq!(campaign("2024-05-01.csv"), "2024-05-01");
+    }
 }

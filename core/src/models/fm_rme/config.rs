@@ -151,7 +151,9 @@ pub struct ContextConfig {
     /// truths never), so that σ² = (calibration · σ_head)² + nugget. Why: the head learned the
     /// error of predicting noise-free simulated truths; a real measurement carries receiver
     /// noise and small-scale fading besides, which a held-out truth has too. On simulated
-    /// data the fitted nugget is near zero. Default off (weights stored before it).
+    /// data the fitted nugget is small but not zero. With [`ContextConfig::denoise`] the
+    /// noise added is the variance denoising took out instead (0 where its checks find no
+    /// noise). Default off (weights stored before it).
     #[config(default = false)]
     pub measurement_noise: bool,
     /// Whether each slice's readings are denoised before the network sees them: replaced by
@@ -159,8 +161,9 @@ pub struct ContextConfig {
     /// noise variance the smaller of the fitted nugget and the short-lag intercept
     /// ([`super::noise`]). Why: the network learned on noise-free readings and interpolates
     /// what it is given; on real readings that is the receiver's noise too (`data/real-dev`,
-    /// USRP files at 10 %: 4.57 → 4.27 dB). Noise-free readings pass through. Default off
-    /// (weights stored before it).
+    /// USRP files at 10 %: 4.57 → 4.27 dB). Noise-free readings pass through; with
+    /// `measurement_noise`, σ adds the variance taken out. Default off (weights stored before
+    /// it).
     #[config(default = false)]
     pub denoise: bool,
 }

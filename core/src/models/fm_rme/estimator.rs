@@ -12,7 +12,7 @@ use super::config::{ContextConfig, FmRmeConfig};
 use super::context::ContextRule;
 use super::loss::LOG_STD_RANGE;
 use super::model::{Decoded, EncodedVisible, FmRme};
-use super::noise::{denoise_measurements, slice_nugget};
+use super::noise::{NoiseFound, denoise_measurements, slice_nugget};
 use crate::error::{Result, RmeError};
 use crate::estimator::Estimator;
 use crate::map::{Estimate, MeasurementSet, QuerySet, SliceKey};
@@ -79,13 +79,15 @@ impl FmRmeEstimator {
         let mut noise: BTreeMap<SliceKey, f64> = BTreeMap::new();
         let wants_nugget = self.context.measurement_noise && self.model.has_std_head();
         if self.context.denoise {
-            let (denoised, slices) = denoise_measurements(obs)?;
+            let (denoised, removed) = denoise_measurements(obs)?;
             points = denoised.points.iter().map(|m| [m.x_m, m.y_m, m.t_s, m.freq_hz, m.value]).collect();
             if wants_nugget {
-                noise = slices.iter().map(|(key, slice)| (*key, slice.nugget())).collect();
+                // The nugget only where the checks found noise ([`NoiseFound::for_sigma`]).
+                for (key, ..) in groups.keys() {
+                    noise.insert(*key, removed.get(key).map_or(0.0, NoiseFound::for_sigma));
+                }
             }
-        }
-        if wants_nugget {
+        } else if wants_nugget {
             for (key, ..) in groups.keys() {
                 noise.entry(*key).or_insert_with(|| slice_nugget(obs, *key));
             }
@@ -606,9 +608,15 @@ mod tests {
             assert!((a - b).abs() < 1e-6, "{a} vs {b}");
         }
         assert!(raw.mean.iter().zip(&denoised.mean).any(|(a, b)| (a - b).abs() > 1e-3));
-        // σ still holds the raw readings' nugget: the receiver's noise is in what is predicted.
-        let nugget = slice_nugget(&obs, SliceKey::of(0.0, 3.5e9));
-        assert!(nugget > 1.0, "nugget {nugget} dB²");
-        assert!(denoised.std.unwrap().iter().all(|s| s * s > nugget));
+        // σ adds the slice's nugget where noise was found: the truths predicted carry it too.
+        let found = denoise_measurements(&obs).unwrap().1[&SliceKey::of(0.0, 3.5e9)];
+        assert!(found.removed > 1.0, "{found:?}");
+        let removed = found.nugget;
+        let quiet = FmRmeEstimator::new(model.clone(), cfg.clone(), ContextConfig::new().with_denoise(true), d.clone(), "fm-rme").unwrap();
+        let quiet = quiet.estimate(&obs, &query).unwrap();
+        assert_eq!(quiet.mean, denoised.mean);
+        for (a, b) in quiet.std.unwrap().iter().zip(denoised.std.unwrap()) {
+            assert!((b * b - a * a - removed).abs() < 1e-6 * removed, "σ {a} → {b}, nugget {removed}");
+        }
     }
 }

@@ -30,6 +30,6 @@ pub use context::{ContextRule, NEIGHBOURS, PAIR_FEATURES, QueryNeighbourhoods, l
 pub use estimator::{DEFAULT_BATCH_GROUPS, FmRmeEstimator};
 pub use loss::{gaussian_nll, masked_mse, relative_masked_mse};
 pub use model::{Decoded, EncodedVisible, FmRme, query_isolation_mask};
-pub use noise::{SliceNoise, denoise_measurements, slice_nugget};
+pub use noise::{NoiseFound, SIGMA_NUGGET_SHARE, SliceNoise, denoise_measurements, slice_nugget};
 pub use std_head::{StdHead, StdHeadConfig};
 pub use weights::load_fm_rme;
