@@ -548,16 +548,11 @@ mod tests {
         assert_eq!(a.mean, b.mean);
     }
 
-    /// With `measurement_noise`, σ² gains the nugget of the slice's fitted variogram, the
-    /// same at every query of the slice; the mean does not change.
-    #[test]
-    fn measurement_noise_adds_the_slices_nugget_to_the_variance() {
-        let d = cpu();
-        let cfg = FmRmeConfig::tiny().with_std_head(true);
-        let model = cfg.init(&d).with_std_head(&d).with_random_output_layers(&d);
-        // A smooth field plus uniform ±4 dB of white noise (a hash of the index): a clear nugget.
+    /// `n` readings of a smooth field plus uniform ±4 dB of white noise (a hash of the index:
+    /// a clear nugget) in one slice, and 30 queries on a line across it.
+    fn noisy_readings_and_a_query_line(n: usize) -> (MeasurementSet, QuerySet) {
         let obs = MeasurementSet::from_points(
-            (0..80)
+            (0..n)
                 .map(|i| {
                     let (x, y) = ((i * 37 % 97) as f64 * 2.0, (i * 53 % 89) as f64 * 2.0);
                     let noise = 8.0 * ((i as f64 * 12.9898).sin() * 43758.5453).rem_euclid(1.0) - 4.0;
@@ -566,6 +561,17 @@ mod tests {
                 .collect(),
         );
         let query = QuerySet { points: (0..30).map(|i| Query { x_m: i as f64 * 6.0, y_m: 50.0, t_s: 0.0, freq_hz: 3.5e9 }).collect() };
+        (obs, query)
+    }
+
+    /// With `measurement_noise`, σ² gains the nugget of the slice's fitted variogram, the
+    /// same at every query of the slice; the mean does not change.
+    #[test]
+    fn measurement_noise_adds_the_slices_nugget_to_the_variance() {
+        let d = cpu();
+        let cfg = FmRmeConfig::tiny().with_std_head(true);
+        let model = cfg.init(&d).with_std_head(&d).with_random_output_layers(&d);
+        let (obs, query) = noisy_readings_and_a_query_line(80);
         let run = |noise: bool| {
             let context = ContextConfig::new().with_measurement_noise(noise);
             FmRmeEstimator::new(model.clone(), cfg.clone(), context, d.clone(), "fm-rme").unwrap().estimate(&obs, &query).unwrap()
@@ -587,16 +593,7 @@ mod tests {
         let d = cpu();
         let cfg = FmRmeConfig::tiny().with_std_head(true);
         let model = cfg.init(&d).with_std_head(&d).with_random_output_layers(&d);
-        let obs = MeasurementSet::from_points(
-            (0..300)
-                .map(|i| {
-                    let (x, y) = ((i * 37 % 97) as f64 * 2.0, (i * 53 % 89) as f64 * 2.0);
-                    let noise = 8.0 * ((i as f64 * 12.9898).sin() * 43758.5453).rem_euclid(1.0) - 4.0;
-                    Measurement { x_m: x, y_m: y, t_s: 0.0, freq_hz: 3.5e9, value: -70.0 - 0.05 * x + noise }
-                })
-                .collect(),
-        );
-        let query = QuerySet { points: (0..30).map(|i| Query { x_m: i as f64 * 6.0, y_m: 50.0, t_s: 0.0, freq_hz: 3.5e9 }).collect() };
+        let (obs, query) = noisy_readings_and_a_query_line(300);
         let run = |denoise: bool, obs: &MeasurementSet| {
             let context = ContextConfig::new().with_measurement_noise(true).with_denoise(denoise);
             FmRmeEstimator::new(model.clone(), cfg.clone(), context, d.clone(), "fm-rme").unwrap().estimate(obs, &query).unwrap()
