@@ -82,7 +82,7 @@ impl FmRmeEstimator {
             let (denoised, removed) = denoise_measurements(obs)?;
             points = denoised.points.iter().map(|m| [m.x_m, m.y_m, m.t_s, m.freq_hz, m.value]).collect();
             if wants_nugget {
-                // The nugget only where the checks found noise ([`NoiseFound::for_sigma`]).
+                // The nugget where noise was found or it is large ([`NoiseFound::for_sigma`]).
                 for (key, ..) in groups.keys() {
                     noise.insert(*key, removed.get(key).map_or(0.0, NoiseFound::for_sigma));
                 }
