@@ -90,8 +90,9 @@ impl SliceNoise {
     /// Why the check: both estimates also read concave short-range structure as noise. On the
     /// noise-free simulated presets (D1–D7, 10–50 % visible) the smaller one reaches 8 % of the
     /// sill, and denoising those slices costs the network accuracy it has (D1–D6 at 50 %:
-    /// 1.30 → 1.38 dB). There the nearest readings predict a left-out one better than an
-    /// average does (1 slice in ~4 000 passes both tests, at 3.5 %); on the USRP drone files
+    /// 1.30 → 1.38 dB with a 5 % threshold and no check). There the nearest readings predict
+    /// a left-out one better than an average does (1 slice in ~4 000 passes both tests, at
+    /// 3.5 %); on the USRP drone files
     /// of `data/real-dev` the nugget lowers the leave-one-out error by 1–17 %.
     pub fn removable_variance(&self) -> f64 {
         let Some(v) = self.variogram else { return 0.0 };
