@@ -13,10 +13,10 @@
 //! dense (`[batch, nodes, k]` neighbour indices gathered with `select`), so no scatter is
 //! needed and padded nodes are handled by an edge mask.
 
+use super::cpu_kernels::silu;
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::activation::silu;
 use burn::tensor::{Device, Int, Tensor};
 
 /// A dense k-NN graph of a padded batch.

@@ -1,6 +1,7 @@
 //! Neural-network building blocks (burn modules).
 
 pub mod conv_block;
+pub mod cpu_kernels;
 pub mod egnn;
 pub mod neighbour_interp;
 pub mod pos_enc;

@@ -20,9 +20,10 @@
 //! than a CPU-trained model gets. Weights from a softmax are positive and sum to one, so the
 //! output always stays within the range of the neighbours' values.
 
+use super::cpu_kernels::gelu;
 use burn::config::Config;
 use burn::module::{Initializer, Module};
-use burn::nn::{Gelu, Linear, LinearConfig};
+use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Device, Tensor};
 
@@ -60,7 +61,6 @@ pub struct NeighbourInterpolation {
     context_in: Linear,
     hidden: Linear,
     logit_out: Linear,
-    activation: Gelu,
 }
 
 impl NeighbourInterpolationConfig {
@@ -73,7 +73,6 @@ impl NeighbourInterpolationConfig {
             hidden: LinearConfig::new(h, h).init(device),
             // Zero-initialised: an untrained layer uses the prior weights alone.
             logit_out: LinearConfig::new(h, 1).with_initializer(Initializer::Zeros).init(device),
-            activation: Gelu::new(),
         }
     }
 }
@@ -96,8 +95,8 @@ impl NeighbourInterpolation {
     pub fn forward(&self, neighbourhood: &Neighbourhood, context: Tensor<3>) -> Tensor<2> {
         let [b, nq, k] = neighbourhood.values.dims();
         let x = self.pair_in.forward(neighbourhood.features.clone()) + self.context_in.forward(context).unsqueeze_dim::<4>(2);
-        let x = self.activation.forward(x);
-        let x = self.activation.forward(self.hidden.forward(x));
+        let x = gelu(x);
+        let x = gelu(self.hidden.forward(x));
         let logits = self.logit_out.forward(x).reshape([b, nq, k]) + neighbourhood.prior.clone();
         // An all-padding row (a padded query) gets uniform weights over zero values: 0, no NaN.
         let weights = softmax(logits.mask_fill(neighbourhood.pad.clone(), -1.0e9), 2);

@@ -11,8 +11,10 @@
 //! the number of queries — a full map's thousands of queries cost what they weigh, not their
 //! square, and any chunking gives the same answer.
 
+use super::cpu_kernels::{attend_with_own, gelu};
 use burn::nn::Linear;
-use burn::nn::transformer::{TransformerEncoder, TransformerEncoderLayer};
+use burn::nn::activation::Activation;
+use burn::nn::transformer::{PositionWiseFeedForward, TransformerEncoder, TransformerEncoderLayer};
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 
 /// Decoder attention mask `[L, L]` (true = blocked) over `nv` visible then `nq` query tokens:
@@ -127,29 +129,27 @@ fn query_stream(
     let query_q = query_q.div_scalar((mha.d_k as f32).sqrt());
     // [B, heads, Nq, 1]: each query's score for its own key.
     let to_itself = (query_q.clone() * key_q).sum_dim(3).mask_fill(query_pad.reshape([b, 1, nq, 1]), mha.min_float);
-    // Softmax over the `nv` visible scores and the query's own score, written out so that the
-    // `[B, H, Nq, Nv]` scores are touched as few times as possible (they are most of the
-    // work): the scale goes into the queries, padding is one additive bias (none when there
-    // is no padding), and the normalisation divides the `[B, H, Nq, d_k]` context instead of
-    // the weights.
+    // The `[B, H, Nq, Nv]` scores are most of the work: the scale went into the queries and
+    // padding is one additive bias (none when there is no padding).
     let to_visible = query_q.matmul(key_v.transpose());
     let to_visible = match padding {
         Some(padding) => to_visible + padding,
         None => to_visible,
     };
-    let top = to_visible.clone().max_dim(3).max_pair(to_itself.clone());
-    let (to_visible, to_itself) =
-        (mha.dropout.forward((to_visible - top.clone()).exp()), mha.dropout.forward((to_itself - top.clone()).exp()));
-    let mut total = to_visible.clone().sum_dim(3) + to_itself.clone();
-    if mha.quiet_softmax {
-        // exp(x_i) / (1 + Σ exp(x_j)), shifted by the top score like the rest.
-        total = total + top.neg().exp();
-    }
-    let context = (to_visible.matmul(value_v) + to_itself * value_q) / total;
+    let context = attend_with_own(to_visible, to_itself, value_v, value_q, mha.quiet_softmax, &mha.dropout);
     let attended = mha.output.forward(context.swap_dims(1, 2).reshape([b, nq, d]));
     let x = queries + layer.dropout.forward(attended);
-    let fed = layer.pwff.forward(layer.norm_1.forward(x.clone()));
+    let fed = feed_forward(&layer.pwff, layer.norm_1.forward(x.clone()));
     x + layer.dropout.forward(fed)
+}
+
+/// The layer's feed-forward block, its GELU through [`gelu`] (the fused CPU kernel where it
+/// applies); any other activation runs burn's block as it is.
+fn feed_forward(pwff: &PositionWiseFeedForward, x: Tensor<3>) -> Tensor<3> {
+    match pwff.activation {
+        Activation::Gelu(_) => pwff.linear_outer.forward(pwff.dropout.forward(gelu(pwff.linear_inner.forward(x)))),
+        _ => pwff.forward(x),
+    }
 }
 
 #[cfg(test)]

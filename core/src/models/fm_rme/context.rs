@@ -43,6 +43,7 @@ impl ContextRule {
     }
 
     /// The context score of point `p = (x, y, t, f, ·)` for a centre `c = (x, y, t, f)`.
+    #[inline]
     pub fn score(&self, p: &[f64; 5], c: &[f64; 4]) -> f64 {
         let space = ((p[0] - c[0]).powi(2) + (p[1] - c[1]).powi(2)).sqrt() / self.length_scale_m;
         let dt = (p[2] - c[2]).abs() / self.time_scale_s;
@@ -60,6 +61,68 @@ impl ContextRule {
     /// increasing score.
     pub fn select(&self, points: &[[f64; 5]], centre: &[f64; 4], budget: usize) -> Vec<usize> {
         self.lowest(points, centre, budget).into_iter().map(|(_, i)| i).collect()
+    }
+}
+
+/// Points ordered by `x`, for many small neighbour searches among the same points: a search
+/// visits the points in increasing `|Δx|` from its centre and stops once `|Δx|` alone puts a
+/// point's score past the worst of the `k` kept (the slice term of a score is never negative).
+/// It returns [`ContextRule::lowest`]'s answer exactly; it only skips points that cannot enter.
+struct SweepByX<'a> {
+    points: &'a [[f64; 5]],
+    /// Indices into `points`, by increasing `x`.
+    order: Vec<usize>,
+    /// `x` of `order`'s points.
+    xs: Vec<f64>,
+}
+
+impl<'a> SweepByX<'a> {
+    fn new(points: &'a [[f64; 5]]) -> Self {
+        let mut order: Vec<usize> = (0..points.len()).collect();
+        order.sort_by(|&a, &b| points[a][0].total_cmp(&points[b][0]));
+        let xs = order.iter().map(|&i| points[i][0]).collect();
+        Self { points, order, xs }
+    }
+
+    /// [`ContextRule::lowest`] of the points for `centre` and `k`.
+    fn lowest(&self, rule: &ContextRule, centre: &[f64; 4], k: usize) -> Vec<(f64, usize)> {
+        let mut top = rank::TopK::new(k);
+        // Squared metres past which a spatial distance alone reaches the bar. The margin
+        // (10⁻⁹ relative) is far above the score's rounding and far below any distance that matters.
+        let reach = |top: &rank::TopK| top.bar().map(|bar| (bar * rule.length_scale_m).powi(2) * (1.0 + 1e-9));
+        let n = self.xs.len();
+        let (mut below, mut above) = {
+            let at = self.xs.partition_point(|&x| x < centre[0]);
+            (at, at)
+        };
+        loop {
+            // The nearer in x of the next point on each side.
+            let left = (below > 0).then(|| centre[0] - self.xs[below - 1]);
+            let right = (above < n).then(|| self.xs[above] - centre[0]);
+            let (dx, at) = match (left, right) {
+                (Some(l), Some(r)) if l <= r => (l, below - 1),
+                (Some(l), None) => (l, below - 1),
+                (_, Some(r)) => (r, above),
+                (None, None) => break,
+            };
+            if at < below {
+                below -= 1;
+            } else {
+                above += 1;
+            }
+            let reach = reach(&top);
+            if reach.is_some_and(|r2| dx * dx > r2) {
+                // Every point left is at least this far in x.
+                break;
+            }
+            let i = self.order[at];
+            let p = &self.points[i];
+            if reach.is_some_and(|r2| dx * dx + (p[1] - centre[1]).powi(2) > r2) {
+                continue;
+            }
+            top.offer(rule.score(p, centre), i);
+        }
+        top.into_sorted()
     }
 }
 
@@ -106,9 +169,10 @@ impl QueryNeighbourhoods {
             prior: vec![0.0; nq * k],
             pad: vec![true; nq * k],
         };
+        let sweep = SweepByX::new(visible);
         for (qi, q) in queries.iter().enumerate() {
             // The same rule as a group's context, with the query as the centre.
-            let scored = rule.lowest(visible, q, k);
+            let scored = sweep.lowest(rule, q, k);
             let value = |i: usize| (visible[i][4] - mean) / std;
             let (mut num, mut den) = (0.0, 0.0);
             for &(s, i) in &scored {
@@ -118,13 +182,13 @@ impl QueryNeighbourhoods {
             }
             let base = if den > 0.0 { num / den } else { 0.0 };
             out.baseline.push(base as f32);
-            // Offsets from the query in model length units.
-            let offset: Vec<[f64; 2]> = scored
-                .iter()
-                .map(|&(_, i)| [(visible[i][0] - q[0]) / rule.length_scale_m, (visible[i][1] - q[1]) / rule.length_scale_m])
-                .collect();
-            let dist: Vec<f64> = offset.iter().map(|o| o[0].hypot(o[1])).collect();
-            let scale = dist.iter().sum::<f64>() / dist.len().max(1) as f64 + 1e-3;
+            // Offsets from the query in model length units (on the stack: this runs per query).
+            let (mut offset, mut dist) = ([[0.0f64; 2]; NEIGHBOURS], [0.0f64; NEIGHBOURS]);
+            for (j, &(_, i)) in scored.iter().enumerate() {
+                offset[j] = [(visible[i][0] - q[0]) / rule.length_scale_m, (visible[i][1] - q[1]) / rule.length_scale_m];
+                dist[j] = offset[j][0].hypot(offset[j][1]);
+            }
+            let scale = dist[..scored.len()].iter().sum::<f64>() / scored.len().max(1) as f64 + 1e-3;
             let inverse_scale_squared = 1.0 / (scale * scale);
             for (j, &(s, i)) in scored.iter().enumerate() {
                 let v = &visible[i];
@@ -221,6 +285,29 @@ mod tests {
         assert_eq!(c, vec![1, 2, 0, 3]);
         assert!((rule.score(&pts[3], &[0.0, 0.0, 0.0, 3.5e9]) - 1.6).abs() < 1e-9);
         assert_eq!(rule.select(&pts, &[0.0, 0.0, 0.0, 3.5e9], 100).len(), 5);
+    }
+
+    #[test]
+    fn the_sweep_finds_what_scoring_every_point_finds() {
+        let rule = ContextRule::new(&FmRmeConfig::tiny(), &ContextConfig::new());
+        let mut rng = crate::rng::Rng::new(11);
+        // Grid positions (many equal distances, so ties are common) over three slots and two
+        // bands, and a few points stacked on one spot.
+        let mut points: Vec<[f64; 5]> = (0..300)
+            .map(|_| {
+                let (x, y) = (4.0 * rng.below(40) as f64, 4.0 * rng.below(40) as f64);
+                [x, y, rng.below(3) as f64, 3.5e9 + 1e8 * rng.below(2) as f64, 0.0]
+            })
+            .collect();
+        points.extend([[80.0, 80.0, 0.0, 3.5e9, 0.0]; 5]);
+        let sweep = SweepByX::new(&points);
+        for _ in 0..200 {
+            let q = [rng.range(-20.0, 180.0), 4.0 * rng.below(40) as f64, rng.below(3) as f64, 3.5e9];
+            for k in [1, 16, 40, 400] {
+                assert_eq!(sweep.lowest(&rule, &q, k), rule.lowest(&points, &q, k), "query {q:?}, k {k}");
+            }
+        }
+        assert!(SweepByX::new(&[]).lowest(&rule, &[0.0; 4], 16).is_empty());
     }
 
     #[test]

@@ -12,10 +12,11 @@
 //! so adding σ leaves the estimates — and every accuracy table — exactly as they were.
 
 use super::context::PAIR_FEATURES;
+use crate::nn::cpu_kernels::gelu;
 use crate::nn::neighbour_interp::Neighbourhood;
 use burn::config::Config;
 use burn::module::{Initializer, Module};
-use burn::nn::{Gelu, Linear, LinearConfig};
+use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 
@@ -38,7 +39,6 @@ impl StdHeadConfig {
     pub fn init(&self, device: &Device) -> StdHead {
         StdHead {
             input: LinearConfig::new(self.d_model + EXTRA_FEATURES, self.d_hidden).init(device),
-            activation: Gelu::new(),
             output: LinearConfig::new(self.d_hidden, 1).with_initializer(Initializer::Zeros).init(device),
         }
     }
@@ -48,7 +48,6 @@ impl StdHeadConfig {
 #[derive(Module, Debug)]
 pub struct StdHead {
     input: Linear,
-    activation: Gelu,
     output: Linear,
 }
 
@@ -72,7 +71,7 @@ impl StdHead {
     pub fn forward(&self, tokens: Tensor<3>, neighbourhood: &Neighbourhood) -> Tensor<2> {
         let [b, nq, _] = tokens.dims();
         let extra = Tensor::cat(vec![nearest_features(neighbourhood), log_spread(neighbourhood).unsqueeze_dim(2)], 2);
-        let hidden = self.activation.forward(self.input.forward(Tensor::cat(vec![tokens, extra], 2)));
+        let hidden = gelu(self.input.forward(Tensor::cat(vec![tokens, extra], 2)));
         self.output.forward(hidden).reshape([b, nq])
     }
 }
