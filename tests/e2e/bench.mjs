@@ -1,6 +1,6 @@
 // Browser benchmark (not a test): sizes of what the page downloads, cold start to first map,
 // and the warm median estimate time, per backend and method, in headless chromium.
-//   node tests/e2e/bench.mjs [--webgpu] [--clicks 10] [--methods fm-rme-small,kriging,idw,radiodun-small]
+//   node tests/e2e/bench.mjs [--webgpu] [--clicks 10] [--samples 200] [--methods fm-rme-small,kriging,idw,radiodun-small]
 // --webgpu starts chromium with WebGPU (SwiftShader here); without it the page runs on the CPU
 // backend. Build first: scripts/demo.sh --no-serve (release). Prints a Markdown table.
 
@@ -15,9 +15,11 @@ const webgpu = args.includes('--webgpu');
 const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
 const clicks = Number(opt('--clicks', 10)) || 10;
 const methods = opt('--methods', 'fm-rme-small,kriging,idw').split(',');
+// Samples on the D7 scene (`rme bench` times FM-RME from 400).
+const samples = Number(opt('--samples', 200)) || 200;
 // The urban grid models run on the urban scene (128², buildings); the others on D7 (64²).
 const URBAN = /^(radiodun|radiounet|autoencoder)-/;
-const sceneOf = (m) => (URBAN.test(m) ? 'preset=urban&seed=2&samples=100' : 'preset=D7&seed=3&samples=200');
+const sceneOf = (m) => (URBAN.test(m) ? 'preset=urban&seed=2&samples=100' : `preset=D7&seed=3&samples=${samples}`);
 
 function size(rel) {
   const f = path.join(DIST, rel);
@@ -62,5 +64,5 @@ try {
   await b.close();
   await server.close();
 }
-console.log(`\nD7, seed 3, 200 samples, 64×64 map (urban models: urban scene, seed 2, 100 samples, 128×128); ${clicks} clicks for the median (of at most the last 10); ${os.cpus().length} cores (${os.cpus()[0].model})`);
+console.log(`\nD7, seed 3, ${samples} samples, 64×64 map (urban models: urban scene, seed 2, 100 samples, 128×128); ${clicks} clicks for the median (of at most the last 10); ${os.cpus().length} cores (${os.cpus()[0].model})`);
 console.log('| backend | method | navigation → first map | init (engine + weights + warm-up) | first estimate | median of last 10 | console errors |\n|---|---|---|---|---|---|---|\n' + out.join('\n'));

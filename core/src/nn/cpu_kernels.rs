@@ -150,6 +150,41 @@ fn attend_with_own_ops(
     (scores.matmul(values) + own * own_values) / total
 }
 
+/// Attention with the softmax over the last axis of `scores` (burn's `MultiHeadAttention`
+/// after its scores): `quiet` and `dropout` as in [`attend_with_own`].
+///
+/// # Shapes
+///
+/// - scores: `[B, H, Nq, Nk]` (scaled, padding already added), values: `[B, H, Nk, d_k]`
+/// - output: `[B, H, Nq, d_k]`
+pub fn attend(scores: Tensor<4>, values: Tensor<4>, quiet: bool, dropout: &Dropout) -> Tensor<4> {
+    let ops = |scores: Tensor<4>, values: Tensor<4>| {
+        let weights = if quiet { activation::quiet_softmax(scores, 3) } else { activation::softmax(scores, 3) };
+        dropout.forward(weights).matmul(values)
+    };
+    let nk = scores.dims()[3];
+    if !on_host(&scores) || nk == 0 {
+        return ops(scores, values);
+    }
+    let device = scores.device();
+    let mut weights = scores.into_data();
+    match weights.as_mut_slice::<f32>() {
+        Ok(w) => {
+            #[cfg(target_arch = "x86_64")]
+            if wide_vectors() {
+                // SAFETY: the CPU has AVX2 and FMA.
+                unsafe { softmax_rows_wide(w, nk, quiet) };
+            } else {
+                softmax_rows(w, nk, quiet);
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            softmax_rows(w, nk, quiet);
+        }
+        Err(_) => return ops(Tensor::from_data(weights, &device), values),
+    }
+    Tensor::<4>::from_data(weights, &device).matmul(values)
+}
+
 /// Whether the CPU has AVX2 and FMA: the `*_wide` kernels, compiled for them, use twice the
 /// lanes of the x86-64 baseline the crate is built for (std caches the answer).
 #[cfg(target_arch = "x86_64")]
@@ -171,6 +206,7 @@ macro_rules! wide_variant {
 
 wide_variant!(gelu_values_wide => gelu_values(values: &mut [f32]));
 wide_variant!(silu_values_wide => silu_values(values: &mut [f32]));
+wide_variant!(softmax_rows_wide => softmax_rows(scores: &mut [f32], nk: usize, quiet: bool));
 wide_variant!(softmax_rows_with_own_wide => softmax_rows_with_own(scores: &mut [f32], own: &mut [f32], nv: usize, quiet: bool));
 
 #[inline(always)]
@@ -188,27 +224,40 @@ fn silu_values(values: &mut [f32]) {
 }
 
 /// Row softmax over `[scores | own]`, in place: each row of `scores` (length `nv`) becomes its
-/// weights, and `own` (one per row) the own key's weight. Separate passes for the maximum,
-/// the exponentials and the sum, each in eight independent lanes: a loop that carries one
-/// running total is a chain of dependent additions the compiler may not reorder.
+/// weights, and `own` (one per row) the own key's weight.
 #[inline(always)]
 fn softmax_rows_with_own(scores: &mut [f32], own: &mut [f32], nv: usize, quiet: bool) {
     for (row, own) in scores.chunks_exact_mut(nv).zip(own.iter_mut()) {
         let top = lanes_fold(row, *own, f32::max);
-        for s in row.iter_mut() {
-            *s = exp(*s - top);
-        }
         let own_exp = exp(*own - top);
-        let mut total = lanes_fold(row, 0.0, |a, b| a + b) + own_exp;
-        if quiet {
-            total += exp(-top);
-        }
-        let inverse = 1.0 / total;
-        for s in row.iter_mut() {
-            *s *= inverse;
-        }
+        let inverse = exponentiate_row(row, top, own_exp + if quiet { exp(-top) } else { 0.0 });
         *own = own_exp * inverse;
     }
+}
+
+/// Row softmax over the last axis (rows of length `nk`), in place.
+#[inline(always)]
+fn softmax_rows(scores: &mut [f32], nk: usize, quiet: bool) {
+    for row in scores.chunks_exact_mut(nk) {
+        let top = lanes_fold(row, f32::NEG_INFINITY, f32::max);
+        exponentiate_row(row, top, if quiet { exp(-top) } else { 0.0 });
+    }
+}
+
+/// `row ← exp(row − top) / total`, where `total` is the row's sum plus `extra` (the
+/// exponentials outside the row); returns `1 / total`. Separate passes for the exponentials,
+/// the sum and the scaling, the sum in eight independent lanes: a loop that carries one running
+/// total is a chain of dependent additions the compiler may not reorder.
+#[inline(always)]
+fn exponentiate_row(row: &mut [f32], top: f32, extra: f32) -> f32 {
+    for s in row.iter_mut() {
+        *s = exp(*s - top);
+    }
+    let inverse = 1.0 / (lanes_fold(row, 0.0, |a, b| a + b) + extra);
+    for s in row.iter_mut() {
+        *s *= inverse;
+    }
+    inverse
 }
 
 /// Folds `values` with `op` in eight interleaved lanes started at `init`, then folds the lanes
@@ -332,6 +381,18 @@ mod tests {
             let host = attend_with_own(scores.clone(), own.clone(), values.clone(), own_values.clone(), quiet, &no_dropout());
             let ops = attend_with_own_ops(scores.clone(), own.clone(), values.clone(), own_values.clone(), quiet, &no_dropout());
             host.into_data().assert_approx_eq::<f32>(&ops.into_data(), Tolerance::absolute(1e-6));
+        }
+    }
+
+    #[test]
+    fn host_plain_attention_matches_burn() {
+        let d = cpu();
+        let normal = |shape: [usize; 4]| Tensor::<4>::random(shape, Distribution::Normal(0.0, 2.0), &d);
+        let (scores, values) = (normal([2, 3, 5, 7]), normal([2, 3, 7, 4]));
+        for quiet in [false, true] {
+            let want = if quiet { activation::quiet_softmax(scores.clone(), 3) } else { activation::softmax(scores.clone(), 3) };
+            let host = attend(scores.clone(), values.clone(), quiet, &no_dropout());
+            host.into_data().assert_approx_eq::<f32>(&want.matmul(values.clone()).into_data(), Tolerance::absolute(1e-6));
         }
     }
 

@@ -11,7 +11,7 @@
 //! the number of queries — a full map's thousands of queries cost what they weigh, not their
 //! square, and any chunking gives the same answer.
 
-use super::cpu_kernels::{attend_with_own, gelu};
+use super::cpu_kernels::{attend, attend_with_own, gelu};
 use burn::nn::Linear;
 use burn::nn::activation::Activation;
 use burn::nn::transformer::{PositionWiseFeedForward, TransformerEncoder, TransformerEncoderLayer};
@@ -50,23 +50,79 @@ impl VisibleKeys {
     /// each layer's keys and values. `padded`: whether `visible_pad` marks any token; with
     /// false the mask is skipped (it would add zeros).
     pub fn new(stack: &TransformerEncoder, visible: Tensor<3>, visible_pad: Tensor<2, Bool>, padded: bool) -> Self {
-        let [b, nv, _] = visible.dims();
+        let padding = padding_bias(stack, visible_pad, padded);
         let mut visible = visible;
         let last = stack.layers.len().saturating_sub(1);
         let mut layers = Vec::with_capacity(stack.layers.len());
         for (i, layer) in stack.layers.iter().enumerate() {
             debug_assert!(layer.norm_first, "the two-stream decoder runs pre-norm layers only");
             let normed = layer.norm_2.forward(visible.clone());
-            layers.push((split_heads(&layer.mha, &layer.mha.key, normed.clone()), split_heads(&layer.mha, &layer.mha.value, normed)));
+            let (key, value) =
+                (split_heads(&layer.mha, &layer.mha.key, normed.clone()), split_heads(&layer.mha, &layer.mha.value, normed.clone()));
             if i < last {
-                visible = layer.forward(visible, Some(visible_pad.clone()), None);
+                visible = self_attention_block(layer, visible, normed, key.clone(), value.clone(), padding.clone());
             }
+            layers.push((key, value));
         }
-        let min_float = stack.layers.first().map_or(-1.0e4, |l| l.mha.min_float);
-        let padding =
-            padded.then(|| Tensor::<2>::zeros([b, nv], &visible_pad.device()).mask_fill(visible_pad, min_float).reshape([b, 1, 1, nv]));
         Self { layers, padding }
     }
+}
+
+/// The padding of a token set `[B, N]` as an additive score `[B, 1, 1, N]`: 0, or the
+/// attention's most negative float (`None` when `padded` is false: nothing to add).
+fn padding_bias(stack: &TransformerEncoder, pad: Tensor<2, Bool>, padded: bool) -> Option<Tensor<4>> {
+    let [b, n] = pad.dims();
+    let min_float = stack.layers.first().map_or(-1.0e4, |l| l.mha.min_float);
+    padded.then(|| Tensor::<2>::zeros([b, n], &pad.device()).mask_fill(pad, min_float).reshape([b, 1, 1, n]))
+}
+
+/// Runs a stack of pre-norm layers over tokens that attend to each other (the encoder): the
+/// numbers of burn's [`TransformerEncoder::forward`] with a padding mask, its attention
+/// softmax and GELUs through the fused CPU kernels where they apply. A stack with post-norm
+/// layers runs burn's own forward.
+///
+/// # Shapes
+///
+/// - tokens: `[B, N, d_model]`, pad: `[B, N]` (true at padding; `padded`: whether any is)
+/// - output: `[B, N, d_model]`
+pub fn encode_tokens(stack: &TransformerEncoder, tokens: Tensor<3>, pad: Tensor<2, Bool>, padded: bool) -> Tensor<3> {
+    if !stack.layers.iter().all(|l| l.norm_first) {
+        return stack.forward(burn::nn::transformer::TransformerEncoderInput::new(tokens).mask_pad(pad));
+    }
+    let padding = padding_bias(stack, pad, padded);
+    let mut x = tokens;
+    for layer in &stack.layers {
+        let normed = layer.norm_2.forward(x.clone());
+        let (key, value) =
+            (split_heads(&layer.mha, &layer.mha.key, normed.clone()), split_heads(&layer.mha, &layer.mha.value, normed.clone()));
+        x = self_attention_block(layer, x, normed, key, value, padding.clone());
+    }
+    x
+}
+
+/// One pre-norm layer over tokens `x` attending to each other, given the layer's normalised
+/// input and its keys and values: attention, then the feed-forward block, each residual.
+fn self_attention_block(
+    layer: &TransformerEncoderLayer,
+    x: Tensor<3>,
+    normed: Tensor<3>,
+    key: Tensor<4>,
+    value: Tensor<4>,
+    padding: Option<Tensor<4>>,
+) -> Tensor<3> {
+    let mha = &layer.mha;
+    let [b, n, d] = x.dims();
+    let query = split_heads(mha, &mha.query, normed).div_scalar((mha.d_k as f32).sqrt());
+    let scores = query.matmul(key.transpose());
+    let scores = match padding {
+        Some(padding) => scores + padding,
+        None => scores,
+    };
+    let context = attend(scores, value, mha.quiet_softmax, &mha.dropout);
+    let attended = mha.output.forward(context.swap_dims(1, 2).reshape([b, n, d]));
+    let x = x + layer.dropout.forward(attended);
+    let fed = feed_forward(&layer.pwff, layer.norm_1.forward(x.clone()));
+    x + layer.dropout.forward(fed)
 }
 
 /// `[B, N, d]` → `[B, heads, N, d_k]` through one of the attention's projections.
@@ -205,6 +261,25 @@ mod tests {
             .narrow(1, 0, 3)
             .into_data()
             .assert_approx_eq::<f32>(&two.narrow(0, 1, 1).narrow(1, 0, 3).into_data(), Tolerance::absolute(1e-5));
+    }
+
+    #[test]
+    fn encoding_gives_burns_encoder_numbers() {
+        for s in [stack(3), quiet_stack(2)] {
+            let v = Tensor::<3>::random([2, 7, 16], Distribution::Normal(0.0, 1.0), &cpu());
+            let vp = pad(&[&[false; 7], &[false, false, false, false, false, true, true]]);
+            let want = s.forward(TransformerEncoderInput::new(v.clone()).mask_pad(vp.clone()));
+            let got = encode_tokens(&s, v, vp, true);
+            // Rows of padded tokens are meaningless: compare the real ones.
+            want.clone()
+                .narrow(0, 0, 1)
+                .into_data()
+                .assert_approx_eq::<f32>(&got.clone().narrow(0, 0, 1).into_data(), Tolerance::absolute(1e-5));
+            want.narrow(0, 1, 1)
+                .narrow(1, 0, 5)
+                .into_data()
+                .assert_approx_eq::<f32>(&got.narrow(0, 1, 1).narrow(1, 0, 5).into_data(), Tolerance::absolute(1e-5));
+        }
     }
 
     #[test]

@@ -190,20 +190,24 @@ impl QueryNeighbourhoods {
             }
             let scale = dist[..scored.len()].iter().sum::<f64>() / scored.len().max(1) as f64 + 1e-3;
             let inverse_scale_squared = 1.0 / (scale * scale);
+            // 1 / (1 + (|x_j − x_m| / mean d)²) of every pair, once per pair (it is symmetric,
+            // to the bit) and without a square root: the crowding sums below read it.
+            let n = scored.len();
+            let mut closeness = [[0.0f64; NEIGHBOURS]; NEIGHBOURS];
+            for j in 0..n {
+                for m in j + 1..n {
+                    let c = 1.0
+                        / (1.0 + ((offset[j][0] - offset[m][0]).powi(2) + (offset[j][1] - offset[m][1]).powi(2)) * inverse_scale_squared);
+                    closeness[j][m] = c;
+                    closeness[m][j] = c;
+                }
+            }
             for (j, &(s, i)) in scored.iter().enumerate() {
                 let v = &visible[i];
                 let dt = (v[2] - q[2]).abs() / rule.time_scale_s;
                 let df = if v[3].is_finite() && q[3].is_finite() { (v[3] - q[3]).abs() / rule.freq_scale_hz } else { 0.0 };
                 let others = (0..scored.len()).filter(|&m| m != j);
-                let crowding = others
-                    .clone()
-                    // (|x_j − x_k| / mean d)² without a square root: this runs NEIGHBOURS² times per query.
-                    .map(|m| {
-                        1.0 / (1.0
-                            + ((offset[j][0] - offset[m][0]).powi(2) + (offset[j][1] - offset[m][1]).powi(2)) * inverse_scale_squared)
-                    })
-                    .sum::<f64>()
-                    / (scored.len().max(2) - 1) as f64;
+                let crowding = others.clone().map(|m| closeness[j][m]).sum::<f64>() / (n.max(2) - 1) as f64;
                 let screening = others
                     .filter(|&m| dist[m] < dist[j])
                     .map(|m| {

@@ -29,9 +29,9 @@ use crate::nn::egnn::{Gafe, GafeConfig};
 use crate::nn::neighbour_interp::{NeighbourInterpolation, NeighbourInterpolationConfig, Neighbourhood};
 use crate::nn::pos_enc::{StsPositionalEncoding, StsPositionalEncodingConfig};
 pub use crate::nn::query_decoder::query_isolation_mask;
-use crate::nn::query_decoder::{VisibleKeys, decode_queries};
+use crate::nn::query_decoder::{VisibleKeys, decode_queries, encode_tokens};
 use burn::module::{Initializer, Module, Param};
-use burn::nn::transformer::{TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput};
+use burn::nn::transformer::{TransformerEncoder, TransformerEncoderConfig};
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::{Bool, Device, Tensor};
 
@@ -165,7 +165,7 @@ impl FmRme {
     pub fn encode(&self, batch: &FmRmeBatch) -> EncodedVisible {
         let h = self.gafe.forward(batch.features.clone(), batch.positions.clone(), &batch.graph);
         let tokens = h + self.pos_enc.forward(batch.visible_coords.clone());
-        let encoded = self.encoder.forward(TransformerEncoderInput::new(tokens).mask_pad(batch.visible_pad.clone()));
+        let encoded = encode_tokens(&self.encoder, tokens, batch.visible_pad.clone(), batch.visible_padded);
         let encoded = self.encoder_norm.forward(encoded);
         let tokens = self.decoder_embed.forward(encoded) + self.pos_enc.forward(batch.visible_coords.clone());
         let batch_size = tokens.dims()[0];
