@@ -23,14 +23,18 @@ fn on_host<const D: usize>(x: &Tensor<D>) -> bool {
     x.dtype() == DType::F32 && !device.is_autodiff() && device == Device::flex()
 }
 
-/// Applies `kernel` to the values of `x` in place (host path only, see [`on_host`]).
-fn in_place<const D: usize>(x: Tensor<D>, kernel: impl Fn(&mut [f32]), fallback: impl Fn(Tensor<D>) -> Tensor<D>) -> Tensor<D> {
+/// Applies `kernel` to the values of `x` in place where `x` is on the host ([`on_host`]);
+/// elsewhere `burn_op`, the same function in burn's ops.
+fn elementwise<const D: usize>(x: Tensor<D>, kernel: fn(&mut [f32]), burn_op: fn(Tensor<D>) -> Tensor<D>) -> Tensor<D> {
+    if !on_host(&x) {
+        return burn_op(x);
+    }
     let device = x.device();
     let mut data = x.into_data();
     match data.as_mut_slice::<f32>() {
         Ok(values) => kernel(values),
         // Cannot happen for an f32 flex tensor; if storage ever refuses, burn's op still answers.
-        Err(_) => return fallback(Tensor::from_data(data, &device)),
+        Err(_) => return burn_op(Tensor::from_data(data, &device)),
     }
     Tensor::from_data(data, &device)
 }
@@ -41,21 +45,7 @@ fn in_place<const D: usize>(x: Tensor<D>, kernel: impl Fn(&mut [f32]), fallback:
 ///
 /// - x: any; output: the same
 pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    if !on_host(&x) {
-        return activation::gelu(x);
-    }
-    in_place(
-        x,
-        |values| {
-            #[cfg(target_arch = "x86_64")]
-            if wide_vectors() {
-                // SAFETY: the CPU has AVX2 and FMA.
-                return unsafe { gelu_values_wide(values) };
-            }
-            gelu_values(values)
-        },
-        activation::gelu,
-    )
+    elementwise(x, gelu_values_dispatched, activation::gelu)
 }
 
 /// SiLU, `x·sigmoid(x)`, as [`activation::silu`].
@@ -64,21 +54,7 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 ///
 /// - x: any; output: the same
 pub fn silu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    if !on_host(&x) {
-        return activation::silu(x);
-    }
-    in_place(
-        x,
-        |values| {
-            #[cfg(target_arch = "x86_64")]
-            if wide_vectors() {
-                // SAFETY: the CPU has AVX2 and FMA.
-                return unsafe { silu_values_wide(values) };
-            }
-            silu_values(values)
-        },
-        activation::silu,
-    )
+    elementwise(x, silu_values_dispatched, activation::silu)
 }
 
 /// Attention of queries over a shared set of keys plus each query's own key: the softmax
@@ -107,17 +83,7 @@ pub fn attend_with_own(
     let device = scores.device();
     let (mut weights, mut own_weights) = (scores.into_data(), own.into_data());
     match (weights.as_mut_slice::<f32>(), own_weights.as_mut_slice::<f32>()) {
-        (Ok(w), Ok(o)) if nv > 0 => {
-            #[cfg(target_arch = "x86_64")]
-            if wide_vectors() {
-                // SAFETY: the CPU has AVX2 and FMA.
-                unsafe { softmax_rows_with_own_wide(w, o, nv, quiet) };
-            } else {
-                softmax_rows_with_own(w, o, nv, quiet);
-            }
-            #[cfg(not(target_arch = "x86_64"))]
-            softmax_rows_with_own(w, o, nv, quiet);
-        }
+        (Ok(w), Ok(o)) if nv > 0 => softmax_rows_with_own_dispatched(w, o, nv, quiet),
         _ => {
             let (scores, own) = (Tensor::from_data(weights, &device), Tensor::from_data(own_weights, &device));
             return attend_with_own_ops(scores, own, values, own_values, quiet, dropout);
@@ -169,23 +135,13 @@ pub fn attend(scores: Tensor<4>, values: Tensor<4>, quiet: bool, dropout: &Dropo
     let device = scores.device();
     let mut weights = scores.into_data();
     match weights.as_mut_slice::<f32>() {
-        Ok(w) => {
-            #[cfg(target_arch = "x86_64")]
-            if wide_vectors() {
-                // SAFETY: the CPU has AVX2 and FMA.
-                unsafe { softmax_rows_wide(w, nk, quiet) };
-            } else {
-                softmax_rows(w, nk, quiet);
-            }
-            #[cfg(not(target_arch = "x86_64"))]
-            softmax_rows(w, nk, quiet);
-        }
+        Ok(w) => softmax_rows_dispatched(w, nk, quiet),
         Err(_) => return ops(Tensor::from_data(weights, &device), values),
     }
     Tensor::<4>::from_data(weights, &device).matmul(values)
 }
 
-/// Whether the CPU has AVX2 and FMA: the `*_wide` kernels, compiled for them, use twice the
+/// Whether the CPU has AVX2 and FMA: the `*_dispatched` kernels' copies compiled for them use twice the
 /// lanes of the x86-64 baseline the crate is built for (std caches the answer).
 #[cfg(target_arch = "x86_64")]
 #[inline]
@@ -193,21 +149,31 @@ fn wide_vectors() -> bool {
     std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
 
-/// Defines `$wide`: `$kernel` (which must be `#[inline(always)]`) compiled for AVX2 and FMA.
-macro_rules! wide_variant {
-    ($wide:ident => $kernel:ident($($arg:ident: $ty:ty),*)) => {
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn $wide($($arg: $ty),*) {
+/// Defines `$name`: `$kernel` (which must be `#[inline(always)]`), run as a copy compiled
+/// for AVX2 and FMA where the CPU has them.
+macro_rules! dispatched {
+    ($name:ident => $kernel:ident($($arg:ident: $ty:ty),*)) => {
+        fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn wide($($arg: $ty),*) {
+                    $kernel($($arg),*)
+                }
+                if wide_vectors() {
+                    // SAFETY: the CPU has AVX2 and FMA.
+                    return unsafe { wide($($arg),*) };
+                }
+            }
             $kernel($($arg),*)
         }
     };
 }
 
-wide_variant!(gelu_values_wide => gelu_values(values: &mut [f32]));
-wide_variant!(silu_values_wide => silu_values(values: &mut [f32]));
-wide_variant!(softmax_rows_wide => softmax_rows(scores: &mut [f32], nk: usize, quiet: bool));
-wide_variant!(softmax_rows_with_own_wide => softmax_rows_with_own(scores: &mut [f32], own: &mut [f32], nv: usize, quiet: bool));
+dispatched!(gelu_values_dispatched => gelu_values(values: &mut [f32]));
+dispatched!(silu_values_dispatched => silu_values(values: &mut [f32]));
+dispatched!(softmax_rows_dispatched => softmax_rows(scores: &mut [f32], nk: usize, quiet: bool));
+dispatched!(softmax_rows_with_own_dispatched => softmax_rows_with_own(scores: &mut [f32], own: &mut [f32], nv: usize, quiet: bool));
 
 #[inline(always)]
 fn gelu_values(values: &mut [f32]) {
