@@ -280,7 +280,9 @@ enum Command {
         deep_shadow_slope: f64,
         /// Start from these weights (a folder with model.bpk and manifest.json) instead of a
         /// random initialisation: grid models of the same kind and config; FM-RME takes the
-        /// weights' architecture and context rule (with --loss nll: adds a σ head and trains only it).
+        /// weights' architecture and context rule (with --loss nll: adds a σ head and trains only it;
+        /// where the rule denoises readings, as fm-rme-small's does, the examples' readings are
+        /// denoised the same way).
         #[arg(long)]
         init: Option<PathBuf>,
         /// STORM: queries per training slice.

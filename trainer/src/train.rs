@@ -166,6 +166,11 @@ pub fn batch_examples(spec: &RunSpec, pool: &[RadioMap], step: u64) -> Result<[V
                         e.add_target_noise(sd, &mut rng);
                     }
                 }
+                // Trained as used: where the estimator denoises its readings, the examples'
+                // readings (noisy or clean) go through the same denoiser.
+                if spec.context.denoise {
+                    e.denoise_visible()?;
+                }
                 out[kind].push(e);
                 break;
             }
@@ -243,7 +248,10 @@ impl Validation {
             let split = MaskStrategy::Spatial { visible_ratio: 0.1 }.split(&map, 1)?;
             let mut rng = Rng::new(17);
             for _ in 0..2 {
-                if let Some(e) = training_example(&map, &split, &mut rng, spec.max_visible, 256, &spec.rule()) {
+                if let Some(mut e) = training_example(&map, &split, &mut rng, spec.max_visible, 256, &spec.rule()) {
+                    if spec.context.denoise {
+                        e.denoise_visible()?;
+                    }
                     examples.push(e);
                 }
             }
@@ -455,6 +463,29 @@ mod tests {
             }
         }
         assert!(total >= 40 && (total / 4..=3 * total / 4).contains(&changed), "{changed} of {total} examples noisy");
+    }
+
+    /// Trained as used: with a denoising context each example's readings are what the
+    /// estimator's denoiser makes of the readings the same run without it draws (noisy or
+    /// clean); queries and truths are untouched.
+    #[test]
+    fn a_denoising_context_trains_on_denoised_readings() {
+        let plain = RunSpec { batch: 6, max_noise_share: 1.0, ..tiny_spec(10) };
+        let mut denoising = plain.clone();
+        denoising.context = denoising.context.with_denoise(true);
+        let pool = training_pool(&plain).unwrap();
+        let mut moved = 0;
+        for step in 1..=2 {
+            let (a, b) = (batch_examples(&plain, &pool, step).unwrap(), batch_examples(&denoising, &pool, step).unwrap());
+            for (a, b) in a.iter().flatten().zip(b.iter().flatten()) {
+                let mut expected = a.clone();
+                expected.denoise_visible().unwrap();
+                assert_eq!(b.visible, expected.visible);
+                assert_eq!((&b.queries, &b.targets), (&a.queries, &a.targets));
+                moved += usize::from(b.visible != a.visible);
+            }
+        }
+        assert!(moved > 0, "no example's readings were denoised");
     }
 
     /// A tiny model overfits one fixed batch: the loss falls by 10× within a few hundred steps.

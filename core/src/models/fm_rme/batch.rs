@@ -4,8 +4,9 @@
 
 use super::config::FmRmeConfig;
 use super::context::{ContextRule, QueryNeighbourhoods};
+use super::noise::denoise_measurements;
 use crate::error::RmeError;
-use crate::map::RadioMap;
+use crate::map::{Measurement, MeasurementSet, RadioMap};
 use crate::mask::Split;
 use crate::nn::egnn::Graph;
 use crate::nn::neighbour_interp::Neighbourhood;
@@ -76,6 +77,20 @@ impl Example {
             v[4] += sd * rng.normal();
         }
         sd
+    }
+
+    /// Replaces the visible readings by what the estimator's denoiser makes of them
+    /// ([`denoise_measurements`], the rule of [`super::ContextConfig::denoise`]), slice by
+    /// slice: a model that is used on denoised readings is trained on them too. Noise-free
+    /// readings mostly pass through; of noisy ones the denoiser removes only what its checks
+    /// call noise, so the network still sees the rest and learns to average it out.
+    pub fn denoise_visible(&mut self) -> RmeResult<()> {
+        let points = self.visible.iter().map(|v| Measurement { x_m: v[0], y_m: v[1], t_s: v[2], freq_hz: v[3], value: v[4] }).collect();
+        let (denoised, _) = denoise_measurements(&MeasurementSet::from_points(points))?;
+        for (v, m) in self.visible.iter_mut().zip(&denoised.points) {
+            v[4] = m.value;
+        }
+        Ok(())
     }
 
     /// Adds i.i.d. Gaussian noise of standard deviation `sd` to the targets, so that they
@@ -433,6 +448,34 @@ mod tests {
         readings.add_target_noise(3.0, &mut Rng::new(6));
         let rms = (readings.targets.iter().map(|t| (t + 70.0).powi(2)).sum::<f64>() / 2000.0).sqrt();
         assert!((rms - 3.0).abs() < 0.2, "target noise RMS {rms}");
+    }
+
+    /// The examples' denoiser is the estimator's: the same values as [`denoise_measurements`]
+    /// over the readings of both slices, positions, queries and targets untouched.
+    #[test]
+    fn denoising_an_example_is_the_estimators_denoising_of_its_readings() {
+        let field = |x: f64, y: f64| -70.0 + 6.0 * (x / 15.0).sin() * (y / 20.0).cos();
+        let mut rng = Rng::new(8);
+        let visible: Vec<[f64; 5]> = (0..600)
+            .map(|i| {
+                let (x, y, t) = (rng.range(0.0, 120.0), rng.range(0.0, 120.0), (i % 2) as f64);
+                [x, y, t, 3.5e9, field(x, y) + 10.0 * t + 3.0 * rng.normal()]
+            })
+            .collect();
+        let raw = Example { visible, queries: vec![[1.0, 2.0, 0.0, 3.5e9]], targets: vec![-70.0] };
+        let mut denoised = raw.clone();
+        denoised.denoise_visible().unwrap();
+        let points = raw.visible.iter().map(|v| Measurement { x_m: v[0], y_m: v[1], t_s: v[2], freq_hz: v[3], value: v[4] }).collect();
+        let (expected, found) = denoise_measurements(&MeasurementSet::from_points(points)).unwrap();
+        assert!(found.len() == 2 && found.values().all(|f| f.removed > 0.0), "{found:?}");
+        for ((a, b), m) in denoised.visible.iter().zip(&raw.visible).zip(&expected.points) {
+            assert_eq!(a[..4], b[..4]);
+            assert_eq!(a[4], m.value);
+        }
+        assert!(denoised.visible.iter().zip(&raw.visible).any(|(a, b)| (a[4] - b[4]).abs() > 0.5), "nothing removed");
+        let err = |e: &Example| e.visible.iter().map(|v| (v[4] - field(v[0], v[1]) - 10.0 * v[2]).powi(2)).sum::<f64>();
+        assert!(err(&denoised) < 0.7 * err(&raw), "closer to the field: {} vs {}", err(&denoised), err(&raw));
+        assert_eq!((denoised.queries, denoised.targets), (raw.queries, raw.targets));
     }
 
     /// More queries of the same contexts: the visible half is reused, the rest is what a new
