@@ -193,7 +193,8 @@ fn store_scale(dir: &Path, scale: f64, measurement_noise: bool, command: &str) -
     )
     .trim()
     .to_string();
-    let manifest = Manifest { sha256: stamped.sha256, context: stamped.context, notes, ..old };
+    // The config as the weights now store it (fields added since the export with their defaults).
+    let manifest = Manifest { sha256: stamped.sha256, config: stamped.config, context: stamped.context, notes, ..old };
     rewrite_shipped(dir, new_bytes, &manifest)?;
     eprintln!("stored std_calibration {scale:.3} in {} (sha256 {})", dir.display(), manifest.sha256);
     Ok(())

@@ -297,6 +297,11 @@ enum Command {
         /// Default: 0.7 for STORM, 0 for FM-RME.
         #[arg(long, value_parser = cli_values::non_negative)]
         max_noise_share: Option<f64>,
+        /// FM-RME: the learned interpolation also weighs ordinary kriging's estimate at each
+        /// query (from the raw readings of its slice), marked by one more pair feature; with
+        /// --init the weights' interpolation is widened with zero weights for the marker.
+        #[arg(long)]
+        kriging_candidate: bool,
         /// Grid models: override one field of the preset's architecture, `KEY=VALUE` with a
         /// JSON value (repeatable), e.g. `--set blocks=2 --set reweighting=false`.
         #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -554,6 +559,7 @@ fn run(cli: Cli) -> Result<()> {
             queries,
             urban_maps,
             max_noise_share,
+            kriging_candidate,
         } => {
             if model == "storm" {
                 anyhow::ensure!(init.is_none() && overrides.is_empty(), "--init and --set are not STORM options");
@@ -616,6 +622,9 @@ fn run(cli: Cli) -> Result<()> {
             };
             if loss == "nll" {
                 cfg = cfg.with_std_head(true);
+            }
+            if kriging_candidate {
+                cfg = cfg.with_kriging_candidate(true);
             }
             cfg.validate()?;
             if let Some(w) = slice_weight {

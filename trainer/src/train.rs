@@ -23,7 +23,8 @@ use rme_core::mask::MaskStrategy;
 use rme_core::metrics::SquaredErrors;
 use rme_core::models::fm_rme::weights::{fm_rme_from_bytes, fm_rme_to_bytes};
 use rme_core::models::fm_rme::{
-    ContextConfig, ContextRule, Example, FmRme, FmRmeBatch, FmRmeConfig, gaussian_nll, masked_mse, relative_masked_mse, training_example,
+    ContextConfig, ContextRule, Example, FmRme, FmRmeBatch, FmRmeConfig, gaussian_nll, kriging_at, masked_mse, relative_masked_mse,
+    training_example,
 };
 use rme_core::rng::Rng;
 use rme_core::sim::dynamic::{DataSplit, sample_seed, split_seed};
@@ -166,6 +167,10 @@ pub fn batch_examples(spec: &RunSpec, pool: &[RadioMap], step: u64) -> Result<[V
                         e.add_target_noise(sd, &mut rng);
                     }
                 }
+                // The kriging candidate sees the readings as measured, as in use.
+                if spec.model.kriging_candidate {
+                    e.kriging = kriging_at(&e.visible, &e.queries);
+                }
                 // Trained as used: where the estimator denoises its readings, the examples'
                 // readings (noisy or clean) go through the same denoiser.
                 if spec.context.denoise {
@@ -249,6 +254,9 @@ impl Validation {
             let mut rng = Rng::new(17);
             for _ in 0..2 {
                 if let Some(mut e) = training_example(&map, &split, &mut rng, spec.max_visible, 256, &spec.rule()) {
+                    if spec.model.kriging_candidate {
+                        e.kriging = kriging_at(&e.visible, &e.queries);
+                    }
                     if spec.context.denoise {
                         e.denoise_visible()?;
                     }
@@ -310,9 +318,12 @@ pub fn run(a: &Args) -> Result<()> {
         (if std_only { model.frozen_but_std_head() } else { model }, state)
     } else if let Some(init) = &spec.init {
         let shipped = load_fm_rme_weights(init)?;
-        let mean_config = spec.model.clone().with_std_head(shipped.config.std_head);
+        let mean_config =
+            spec.model.clone().with_std_head(shipped.config.std_head).with_kriging_candidate(shipped.config.kriging_candidate);
         let name = init.join("model.bpk").display().to_string();
         let model = fm_rme_from_bytes(&fm_rme_to_bytes(&shipped.model)?, &mean_config, &dev, &name)?;
+        let model =
+            if spec.model.kriging_candidate && !shipped.config.kriging_candidate { model.with_kriging_candidate(&dev) } else { model };
         (if std_only { model.with_std_head(&dev) } else { model }, State::default())
     } else {
         (spec.model.init(&dev), State::default())
@@ -486,6 +497,29 @@ mod tests {
             }
         }
         assert!(moved > 0, "no example's readings were denoised");
+    }
+
+    /// With a kriging candidate each example carries kriging's answer at its queries from
+    /// its readings as drawn (noise included, before any denoising); without, none.
+    #[test]
+    fn the_kriging_candidate_sees_the_readings_as_measured() {
+        let plain = RunSpec { batch: 6, max_noise_share: 1.0, ..tiny_spec(10) };
+        let mut with = plain.clone();
+        with.model = with.model.with_kriging_candidate(true);
+        with.context = with.context.with_denoise(true);
+        let pool = training_pool(&plain).unwrap();
+        let (a, b) = (batch_examples(&plain, &pool, 1).unwrap(), batch_examples(&with, &pool, 1).unwrap());
+        let mut found = 0;
+        for (a, b) in a.iter().flatten().zip(b.iter().flatten()) {
+            assert!(a.kriging.is_empty());
+            let expected = kriging_at(&a.visible, &a.queries);
+            assert_eq!(b.kriging.len(), expected.len());
+            for (x, y) in b.kriging.iter().zip(&expected) {
+                assert!(x == y || (x[0].is_nan() && y[0].is_nan()), "{x:?} vs {y:?}");
+            }
+            found += b.kriging.iter().filter(|c| c[0].is_finite()).count();
+        }
+        assert!(found > 0, "no query got a candidate");
     }
 
     /// A tiny model overfits one fixed batch: the loss falls by 10× within a few hundred steps.

@@ -22,7 +22,7 @@
 
 use super::cpu_kernels::gelu;
 use burn::config::Config;
-use burn::module::{Initializer, Module};
+use burn::module::{Initializer, Module, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Device, Tensor};
@@ -87,6 +87,17 @@ impl NeighbourInterpolation {
         self
     }
 
+    /// The same layer reading one more pair feature (appended last), whose input weights
+    /// start at zero: the outputs stay exactly as they were until training moves them.
+    pub fn with_extra_pair_feature(mut self, device: &Device) -> Self {
+        let weight = self.pair_in.weight.val();
+        let [_, d_hidden] = weight.dims();
+        // Detached: on an autodiff device the concatenation is not a leaf, and a parameter must be.
+        let widened = Tensor::cat(vec![weight, Tensor::zeros([1, d_hidden], device)], 0).detach();
+        self.pair_in.weight = Param::from_tensor(widened);
+        self
+    }
+
     /// # Shapes
     ///
     /// - neighbourhood: values, prior, pad `[B, Nq, K]`; features `[B, Nq, K, P]`
@@ -147,6 +158,26 @@ mod tests {
         let out: Vec<f32> = m.forward(&hood, context).into_data().try_to_vec::<f32>().unwrap();
         assert!((out[0] - 0.6).abs() < 1e-5, "{}", out[0]);
         assert!((out[1] - 4.0).abs() < 1e-5, "{}", out[1]);
+    }
+
+    /// A widened layer gives what the layer gave, whatever the new feature holds, and has
+    /// one row more of input weights.
+    #[test]
+    fn an_extra_pair_feature_starts_without_effect() {
+        let d = cpu();
+        let m = NeighbourInterpolationConfig::new(8).init(&d).with_random_logits(&d);
+        let hood = neighbourhood(vec![-3.0, 1.0, 2.0, 5.0, 0.5, -1.0], vec![0.0, -1.0, 0.5, 0.0, 0.3, -0.2], vec![false; 6], 3, 8, &d);
+        let context = Tensor::<3>::random([1, 2, 8], Distribution::Normal(0.0, 1.0), &d);
+        let before: Vec<f32> = m.forward(&hood, context.clone()).into_data().try_to_vec::<f32>().unwrap();
+        let params = m.num_params();
+        let wide = m.with_extra_pair_feature(&d);
+        assert_eq!(wide.num_params(), params + 32);
+        let extra = Tensor::<4>::random([1, 2, 3, 1], Distribution::Normal(0.0, 5.0), &d);
+        let hood = Neighbourhood { features: Tensor::cat(vec![hood.features.clone(), extra], 3), ..hood };
+        let after: Vec<f32> = wide.forward(&hood, context).into_data().try_to_vec::<f32>().unwrap();
+        for (a, b) in before.iter().zip(&after) {
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        }
     }
 
     /// Whatever the weights learn, the output is a convex combination: within the neighbours'

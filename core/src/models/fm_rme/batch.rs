@@ -59,6 +59,9 @@ pub struct Example {
     pub queries: Vec<[f64; 4]>,
     /// True power at each query (training; empty at inference).
     pub targets: Vec<f64>,
+    /// Kriging's `[mean, σ]` (dB) at each query, for a model with a kriging candidate
+    /// ([`super::kriging_at`], NaN where there is none); empty otherwise.
+    pub kriging: Vec<[f64; 2]>,
 }
 
 impl Example {
@@ -299,7 +302,8 @@ impl QueryTensors {
                     targets[o] = ((v - mean) / std) as f32;
                 }
             }
-            hoods.push(QueryNeighbourhoods::of(&e.visible, &e.queries, mean, std, rule));
+            let candidate = cfg.kriging_candidate.then_some(e.kriging.as_slice());
+            hoods.push(QueryNeighbourhoods::of(&e.visible, &e.queries, mean, std, rule, candidate));
         }
         let (baseline, neighbourhood) = QueryNeighbourhoods::to_tensors(&hoods, nq, device);
         Ok(Self {
@@ -393,6 +397,9 @@ pub fn training_example(
             })
             .collect(),
         targets: nearest.iter().map(|&(_, v)| map.values[v] as f64).collect(),
+        // Filled by the trainer where the model has a kriging candidate, after any noise is
+        // added to the readings (the candidate sees them as measured).
+        kriging: Vec::new(),
     })
 }
 
@@ -430,7 +437,7 @@ mod tests {
     fn measurement_noise_is_on_the_readings_only_and_of_the_asked_spread() {
         // Readings alternate −60/−80 dB: spread 10 dB, so share 0.5 adds noise of sd 5 dB.
         let visible: Vec<[f64; 5]> = (0..4000).map(|i| [i as f64, 0.0, 0.0, 3e9, if i % 2 == 0 { -60.0 } else { -80.0 }]).collect();
-        let clean = Example { visible, queries: vec![[0.5, 0.0, 0.0, 3e9]], targets: vec![-70.0] };
+        let clean = Example { visible, queries: vec![[0.5, 0.0, 0.0, 3e9]], targets: vec![-70.0], kriging: vec![] };
         let mut noisy = clean.clone();
         let sd = noisy.add_measurement_noise(0.5, &mut Rng::new(4));
         assert!((sd - 5.0).abs() < 1e-9, "{sd}");
@@ -462,7 +469,7 @@ mod tests {
                 [x, y, t, 3.5e9, field(x, y) + 10.0 * t + 3.0 * rng.normal()]
             })
             .collect();
-        let raw = Example { visible, queries: vec![[1.0, 2.0, 0.0, 3.5e9]], targets: vec![-70.0] };
+        let raw = Example { visible, queries: vec![[1.0, 2.0, 0.0, 3.5e9]], targets: vec![-70.0], kriging: vec![] };
         let mut denoised = raw.clone();
         denoised.denoise_visible().unwrap();
         let points = raw.visible.iter().map(|v| Measurement { x_m: v[0], y_m: v[1], t_s: v[2], freq_hz: v[3], value: v[4] }).collect();
@@ -490,8 +497,8 @@ mod tests {
             (0..30).map(|_| [rng.range(0.0, 100.0), rng.range(0.0, 100.0), 0.0, 3.5e9, rng.range(-90.0, -50.0)]).collect();
         let queries =
             |rng: &mut Rng, n: usize| (0..n).map(|_| [rng.range(0.0, 100.0), rng.range(0.0, 100.0), 0.0, 3.5e9]).collect::<Vec<_>>();
-        let first = [Example { visible: visible.clone(), queries: queries(&mut rng, 7), targets: vec![] }];
-        let second = [Example { visible: visible.clone(), queries: queries(&mut rng, 5), targets: vec![] }];
+        let first = [Example { visible: visible.clone(), queries: queries(&mut rng, 7), targets: vec![], kriging: vec![] }];
+        let second = [Example { visible: visible.clone(), queries: queries(&mut rng, 5), targets: vec![], kriging: vec![] }];
         let a = FmRmeBatch::new(&first, &cfg, &rule, &d).unwrap();
         let reused = a.with_queries_of(&second, &cfg, &rule, &d).unwrap();
         let fresh = FmRmeBatch::new(&second, &cfg, &rule, &d).unwrap();
@@ -506,7 +513,7 @@ mod tests {
         reused.graph.edge_attr.clone().into_data().assert_eq(&fresh.graph.edge_attr.clone().into_data(), true);
         reused.neighbourhood.features.clone().into_data().assert_eq(&fresh.neighbourhood.features.clone().into_data(), true);
         assert_eq!(reused.scales, fresh.scales);
-        let other = [Example { visible: visible[..20].to_vec(), queries: queries(&mut rng, 3), targets: vec![] }];
+        let other = [Example { visible: visible[..20].to_vec(), queries: queries(&mut rng, 3), targets: vec![], kriging: vec![] }];
         assert!(a.with_queries_of(&other, &cfg, &rule, &d).is_err());
         assert!(a.with_queries_of(&[first[0].clone(), second[0].clone()], &cfg, &rule, &d).is_err());
     }
@@ -517,9 +524,9 @@ mod tests {
         let cfg = FmRmeConfig::tiny();
         let rule = ContextRule::new(&cfg, &ContextConfig::new());
         assert!(FmRmeBatch::new(&[], &cfg, &rule, &d).is_err());
-        let empty = Example { visible: vec![], queries: vec![[0.0; 4]], targets: vec![] };
+        let empty = Example { visible: vec![], queries: vec![[0.0; 4]], targets: vec![], kriging: vec![] };
         assert!(FmRmeBatch::new(&[empty], &cfg, &rule, &d).is_err());
-        let nan = Example { visible: vec![[f64::NAN, 0.0, 0.0, 3e9, -50.0]], queries: vec![[0.0; 4]], targets: vec![] };
+        let nan = Example { visible: vec![[f64::NAN, 0.0, 0.0, 3e9, -50.0]], queries: vec![[0.0; 4]], targets: vec![], kriging: vec![] };
         assert!(FmRmeBatch::new(&[nan], &cfg, &rule, &d).is_err());
     }
 }

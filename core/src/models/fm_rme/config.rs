@@ -59,6 +59,14 @@ pub struct FmRmeConfig {
     /// (weights made before the head existed have none).
     #[config(default = false)]
     pub std_head: bool,
+    /// Whether the learned interpolation weighs, beside each query's
+    /// [`NEIGHBOURS`](super::NEIGHBOURS) nearest readings, ordinary kriging's estimate at the
+    /// query from the raw readings of its slice ([`super::candidate`]): one more slot, marked
+    /// by one more pair feature. Why: kriging fits each set's variogram (its correlation
+    /// length, its nugget) and the network learns when to trust that fit and when its own
+    /// weights. Default false (weights stored before it have none).
+    #[config(default = false)]
+    pub kriging_candidate: bool,
 }
 
 impl FmRmeConfig {

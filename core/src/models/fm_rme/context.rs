@@ -143,6 +143,14 @@ pub const PAIR_FEATURES: usize = 10;
 /// context score `s_j` (the logarithms give the weighting MLP a direct handle on the power
 /// of an inverse-distance law). The prior log-weight is `−ln(s_j² + 10⁻⁶)`
 /// so that the softmax of the priors is [`local_baseline`]'s weights.
+///
+/// With a kriging candidate (`[mean, σ]` per query, [`super::kriging_at`]) each query has one
+/// slot more, the last, and every slot one feature more, the last: 1 at the candidate, 0 at
+/// the measurements. The candidate's features read as a reading at the query in its slice
+/// (0 distance and offsets, same slice 1, no crowding, screening −1), its value minus the
+/// baseline, and `ln(σ / std + 10⁻³)` (σ standardised) in both logarithm features; its prior
+/// log-weight is the nearest measurement's, so that it starts weighed as that one. A query
+/// whose candidate is NaN has that slot as padding.
 #[derive(Clone, Debug, Default)]
 pub struct QueryNeighbourhoods {
     /// `[Nq]` the local interpolation baseline (standardised).
@@ -155,12 +163,18 @@ pub struct QueryNeighbourhoods {
     pub prior: Vec<f32>,
     /// `[Nq, K]` true where a slot holds no neighbour.
     pub pad: Vec<bool>,
+    /// `K`: slots per query ([`NEIGHBOURS`], one more with a kriging candidate).
+    pub slots: usize,
+    /// `P`: features per slot ([`PAIR_FEATURES`], one more with a kriging candidate).
+    pub n_features: usize,
 }
 
 impl QueryNeighbourhoods {
-    /// The neighbourhoods of `queries` among `visible`, values standardised by `(mean, std)`.
-    pub fn of(visible: &[[f64; 5]], queries: &[[f64; 4]], mean: f64, std: f64, rule: &ContextRule) -> Self {
-        let (k, p) = (NEIGHBOURS, PAIR_FEATURES);
+    /// The neighbourhoods of `queries` among `visible`, values standardised by `(mean, std)`;
+    /// with `candidate` (kriging's `[mean, σ]` in dB per query) one slot more for it.
+    pub fn of(visible: &[[f64; 5]], queries: &[[f64; 4]], mean: f64, std: f64, rule: &ContextRule, candidate: Option<&[[f64; 2]]>) -> Self {
+        let extra = usize::from(candidate.is_some());
+        let (k, p) = (NEIGHBOURS + extra, PAIR_FEATURES + extra);
         let nq = queries.len();
         let mut out = Self {
             baseline: Vec::with_capacity(nq),
@@ -168,11 +182,13 @@ impl QueryNeighbourhoods {
             features: vec![0.0; nq * k * p],
             prior: vec![0.0; nq * k],
             pad: vec![true; nq * k],
+            slots: k,
+            n_features: p,
         };
         let sweep = SweepByX::new(visible);
         for (qi, q) in queries.iter().enumerate() {
             // The same rule as a group's context, with the query as the centre.
-            let scored = sweep.lowest(rule, q, k);
+            let scored = sweep.lowest(rule, q, NEIGHBOURS);
             let value = |i: usize| (visible[i][4] - mean) / std;
             let (mut num, mut den) = (0.0, 0.0);
             for &(s, i) in &scored {
@@ -235,14 +251,32 @@ impl QueryNeighbourhoods {
                 out.prior[slot] = -((s * s + 1e-6).ln()) as f32;
                 out.pad[slot] = false;
             }
+            let Some(&[kriged, sigma]) = candidate.and_then(|c| c.get(qi)) else { continue };
+            if !(kriged.is_finite() && sigma.is_finite()) {
+                continue;
+            }
+            let slot = qi * k + NEIGHBOURS;
+            let v = (kriged - mean) / std;
+            let log_sigma = (sigma / std + 1e-3).ln();
+            let f = [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, -1.0, v - base, log_sigma, log_sigma, 1.0];
+            for (c, x) in f.iter().enumerate() {
+                out.features[slot * p + c] = *x as f32;
+            }
+            out.values[slot] = v as f32;
+            // The nearest measurement's prior (slot 0: sorted by score), 0 with none.
+            out.prior[slot] = if scored.is_empty() { 0.0 } else { out.prior[qi * k] };
+            out.pad[slot] = false;
         }
         out
     }
 
     /// A batch's `[B, Nq]` baselines and its neighbourhood tensors, padded to `nq` queries
     /// (baseline 0 and all slots padding at padded queries).
+    /// Every part has the same widths (one model's batch).
     pub fn to_tensors(parts: &[Self], nq: usize, device: &Device) -> (Tensor<2>, Neighbourhood) {
-        let (b, k, p) = (parts.len(), NEIGHBOURS, PAIR_FEATURES);
+        let (k, p) = parts.first().map_or((NEIGHBOURS, PAIR_FEATURES), |h| (h.slots, h.n_features));
+        debug_assert!(parts.iter().all(|h| (h.slots, h.n_features) == (k, p)), "mixed neighbourhood widths in one batch");
+        let b = parts.len();
         let mut baseline = vec![0f32; b * nq];
         let mut values = vec![0f32; b * nq * k];
         let mut features = vec![0f32; b * nq * k * p];
@@ -273,7 +307,7 @@ impl QueryNeighbourhoods {
 /// starts from a sound interpolator instead of learning interpolation from nothing, which a
 /// small model trained on a CPU cannot afford. (An addition to the paper's decoder.)
 pub fn local_baseline(visible: &[[f64; 5]], queries: &[[f64; 4]], mean: f64, std: f64, rule: &ContextRule) -> Vec<f32> {
-    QueryNeighbourhoods::of(visible, queries, mean, std, rule).baseline
+    QueryNeighbourhoods::of(visible, queries, mean, std, rule, None).baseline
 }
 #[cfg(test)]
 mod tests {
@@ -333,7 +367,7 @@ mod tests {
         // The query at the origin; neighbours 64 m (d = 1) and 128 m (d = 2) along +x in its
         // slice, values standardised to 1 and −1; a third 64 m along −x one slot later.
         let v = [[64.0, 0.0, 0.0, 3e9, 10.0], [128.0, 0.0, 0.0, 3e9, -10.0], [-64.0, 0.0, 30.0, 3e9, 0.0]];
-        let h = QueryNeighbourhoods::of(&v, &[[0.0, 0.0, 0.0, 3e9]], 0.0, 10.0, &rule);
+        let h = QueryNeighbourhoods::of(&v, &[[0.0, 0.0, 0.0, 3e9]], 0.0, 10.0, &rule, None);
         let f = |j: usize| &h.features[j * PAIR_FEATURES..(j + 1) * PAIR_FEATURES];
         // Scores 1, 2 and 1 + 8·1 = 9: order A, B, C; weights 1, ¼, 1/81.
         let base: f64 = (1.0 - 0.25) / (1.0 + 0.25 + 1.0 / 81.0);
@@ -352,5 +386,38 @@ mod tests {
         // Fewer visible points than NEIGHBOURS: the rest are padding.
         assert_eq!(h.pad.iter().filter(|p| !**p).count(), 3);
         assert!(h.pad[3..NEIGHBOURS].iter().all(|p| *p));
+    }
+
+    /// A kriging candidate: one slot more (the last) and one feature more (the marker, 1 only
+    /// there); the measurements' slots are as without it; the candidate reads as a reading at
+    /// the query, weighs as the nearest measurement, and a NaN candidate is padding.
+    #[test]
+    fn the_kriging_candidate_slot_hand_computed() {
+        let rule = ContextRule::new(&FmRmeConfig::tiny(), &ContextConfig::new().with_slice_weight(8.0));
+        let v = [[64.0, 0.0, 0.0, 3e9, 10.0], [128.0, 0.0, 0.0, 3e9, -10.0], [-64.0, 0.0, 30.0, 3e9, 0.0]];
+        let q = [[0.0, 0.0, 0.0, 3e9], [10.0, 0.0, 0.0, 3e9]];
+        let plain = QueryNeighbourhoods::of(&v, &q, 0.0, 10.0, &rule, None);
+        let with = QueryNeighbourhoods::of(&v, &q, 0.0, 10.0, &rule, Some(&[[5.0, 2.0], [f64::NAN, f64::NAN]]));
+        let (k, p) = (NEIGHBOURS + 1, PAIR_FEATURES + 1);
+        assert_eq!((with.slots, with.n_features, plain.slots, plain.n_features), (k, p, NEIGHBOURS, PAIR_FEATURES));
+        assert_eq!(with.baseline, plain.baseline);
+        for qi in 0..2 {
+            for j in 0..NEIGHBOURS {
+                let (a, b) = (qi * k + j, qi * NEIGHBOURS + j);
+                assert_eq!((with.values[a], with.prior[a], with.pad[a]), (plain.values[b], plain.prior[b], plain.pad[b]));
+                assert_eq!(with.features[a * p..a * p + PAIR_FEATURES], plain.features[b * PAIR_FEATURES..(b + 1) * PAIR_FEATURES]);
+                assert_eq!(with.features[a * p + PAIR_FEATURES], 0.0, "the marker is 0 at a measurement");
+            }
+        }
+        let c = NEIGHBOURS;
+        assert!(!with.pad[c] && with.pad[k + c], "the NaN candidate is padding");
+        assert!((with.values[c] - 0.5).abs() < 1e-6, "5 dB standardised by (0, 10)");
+        assert_eq!(with.prior[c], with.prior[0]);
+        let log_sigma = (0.2f64 + 1e-3).ln();
+        let base = f64::from(with.baseline[0]);
+        let expected = [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, -1.0, 0.5 - base, log_sigma, log_sigma, 1.0];
+        for (i, e) in expected.iter().enumerate() {
+            assert!((f64::from(with.features[c * p + i]) - e).abs() < 1e-5, "feature {i}: {} vs {e}", with.features[c * p + i]);
+        }
     }
 }

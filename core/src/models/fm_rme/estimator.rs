@@ -8,6 +8,7 @@
 //! the same points form one group, and a group's context is encoded once for all its chunks.
 
 use super::batch::{Example, FmRmeBatch};
+use super::candidate::kriging_at;
 use super::config::{ContextConfig, FmRmeConfig};
 use super::context::ContextRule;
 use super::loss::LOG_STD_RANGE;
@@ -76,6 +77,12 @@ impl FmRmeEstimator {
             let tile = ((q.x_m / tile_m).floor() as i64, (q.y_m / tile_m).floor() as i64);
             groups.entry((SliceKey::of(q.t_s, q.freq_hz), tile.0, tile.1)).or_default().push(i);
         }
+        // Kriging's candidate from the readings as measured (kriging's nugget is its own
+        // denoising), one variogram per slice for all of its queries.
+        let candidates = self.config.kriging_candidate.then(|| {
+            let all: Vec<[f64; 4]> = query.points.iter().map(|q| [q.x_m, q.y_m, q.t_s, q.freq_hz]).collect();
+            kriging_at(&points, &all)
+        });
         let mut noise: BTreeMap<SliceKey, f64> = BTreeMap::new();
         let wants_nugget = self.context.measurement_noise && self.model.has_std_head();
         if self.context.denoise {
@@ -104,7 +111,12 @@ impl FmRmeEstimator {
                 .collect();
             let first = out.len();
             self.refine(&points, indices, queries, 0, &mut out);
-            out[first..].iter_mut().for_each(|g| g.noise_var = noise_var);
+            for g in &mut out[first..] {
+                g.noise_var = noise_var;
+                if let Some(c) = &candidates {
+                    g.kriging = g.indices.iter().map(|&i| c[i]).collect();
+                }
+            }
         }
         Ok(merge_identical_contexts(out))
     }
@@ -144,7 +156,7 @@ impl FmRmeEstimator {
         let mut chosen = chosen;
         chosen.sort_unstable();
         let visible = chosen.iter().map(|&i| points[i]).collect();
-        out.push(QueryGroup { indices, visible, queries, noise_var: 0.0 });
+        out.push(QueryGroup { indices, visible, queries, noise_var: 0.0, kriging: Vec::new() });
     }
 
     /// The plan's work as passes of at most `batch_groups` items, an item being one chunk
@@ -164,7 +176,12 @@ impl FmRmeEstimator {
     fn pass_batch(&self, plan: &[QueryGroup], pass: &[(usize, usize, usize)], shared: &Option<SharedContext>) -> Result<FmRmeBatch> {
         let examples: Vec<Example> = pass
             .iter()
-            .map(|&(g, a, b)| Example { visible: plan[g].visible.clone(), queries: plan[g].queries[a..b].to_vec(), targets: vec![] })
+            .map(|&(g, a, b)| Example {
+                visible: plan[g].visible.clone(),
+                queries: plan[g].queries[a..b].to_vec(),
+                targets: vec![],
+                kriging: plan[g].kriging.get(a..b).map(<[_]>::to_vec).unwrap_or_default(),
+            })
             .collect();
         match shared {
             Some(last) if last.groups == groups_of(pass) => last.batch.with_queries_of(&examples, &self.config, &self.rule(), &self.device),
@@ -278,6 +295,7 @@ fn merge_identical_contexts(groups: Vec<QueryGroup>) -> Vec<QueryGroup> {
             Some(same) => {
                 same.indices.extend(group.indices);
                 same.queries.extend(group.queries);
+                same.kriging.extend(group.kriging);
             }
             None => out.push(group),
         }
@@ -292,6 +310,8 @@ struct QueryGroup {
     queries: Vec<[f64; 4]>,
     /// Measurement-noise variance added to σ² (dB², [`ContextConfig::measurement_noise`]).
     noise_var: f64,
+    /// Kriging's `[mean, σ]` at each query, where the model has a kriging candidate.
+    kriging: Vec<[f64; 2]>,
 }
 
 fn read_error(e: impl std::fmt::Debug) -> RmeError {
@@ -360,7 +380,7 @@ mod tests {
                 let queries: Vec<[f64; 4]> = (0..nq).map(|i| [x0 + 0.5 + i as f64, 15.0, t, 3.5e9]).collect();
                 let indices = (next..next + nq).collect();
                 next += nq;
-                QueryGroup { indices, visible, queries, noise_var: 0.0 }
+                QueryGroup { indices, visible, queries, noise_var: 0.0, kriging: Vec::new() }
             })
             .collect();
         let context = ContextConfig::new().with_query_chunk(9);

@@ -3,6 +3,8 @@
 //!
 //! - [`config`]: the architecture ([`FmRmeConfig`], stored with the weights) and the context
 //!   rule ([`ContextConfig`], an inference setting);
+//! - [`candidate`]: kriging's estimate at each query, a candidate of the learned
+//!   interpolation where the architecture has one;
 //! - [`context`]: which visible measurements a query group sees, and each query's nearest
 //!   neighbours with the local interpolation baseline;
 //! - [`batch`]: examples, the model's frame, the k-NN graph, padded batches;
@@ -15,6 +17,7 @@
 //! - [`weights`]: shipped weights with their manifest.
 
 pub mod batch;
+pub mod candidate;
 pub mod config;
 pub mod context;
 pub mod estimator;
@@ -25,6 +28,7 @@ pub mod std_head;
 pub mod weights;
 
 pub use batch::{Example, FmRmeBatch, ModelFrame, training_example};
+pub use candidate::kriging_at;
 pub use config::{ContextConfig, FmRmeConfig};
 pub use context::{ContextRule, NEIGHBOURS, PAIR_FEATURES, QueryNeighbourhoods, local_baseline};
 pub use estimator::{DEFAULT_BATCH_GROUPS, FmRmeEstimator};

@@ -52,7 +52,9 @@ impl FmRmeConfig {
             baseline_embed: LinearConfig::new(1, d).init(device),
             decoder: stack(self.decoder_layers),
             decoder_norm: LayerNormConfig::new(d).init(device),
-            interpolation: NeighbourInterpolationConfig::new(d).with_n_pair_features(PAIR_FEATURES).init(device),
+            interpolation: NeighbourInterpolationConfig::new(d)
+                .with_n_pair_features(PAIR_FEATURES + usize::from(self.kriging_candidate))
+                .init(device),
             // Zero-initialised: an untrained model returns the baseline exactly, and training
             // only ever has to learn a correction.
             head: LinearConfig::new(d, 1).with_initializer(Initializer::Zeros).init(device),
@@ -108,6 +110,15 @@ impl FmRme {
         let mut frozen = self.no_grad();
         frozen.std_head = head;
         frozen
+    }
+
+    /// The same network reading a kriging candidate ([`FmRmeConfig::kriging_candidate`]): the
+    /// interpolation's pair-feature input grows by the candidate's marker with zero weights.
+    /// Its outputs change only through the candidate's slot (its prior weight), and training
+    /// learns from there.
+    pub fn with_kriging_candidate(mut self, device: &Device) -> Self {
+        self.interpolation = self.interpolation.with_extra_pair_feature(device);
+        self
     }
 
     /// Whether the network gives σ.
@@ -215,6 +226,7 @@ mod tests {
     fn example(rng: &mut Rng, nv: usize, nq: usize) -> Example {
         Example {
             targets: vec![],
+            kriging: vec![],
             visible: (0..nv)
                 .map(|_| {
                     [
@@ -228,6 +240,32 @@ mod tests {
                 .collect(),
             queries: (0..nq).map(|_| [rng.range(0.0, 256.0), rng.range(0.0, 256.0), 4.0, 3.6e9]).collect(),
         }
+    }
+
+    /// Widened for a kriging candidate, a model gives what it gave wherever the candidate is
+    /// absent (its slot padding), and has one row more of interpolation input weights.
+    #[test]
+    fn a_widened_model_without_candidates_answers_as_before() {
+        let d = cpu();
+        let cfg = FmRmeConfig::tiny();
+        let model = cfg.init(&d).with_random_output_layers(&d);
+        let wide_cfg = cfg.clone().with_kriging_candidate(true);
+        let wide = model.clone().with_kriging_candidate(&d);
+        assert_eq!(wide.num_params(), model.num_params() + 32);
+        assert_eq!(wide.num_params(), wide_cfg.init(&d).num_params());
+        let rule = ContextRule::new(&cfg, &ContextConfig::new());
+        let mut rng = Rng::new(4);
+        let e = example(&mut rng, 40, 9);
+        let absent = Example { kriging: vec![[f64::NAN; 2]; 9], ..e.clone() };
+        let before = model.forward(&FmRmeBatch::new(std::slice::from_ref(&e), &cfg, &rule, &d).unwrap());
+        let after = wide.forward(&FmRmeBatch::new(std::slice::from_ref(&absent), &wide_cfg, &rule, &d).unwrap());
+        before.into_data().assert_approx_eq::<f32>(&after.into_data(), Tolerance::absolute(1e-6));
+        // With candidates present, the output moves towards them.
+        let present = Example { kriging: vec![[500.0, 1.0]; 9], ..e };
+        let moved = wide.forward(&FmRmeBatch::new(std::slice::from_ref(&present), &wide_cfg, &rule, &d).unwrap());
+        let base = model.forward(&FmRmeBatch::new(std::slice::from_ref(&absent), &cfg, &rule, &d).unwrap());
+        let gap: f32 = (moved - base).min().into_scalar();
+        assert!(gap > 0.1, "a candidate far above every reading pulls the estimate up (least rise {gap})");
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! is trained after the mean, with everything else frozen ([`super::FmRme::with_std_head`]),
 //! so adding σ leaves the estimates — and every accuracy table — exactly as they were.
 
-use super::context::PAIR_FEATURES;
+use super::context::{NEIGHBOURS, PAIR_FEATURES};
 use crate::nn::cpu_kernels::gelu;
 use crate::nn::neighbour_interp::Neighbourhood;
 use burn::config::Config;
@@ -77,18 +77,23 @@ impl StdHead {
 }
 
 /// `[B, Nq, PAIR_FEATURES]` the pair features of each query's nearest measurement (slot 0:
-/// neighbourhoods are sorted by context score).
+/// neighbourhoods are sorted by context score; a kriging candidate's marker, the last
+/// feature where there is one, is not read).
 fn nearest_features(h: &Neighbourhood) -> Tensor<3> {
-    let [b, nq, _, p] = h.features.dims();
-    h.features.clone().narrow(2, 0, 1).reshape([b, nq, p])
+    let [b, nq, _, _] = h.features.dims();
+    h.features.clone().narrow(2, 0, 1).narrow(3, 0, PAIR_FEATURES).reshape([b, nq, PAIR_FEATURES])
 }
 
 /// `[B, Nq]` `ln(s + 10⁻³)` for `s` the standard deviation of the neighbours' values under the
 /// prior (inverse-distance) weights: how much the measurements around the query disagree.
+///
+/// Only the measurements' slots count (the first [`NEIGHBOURS`]), not a kriging candidate's.
 fn log_spread(h: &Neighbourhood) -> Tensor<2> {
-    let weights = softmax(h.prior.clone().mask_fill(h.pad.clone(), -1e4), 2);
-    let mean = (weights.clone() * h.values.clone()).sum_dim(2);
-    let var = (weights * (h.values.clone() - mean).powi_scalar(2)).sum_dim(2);
+    let k = h.values.dims()[2].min(NEIGHBOURS);
+    let (prior, pad, values) = (h.prior.clone().narrow(2, 0, k), h.pad.clone().narrow(2, 0, k), h.values.clone().narrow(2, 0, k));
+    let weights = softmax(prior.mask_fill(pad, -1e4), 2);
+    let mean = (weights.clone() * values.clone()).sum_dim(2);
+    let var = (weights * (values - mean).powi_scalar(2)).sum_dim(2);
     let [b, nq, _] = var.dims();
     (var.sqrt() + 1e-3).log().reshape([b, nq])
 }

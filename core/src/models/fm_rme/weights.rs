@@ -80,7 +80,7 @@ mod tests {
         let (back, back_cfg, context) = load_fm_rme(&m, &bytes, &d, "model.bpk").unwrap();
         assert_eq!((back_cfg, context), (cfg.clone(), ContextConfig::new()));
         let visible = (0..9).map(|i| [i as f64 * 3.0, (i * i) as f64, 0.0, 3e9, -60.0 - 3.0 * i as f64]).collect();
-        let ex = Example { visible, queries: vec![[1.0, 2.0, 0.0, 3e9], [20.0, 5.0, 0.0, 3e9]], targets: vec![] };
+        let ex = Example { visible, queries: vec![[1.0, 2.0, 0.0, 3e9], [20.0, 5.0, 0.0, 3e9]], targets: vec![], kriging: vec![] };
         let batch = FmRmeBatch::new(&[ex], &cfg, &ContextRule::new(&cfg, &ContextConfig::new()), &d).unwrap();
         let (a, b) = (model.forward(&batch).into_data(), back.forward(&batch).into_data());
         a.assert_approx_eq::<f32>(&b, Tolerance::absolute(1e-6));
