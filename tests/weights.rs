@@ -3,7 +3,7 @@
 //! model gave when it was exported.
 
 use burn::tensor::{Device, TensorData, Tolerance};
-use rme_core::models::fm_rme::{ContextRule, Example, FmRmeBatch, kriging_at, load_fm_rme};
+use rme_core::models::fm_rme::{ContextRule, Example, FmRmeBatch, load_fm_rme};
 use rme_core::models::grid::{GridExample, GridModel};
 use rme_core::models::grid_nets::{GRID_KINDS, check_example, load_grid_model};
 use rme_core::models::weights::Manifest;
@@ -35,11 +35,13 @@ fn shipped_weights_decode_and_reproduce_their_stored_output() {
         }
         let (model, config, context) = load_fm_rme(&manifest, &bytes, &device, &name).unwrap_or_else(|e| panic!("{e}"));
         let check: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("check.json")).unwrap()).unwrap();
-        let visible: Vec<[f64; 5]> = serde_json::from_value(check["visible"].clone()).unwrap();
-        let queries: Vec<[f64; 4]> = serde_json::from_value(check["queries"].clone()).unwrap();
+        let mut example = Example {
+            visible: serde_json::from_value(check["visible"].clone()).unwrap(),
+            queries: serde_json::from_value(check["queries"].clone()).unwrap(),
+            ..Example::default()
+        };
         // Weights with a kriging candidate derive it from the stored input, as in use.
-        let kriging = if config.kriging_candidate { kriging_at(&visible, &queries) } else { vec![] };
-        let example = Example { visible, queries, targets: vec![], kriging };
+        example.derive_kriging_candidate(&config);
         let expected: Vec<f32> = serde_json::from_value(check["expected"].clone()).unwrap();
         let batch = FmRmeBatch::new(&[example], &config, &ContextRule::new(&config, &context), &device).unwrap();
         let got = model.forward(&batch).into_data();

@@ -5,7 +5,7 @@
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 use rme_core::classic::{Sample, SliceContext, SpatialMethod};
-use rme_core::models::fm_rme::{ContextConfig, ContextRule, Example, FmRme, FmRmeBatch, FmRmeConfig, kriging_at};
+use rme_core::models::fm_rme::{ContextConfig, ContextRule, Example, FmRme, FmRmeBatch, FmRmeConfig};
 use rme_core::models::grid::{GridExample, GridModel};
 use rme_core::models::grid_nets::{LoadedGridModel, check_example};
 use rme_core::models::storm::StormMethod;
@@ -24,9 +24,9 @@ pub struct Check {
 impl Check {
     /// Replays the stored input through `model`; an error names `dir`'s check.json.
     pub fn verify(&self, model: &FmRme, config: &FmRmeConfig, context: &ContextConfig, device: &Device, dir: &Path) -> Result<()> {
+        let mut example = Example { visible: self.visible.clone(), queries: self.queries.clone(), ..Example::default() };
         // A kriging candidate is derived from the stored input, as the estimator derives it.
-        let kriging = if config.kriging_candidate { kriging_at(&self.visible, &self.queries) } else { Vec::new() };
-        let example = Example { visible: self.visible.clone(), queries: self.queries.clone(), targets: vec![], kriging };
+        example.derive_kriging_candidate(config);
         let batch = FmRmeBatch::new(&[example], config, &ContextRule::new(config, context), device)?;
         let got: Vec<f32> = model.forward(&batch).into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
         let pairs = self.expected.iter().map(|&e| e as f64).zip(got.iter().map(|&g| g as f64)).enumerate();

@@ -8,7 +8,7 @@ use crate::common::{Outputs, Provenance};
 use anyhow::{Context, Result, ensure};
 use rme_core::mask::MaskStrategy;
 use rme_core::models::fm_rme::weights::{KIND, configs_of, fm_rme_from_bytes};
-use rme_core::models::fm_rme::{ContextConfig, ContextRule, Example, FmRmeBatch, FmRmeConfig, kriging_at, training_example};
+use rme_core::models::fm_rme::{ContextConfig, ContextRule, Example, FmRmeBatch, FmRmeConfig, training_example};
 use rme_core::models::grid::{GridExample, GridModel};
 use rme_core::models::grid_nets::{GridNetConfig, grid_model_from_bytes};
 use rme_core::models::weights::{Manifest, sha256_hex, shipped};
@@ -24,9 +24,7 @@ pub fn check_example(cfg: &FmRmeConfig, context: &ContextConfig) -> Result<Examp
     let split = MaskStrategy::Spatial { visible_ratio: 0.1 }.split(&map, 1)?;
     let rule = ContextRule::new(cfg, context);
     let mut example = training_example(&map, &split, &mut Rng::new(5), context.max_visible.min(256), 16, &rule).context("no example")?;
-    if cfg.kriging_candidate {
-        example.kriging = kriging_at(&example.visible, &example.queries);
-    }
+    example.derive_kriging_candidate(cfg);
     Ok(example)
 }
 

@@ -23,8 +23,7 @@ use rme_core::mask::MaskStrategy;
 use rme_core::metrics::SquaredErrors;
 use rme_core::models::fm_rme::weights::{fm_rme_from_bytes, fm_rme_to_bytes};
 use rme_core::models::fm_rme::{
-    ContextConfig, ContextRule, Example, FmRme, FmRmeBatch, FmRmeConfig, gaussian_nll, kriging_at, masked_mse, relative_masked_mse,
-    training_example,
+    ContextConfig, ContextRule, Example, FmRme, FmRmeBatch, FmRmeConfig, gaussian_nll, masked_mse, relative_masked_mse, training_example,
 };
 use rme_core::rng::Rng;
 use rme_core::sim::dynamic::{DataSplit, sample_seed, split_seed};
@@ -167,21 +166,24 @@ pub fn batch_examples(spec: &RunSpec, pool: &[RadioMap], step: u64) -> Result<[V
                         e.add_target_noise(sd, &mut rng);
                     }
                 }
-                // The kriging candidate sees the readings as measured, as in use.
-                if spec.model.kriging_candidate {
-                    e.kriging = kriging_at(&e.visible, &e.queries);
-                }
-                // Trained as used: where the estimator denoises its readings, the examples'
-                // readings (noisy or clean) go through the same denoiser.
-                if spec.context.denoise {
-                    e.denoise_visible()?;
-                }
+                as_used(spec, &mut e)?;
                 out[kind].push(e);
                 break;
             }
         }
     }
     Ok(out)
+}
+
+/// Trained as used: an example's kriging candidate from its readings as drawn (noise
+/// included), then, where the estimator denoises its readings, the same denoiser over them
+/// (noisy or clean).
+fn as_used(spec: &RunSpec, e: &mut Example) -> Result<()> {
+    e.derive_kriging_candidate(&spec.model);
+    if spec.context.denoise {
+        e.denoise_visible()?;
+    }
+    Ok(())
 }
 
 /// One optimisation target: the mean of the per-strategy masked (relative) MSEs; also each
@@ -254,12 +256,7 @@ impl Validation {
             let mut rng = Rng::new(17);
             for _ in 0..2 {
                 if let Some(mut e) = training_example(&map, &split, &mut rng, spec.max_visible, 256, &spec.rule()) {
-                    if spec.model.kriging_candidate {
-                        e.kriging = kriging_at(&e.visible, &e.queries);
-                    }
-                    if spec.context.denoise {
-                        e.denoise_visible()?;
-                    }
+                    as_used(spec, &mut e)?;
                     examples.push(e);
                 }
             }
@@ -404,6 +401,7 @@ pub fn plot_curve(csv: &Path, png: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rme_core::models::fm_rme::kriging_at;
 
     fn tiny_spec(steps: u64) -> RunSpec {
         RunSpec {

@@ -2,6 +2,7 @@
 //! coordinate frame, per-set power standardisation, the k-NN graph of GAFE and padded
 //! batches as tensors; training examples cut from simulated maps by a mask split.
 
+use super::candidate::kriging_at;
 use super::config::FmRmeConfig;
 use super::context::{ContextRule, QueryNeighbourhoods};
 use super::noise::denoise_measurements;
@@ -80,6 +81,13 @@ impl Example {
             v[4] += sd * rng.normal();
         }
         sd
+    }
+
+    /// Fills [`Example::kriging`] from the example's readings as they are now (call it before
+    /// any denoising: the estimator's candidate sees the readings as measured) where `cfg`
+    /// has a kriging candidate; leaves it empty otherwise.
+    pub fn derive_kriging_candidate(&mut self, cfg: &FmRmeConfig) {
+        self.kriging = if cfg.kriging_candidate { kriging_at(&self.visible, &self.queries) } else { Vec::new() };
     }
 
     /// Replaces the visible readings by what the estimator's denoiser makes of them
