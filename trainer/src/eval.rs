@@ -319,14 +319,16 @@ pub fn measurements(a: &MeasurementArgs) -> Result<String> {
                 format!("{}", a.fractions[*fi]),
                 "-".into(),
                 "-".into(),
-                if mean.is_finite() { format!("{mean:.2}") } else { "n/a".into() },
+                // One decimal more than a file's row: methods' means often differ by less
+                // than the last digit of their files' RMSEs.
+                if mean.is_finite() { format!("{mean:.3}") } else { "n/a".into() },
                 "-".into(),
                 one,
                 two,
                 "-".into(),
             ]);
         }
-        notes.push("mean of N files: the files' RMSEs averaged (n/a when a method failed on one); coverage pooled over all their predicted positions; a campaign's mean (files named alike but for their numbers, e.g. usrp-918mhz-000 … 009) likewise".into());
+        notes.push("mean of N files: the files' RMSEs averaged, from their unrounded values (n/a when a method failed on one); coverage pooled over all their predicted positions; a campaign's mean (files named alike but for their numbers, e.g. usrp-918mhz-000 … 009) likewise".into());
     }
     notes.push(
         "hold-out: a random fraction of the unique positions is observed, every other position predicted; errors in the file's unit (dB)"

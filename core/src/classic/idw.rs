@@ -1,6 +1,6 @@
 //! Inverse-distance weighting over the `k` nearest samples.
 
-use super::slices::{Sample, SliceContext, SpatialMethod, nearest};
+use super::slices::{NearestSamples, Sample, SliceContext, SpatialMethod};
 use crate::error::{Result, RmeError};
 
 /// IDW: `ẑ(q) = Σ w_i z_i / Σ w_i`, `w_i = 1 / d_i^p`, over the `neighbours` nearest samples;
@@ -31,10 +31,11 @@ impl SpatialMethod for Idw {
         if self.neighbours == 0 || !(self.power > 0.0) {
             return Err(RmeError::invalid("IDW settings", "neighbours and power must be positive"));
         }
+        let search = NearestSamples::new(samples);
         let out = queries
             .iter()
             .map(|&q| {
-                let idx = nearest(samples, q, self.neighbours);
+                let idx = search.of(q, self.neighbours);
                 let (mut num, mut den) = (0.0, 0.0);
                 for &i in &idx {
                     let s = samples[i];

@@ -7,8 +7,8 @@
 //! kriging: by the screening effect, far samples get almost no weight, and the error this
 //! makes is checked against the exact solve in the tests (< 0.05 dB).
 
-use super::linalg::{Lu, Matrix};
-use super::slices::{Sample, SliceContext, SpatialMethod, nearest};
+use super::linalg::{Cholesky, Lu, Matrix};
+use super::slices::{NearestSamples, Sample, SliceContext, SpatialMethod, nearest};
 use super::variogram::{Variogram, empirical, fit};
 use crate::error::{Result, RmeError};
 use std::collections::HashMap;
@@ -131,9 +131,13 @@ impl Kriging {
         let p = self.drift(ctx, 0.0, 0.0).len();
         let mut a = Matrix::zeros(n + p);
         for (r, &i) in idx.iter().enumerate() {
-            for (c, &j) in idx.iter().enumerate() {
+            a.set(r, r, v.sill());
+            // Symmetric: each pair's covariance once.
+            for (c, &j) in idx.iter().enumerate().skip(r + 1) {
                 let h = ((s[i].x - s[j].x).powi(2) + (s[i].y - s[j].y).powi(2)).sqrt();
-                a.set(r, c, if r == c { v.sill() } else { v.covariance(h.max(1e-12)) });
+                let cov = v.covariance(h.max(1e-12));
+                a.set(r, c, cov);
+                a.set(c, r, cov);
             }
             let f = self.drift(ctx, s[i].x, s[i].y);
             for k in 0..p {
@@ -230,9 +234,10 @@ impl Kriging {
                 })
                 .collect());
         }
+        let search = NearestSamples::new(samples);
         (0..samples.len())
             .map(|i| {
-                let idx = nearest(samples, at(i), self.neighbours);
+                let idx = search.of(at(i), self.neighbours);
                 let (lu, p) = self.system(ctx, v, samples, &idx)?;
                 Ok(self.predict(ctx, v, samples, &idx, &lu, p, at(i), v.partial_sill).0)
             })
@@ -287,6 +292,153 @@ pub fn merge_duplicates(samples: &[Sample]) -> Vec<Sample> {
     out
 }
 
+/// One local neighbourhood's kriging system, factored.
+enum LocalSystem {
+    /// Ordinary kriging through the covariance matrix's Cholesky factor.
+    Ordinary(OrdinaryCholesky),
+    /// The full system (trend rows included), LU-factored; `usize`: the drift terms.
+    Lu(Lu, usize),
+}
+
+/// Ordinary kriging over one neighbourhood with the unbiasedness constraint eliminated by
+/// hand, so that only the (symmetric positive-definite) covariance matrix `C` is factored:
+/// with `u = C⁻¹1`, `α = C⁻¹z` and `c` the covariances to the query, the weights are
+/// `λ = C⁻¹c + κ u` with `κ = (1 − uᵀc) / 1ᵀu`, the mean `λᵀz = cᵀα + κ uᵀz` and the
+/// variance `sill − λᵀc + κ`. It answers what the full `(n+1)²` system answers, at a sixth of
+/// its factorisation's cost and one triangular solve per query (the mean needs none).
+struct OrdinaryCholesky {
+    factor: Cholesky,
+    /// `C⁻¹1`.
+    u: Vec<f64>,
+    /// `1ᵀC⁻¹1`.
+    sum_u: f64,
+    /// `C⁻¹z`.
+    alpha: Vec<f64>,
+    /// `1ᵀC⁻¹z`.
+    u_dot_z: f64,
+}
+
+impl OrdinaryCholesky {
+    fn new(v: &Variogram, s: &[Sample], idx: &[usize]) -> Result<Self> {
+        let n = idx.len();
+        let mut c = Matrix::zeros(n);
+        for (r, &i) in idx.iter().enumerate() {
+            c.set(r, r, v.sill());
+            for (col, &j) in idx.iter().enumerate().skip(r + 1) {
+                let cov = v.covariance(((s[i].x - s[j].x).powi(2) + (s[i].y - s[j].y).powi(2)).sqrt().max(1e-12));
+                c.set(r, col, cov);
+                c.set(col, r, cov);
+            }
+        }
+        let factor = Cholesky::new(&c)?;
+        let u = factor.solve(&vec![1.0; n]);
+        let z: Vec<f64> = idx.iter().map(|&i| s[i].value).collect();
+        let alpha = factor.solve(&z);
+        let sum_u: f64 = u.iter().sum();
+        let u_dot_z = u.iter().zip(&z).map(|(a, b)| a * b).sum();
+        if !(sum_u.is_finite() && sum_u.abs() > 1e-300) {
+            return Err(RmeError::numerical("ordinary kriging", "the covariance matrix is too ill-conditioned"));
+        }
+        Ok(Self { factor, u, sum_u, alpha, u_dot_z })
+    }
+
+    /// Mean and σ at `q` (a sample at the query is reproduced: zero lag is the sill).
+    fn predict(&self, v: &Variogram, s: &[Sample], idx: &[usize], q: [f64; 2]) -> (f64, f64) {
+        let c: Vec<f64> = idx
+            .iter()
+            .map(|&i| {
+                let h = ((s[i].x - q[0]).powi(2) + (s[i].y - q[1]).powi(2)).sqrt();
+                if h < 1e-9 { v.sill() } else { v.covariance(h) }
+            })
+            .collect();
+        let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+        let u_dot_c = dot(&self.u, &c);
+        let kappa = (1.0 - u_dot_c) / self.sum_u;
+        let mean = dot(&c, &self.alpha) + kappa * self.u_dot_z;
+        // cᵀC⁻¹c as the squared length of L⁻¹c: one forward substitution.
+        let whitened = self.factor.forward(&c);
+        let c_inv_c = dot(&whitened, &whitened);
+        let var = v.sill() - (c_inv_c + kappa * u_dot_c) + kappa;
+        (mean, var.max(0.0).sqrt())
+    }
+}
+
+impl Kriging {
+    /// The factored system of the neighbourhood `idx` of samples `s`: through the covariance
+    /// matrix's Cholesky factor for ordinary kriging (positive definite with a nugget or
+    /// distinct samples), the full system's LU otherwise or where that fails.
+    fn local_system(&self, ctx: &SliceContext, v: &Variogram, s: &[Sample], idx: &[usize]) -> Result<LocalSystem> {
+        if matches!(self.trend, Trend::Constant)
+            && let Ok(system) = OrdinaryCholesky::new(v, s, idx)
+        {
+            return Ok(LocalSystem::Ordinary(system));
+        }
+        let (lu, p) = self.system(ctx, v, s, idx)?;
+        Ok(LocalSystem::Lu(lu, p))
+    }
+
+    /// Mean and σ at `q` from a neighbourhood's factored system.
+    fn local_predict(
+        &self,
+        ctx: &SliceContext,
+        v: &Variogram,
+        s: &[Sample],
+        idx: &[usize],
+        system: &LocalSystem,
+        q: [f64; 2],
+    ) -> (f64, f64) {
+        match system {
+            LocalSystem::Ordinary(ok) => ok.predict(v, s, idx, q),
+            LocalSystem::Lu(lu, p) => self.predict(ctx, v, s, idx, lu, *p, q, v.sill()),
+        }
+    }
+
+    /// Local kriging with one neighbourhood per block of queries — the "moving neighbourhood"
+    /// shared by nearby queries: the queries are binned into squares of side `block_m`, and
+    /// each block's system is built over the `neighbours` samples nearest to its queries'
+    /// centroid, factored once for all of them. On a map's grid this factors a few hundred
+    /// systems instead of one per cell; a query's estimate moves only where its own nearest
+    /// samples would differ from its block's, which the screening effect makes small.
+    /// Mean and σ per query, like [`SpatialMethod::estimate_slice`].
+    pub fn estimate_in_blocks(
+        &self,
+        ctx: &SliceContext,
+        samples: &[Sample],
+        queries: &[[f64; 2]],
+        block_m: f64,
+    ) -> Result<(Vec<f64>, Vec<f64>)> {
+        if !(block_m.is_finite() && block_m > 0.0) {
+            return Err(RmeError::invalid("kriging block size", format!("{block_m} m; it must be positive")));
+        }
+        let s = merge_duplicates(samples);
+        let p = self.drift(ctx, 0.0, 0.0).len();
+        if s.len() < p.max(1) + 1 || (matches!(self.variogram, VariogramSpec::Fit) && s.len() < 3) {
+            return Err(RmeError::invalid("kriging", format!("{} distinct sample positions in a slice; at least 3 are needed", s.len())));
+        }
+        if self.neighbours <= p {
+            return Err(RmeError::invalid("kriging settings", "neighbours must exceed the number of drift terms"));
+        }
+        let v = self.variogram_for(ctx, &s)?;
+        let search = NearestSamples::new(&s);
+        let mut blocks: HashMap<(i64, i64), Vec<usize>> = HashMap::new();
+        // A query at a non-finite position is in no block: its answer stays NaN.
+        for (i, q) in queries.iter().enumerate().filter(|(_, q)| q[0].is_finite() && q[1].is_finite()) {
+            blocks.entry(((q[0] / block_m).floor() as i64, (q[1] / block_m).floor() as i64)).or_default().push(i);
+        }
+        let (mut mean, mut std) = (vec![f64::NAN; queries.len()], vec![f64::NAN; queries.len()]);
+        for members in blocks.values() {
+            let centre = members.iter().fold([0.0, 0.0], |c, &i| [c[0] + queries[i][0], c[1] + queries[i][1]]);
+            let centre = [centre[0] / members.len() as f64, centre[1] / members.len() as f64];
+            let idx = search.of(centre, self.neighbours);
+            let system = self.local_system(ctx, &v, &s, &idx)?;
+            for &i in members {
+                (mean[i], std[i]) = self.local_predict(ctx, &v, &s, &idx, &system, queries[i]);
+            }
+        }
+        Ok((mean, std))
+    }
+}
+
 impl SpatialMethod for Kriging {
     fn name(&self) -> &str {
         match self.trend {
@@ -317,12 +469,26 @@ impl SpatialMethod for Kriging {
                 std.push(sd);
             }
         } else {
+            // Neighbouring queries (a grid's cells, in order) often share their nearest
+            // samples: the system of the last neighbourhood is kept and reused when the next
+            // query's is the same set. Sorted, a set has one system whatever the query, so the
+            // answer does not depend on the order of the queries.
+            let search = NearestSamples::new(&s);
+            let mut kept: Option<(Vec<usize>, LocalSystem)> = None;
             for &q in queries {
-                let idx = nearest(&s, q, self.neighbours);
-                let (lu, p) = self.system(ctx, &v, &s, &idx)?;
-                let (m, sd) = self.predict(ctx, &v, &s, &idx, &lu, p, q, v.sill());
+                let mut idx = search.of(q, self.neighbours);
+                idx.sort_unstable();
+                let (idx, system) = match kept.take() {
+                    Some(same) if same.0 == idx => same,
+                    _ => {
+                        let system = self.local_system(ctx, &v, &s, &idx)?;
+                        (idx, system)
+                    }
+                };
+                let (m, sd) = self.local_predict(ctx, &v, &s, &idx, &system, q);
                 mean.push(m);
                 std.push(sd);
+                kept = Some((idx, system));
             }
         }
         Ok((mean, Some(std)))
@@ -349,6 +515,53 @@ mod tests {
         let s =
             cells.iter().map(|&c| Sample { x: (c % 64) as f64 * 2.0 + 1.0, y: (c / 64) as f64 * 2.0 + 1.0, value: -70.0 + f[c] }).collect();
         (f, s)
+    }
+
+    /// Blocks of one query each are per-query local kriging; blocks of about a sample spacing
+    /// on a grid stay close to it; a query at a non-finite position gets NaN, the others
+    /// their estimates; a block side that is not positive is an error.
+    #[test]
+    fn kriging_in_blocks() {
+        let (_, s) = field_samples(150, 6);
+        let local = Kriging { neighbours: 16, exact_limit: 0, ..Kriging::ordinary() };
+        let grid: Vec<[f64; 2]> = (0..32 * 32).map(|c| [(c % 32) as f64 * 4.0 + 0.5, (c / 32) as f64 * 4.0 + 0.5]).collect();
+        let (m0, s0) = local.estimate_slice(&ctx(), &s, &grid).unwrap();
+        let s0 = s0.unwrap();
+        let (m1, s1) = local.estimate_in_blocks(&ctx(), &s, &grid, 1e-3).unwrap();
+        for i in 0..grid.len() {
+            assert!((m0[i] - m1[i]).abs() < 1e-9 && (s0[i] - s1[i]).abs() < 1e-9, "query {i}");
+        }
+        let spacing = (128.0f64 * 128.0 / 150.0).sqrt();
+        let (m2, s2) = local.estimate_in_blocks(&ctx(), &s, &grid, spacing).unwrap();
+        let rms = |a: &[f64], b: &[f64]| (a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>() / a.len() as f64).sqrt();
+        assert!(rms(&m0, &m2) < 0.3 && rms(&s0, &s2) < 0.1, "blocks of a spacing: {} dB, σ {} dB", rms(&m0, &m2), rms(&s0, &s2));
+        assert!(m0.iter().zip(&m2).any(|(a, b)| a != b), "blocks of a spacing share neighbourhoods");
+        let mut with_nan = grid[..5].to_vec();
+        with_nan.push([f64::NAN, 3.0]);
+        let (m3, s3) = local.estimate_in_blocks(&ctx(), &s, &with_nan, spacing).unwrap();
+        assert!(m3[5].is_nan() && s3[5].is_nan() && m3[..5].iter().all(|v| v.is_finite()));
+        assert!(local.estimate_in_blocks(&ctx(), &s, &grid, 0.0).is_err());
+    }
+
+    /// The Cholesky route of local ordinary kriging answers what the full (n+1)² system
+    /// answers: mean and σ, with and without a nugget, at queries on and off the samples.
+    #[test]
+    fn the_cholesky_route_equals_the_full_system() {
+        let (_, s) = field_samples(40, 4);
+        let k = Kriging::ordinary();
+        let idx: Vec<usize> = (0..16).map(|i| i * 2).collect();
+        for v in [
+            Variogram { model: VariogramModel::Exponential, nugget: 2.0, partial_sill: 30.0, range: 25.0 },
+            Variogram { model: VariogramModel::Gaussian, nugget: 0.0, partial_sill: 30.0, range: 8.0 },
+        ] {
+            let ok = OrdinaryCholesky::new(&v, &s, &idx).unwrap();
+            let (lu, p) = k.system(&ctx(), &v, &s, &idx).unwrap();
+            for q in [[10.0, 20.0], [s[idx[3]].x, s[idx[3]].y], [130.0, -5.0], [64.5, 63.5]] {
+                let (m1, s1) = ok.predict(&v, &s, &idx, q);
+                let (m2, s2) = k.predict(&ctx(), &v, &s, &idx, &lu, p, q, v.sill());
+                assert!((m1 - m2).abs() < 1e-7 && (s1 - s2).abs() < 1e-6, "{v:?} at {q:?}: ({m1}, {s1}) vs ({m2}, {s2})");
+            }
+        }
     }
 
     #[test]

@@ -153,6 +153,140 @@ pub fn nearest(samples: &[Sample], q: [f64; 2], k: usize) -> Vec<usize> {
     crate::rank::lowest_indices(samples.iter().map(|s| (s.x - q[0]).powi(2) + (s.y - q[1]).powi(2)), k)
 }
 
+/// Many [`nearest`] searches among the same samples (a map's thousands of queries): the
+/// samples binned once into square cells (about two per cell); each search visits rings of
+/// cells outward from its query's cell and stops once a ring's nearest possible point is
+/// past the worst of the `k` kept. Its answers are [`nearest`]'s exactly (ties by index
+/// included); it only skips samples that cannot enter.
+pub struct NearestSamples<'a> {
+    samples: &'a [Sample],
+    /// Lower-left corner of the cell grid.
+    origin: [f64; 2],
+    /// Cell side (metres).
+    cell: f64,
+    /// Cells per row and per column.
+    cols: usize,
+    rows: usize,
+    /// Sample indices by cell, row-major: cell `c` holds `members[starts[c]..starts[c + 1]]`.
+    starts: Vec<usize>,
+    members: Vec<usize>,
+}
+
+impl<'a> NearestSamples<'a> {
+    /// The search structure over `samples` (samples at non-finite positions are binned
+    /// nowhere: they are never nearer than a finite one).
+    pub fn new(samples: &'a [Sample]) -> Self {
+        let finite = || samples.iter().filter(|s| s.x.is_finite() && s.y.is_finite());
+        let (mut lo, mut hi) = ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]);
+        for s in finite() {
+            lo = [lo[0].min(s.x), lo[1].min(s.y)];
+            hi = [hi[0].max(s.x), hi[1].max(s.y)];
+        }
+        let count = finite().count();
+        if count == 0 {
+            return Self { samples, origin: [0.0; 2], cell: 1.0, cols: 1, rows: 1, starts: vec![0, 0], members: vec![] };
+        }
+        let extent = [(hi[0] - lo[0]).max(1e-9), (hi[1] - lo[1]).max(1e-9)];
+        // About two samples per cell; a grid of at most 4096 cells a side.
+        let cell = (extent[0] * extent[1] / (count as f64 / 2.0).max(1.0)).sqrt().max(extent[0].max(extent[1]) / 4096.0);
+        let cols = ((extent[0] / cell).floor() as usize + 1).min(4097);
+        let rows = ((extent[1] / cell).floor() as usize + 1).min(4097);
+        let mut this = Self { samples, origin: lo, cell, cols, rows, starts: vec![0; cols * rows + 1], members: vec![] };
+        let cell_of = |s: &Sample| this.cell_index(this.column(s.x), this.row(s.y));
+        let cells: Vec<Option<usize>> = samples.iter().map(|s| (s.x.is_finite() && s.y.is_finite()).then(|| cell_of(s))).collect();
+        for c in cells.iter().flatten() {
+            this.starts[c + 1] += 1;
+        }
+        for c in 0..cols * rows {
+            this.starts[c + 1] += this.starts[c];
+        }
+        let mut next = this.starts.clone();
+        this.members = vec![0; count];
+        for (i, c) in cells.iter().enumerate() {
+            if let Some(c) = c {
+                this.members[next[*c]] = i;
+                next[*c] += 1;
+            }
+        }
+        this
+    }
+
+    fn column(&self, x: f64) -> usize {
+        (((x - self.origin[0]) / self.cell).floor().max(0.0) as usize).min(self.cols - 1)
+    }
+
+    fn row(&self, y: f64) -> usize {
+        (((y - self.origin[1]) / self.cell).floor().max(0.0) as usize).min(self.rows - 1)
+    }
+
+    fn cell_index(&self, column: usize, row: usize) -> usize {
+        row * self.cols + column
+    }
+
+    /// Squared distance from `q` to the nearest point of cell `(column, row)`.
+    fn gap2(&self, q: [f64; 2], column: usize, row: usize) -> f64 {
+        let axis = |v: f64, lo: f64| (lo - v).max(v - (lo + self.cell)).max(0.0);
+        let dx = axis(q[0], self.origin[0] + column as f64 * self.cell);
+        let dy = axis(q[1], self.origin[1] + row as f64 * self.cell);
+        dx * dx + dy * dy
+    }
+
+    /// [`nearest`]`(samples, q, k)`.
+    pub fn of(&self, q: [f64; 2], k: usize) -> Vec<usize> {
+        if k >= self.members.len() || !(q[0].is_finite() && q[1].is_finite()) {
+            // Every sample is an answer (or the query is nowhere): the plain scan is as cheap.
+            return nearest(self.samples, q, k);
+        }
+        let mut top = crate::rank::TopK::new(k);
+        let (qc, qr) = (self.column(q[0]) as isize, self.row(q[1]) as isize);
+        let (cols, rows) = (self.cols as isize, self.rows as isize);
+        let visit = |column: isize, row: isize, top: &mut crate::rank::TopK| {
+            if column < 0 || row < 0 || column >= cols || row >= rows {
+                return;
+            }
+            let (cu, ru) = (column as usize, row as usize);
+            if top.bar().is_some_and(|bar| self.gap2(q, cu, ru) > bar) {
+                return;
+            }
+            let cell = self.cell_index(cu, ru);
+            for &i in &self.members[self.starts[cell]..self.starts[cell + 1]] {
+                let s = &self.samples[i];
+                let d2 = (s.x - q[0]).powi(2) + (s.y - q[1]).powi(2);
+                // Strictly past the bar: one at exactly the bar may still enter on its index.
+                if !top.bar().is_some_and(|bar| d2 > bar) {
+                    top.offer(d2, i);
+                }
+            }
+        };
+        for ring in 0..=cols.max(rows) {
+            // Every cell of ring `ring` is at least `ring − 1` whole cells from the query (a
+            // query outside the grid is further still from all but its clamped edge cell).
+            let reach = ((ring - 1).max(0) as f64) * self.cell;
+            if top.bar().is_some_and(|bar| reach * reach > bar) {
+                break;
+            }
+            let (r0, r1, c0, c1) = (qr - ring, qr + ring, qc - ring, qc + ring);
+            if ring > 0 && r0 < 0 && c0 < 0 && r1 >= rows && c1 >= cols {
+                break; // the ring, and every later one, lies wholly outside the grid
+            }
+            // The ring's top and bottom rows whole, its side columns between them.
+            for c in c0.max(0)..=c1.min(cols - 1) {
+                visit(c, r0, &mut top);
+                if r1 != r0 {
+                    visit(c, r1, &mut top);
+                }
+            }
+            for r in (r0 + 1).max(0)..=(r1 - 1).min(rows - 1) {
+                visit(c0, r, &mut top);
+                if c1 != c0 {
+                    visit(c1, r, &mut top);
+                }
+            }
+        }
+        top.into_sorted().into_iter().map(|(_, i)| i).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,5 +328,23 @@ mod tests {
         let s: Vec<Sample> = (0..10).map(|i| Sample { x: i as f64, y: 0.0, value: 0.0 }).collect();
         assert_eq!(nearest(&s, [3.2, 0.0], 3), vec![3, 4, 2]);
         assert_eq!(nearest(&s, [0.0, 0.0], 20).len(), 10);
+    }
+
+    /// The binned search answers what the full scan answers: random samples on a coarse lattice (many
+    /// ties in distance, several per cell), queries on and off it, k below and above the sample count.
+    #[test]
+    fn the_binned_search_finds_the_nearest_exactly() {
+        let mut rng = crate::rng::Rng::new(5);
+        for n in [0, 1, 7, 60, 400] {
+            let s: Vec<Sample> =
+                (0..n).map(|_| Sample { x: (rng.range(0.0, 20.0)).round(), y: (rng.range(0.0, 20.0)).round(), value: 0.0 }).collect();
+            let sweep = NearestSamples::new(&s);
+            for _ in 0..200 {
+                let q = [rng.range(-5.0, 25.0).round() * 0.5, rng.range(-5.0, 25.0)];
+                for k in [0, 1, 5, 16, 500] {
+                    assert_eq!(sweep.of(q, k), nearest(&s, q, k), "n {n}, q {q:?}, k {k}");
+                }
+            }
+        }
     }
 }

@@ -200,9 +200,16 @@ impl QueryNeighbourhoods {
             out.baseline.push(base as f32);
             // Offsets from the query in model length units (on the stack: this runs per query).
             let (mut offset, mut dist) = ([[0.0f64; 2]; NEIGHBOURS], [0.0f64; NEIGHBOURS]);
+            // Unit offsets (zero at the query itself): the screening cosines below are their dot
+            // products, without a division per pair.
+            let mut unit = [[0.0f64; 2]; NEIGHBOURS];
             for (j, &(_, i)) in scored.iter().enumerate() {
                 offset[j] = [(visible[i][0] - q[0]) / rule.length_scale_m, (visible[i][1] - q[1]) / rule.length_scale_m];
-                dist[j] = offset[j][0].hypot(offset[j][1]);
+                // As the score computes it, so that in the query's slice the two are equal.
+                dist[j] = ((visible[i][0] - q[0]).powi(2) + (visible[i][1] - q[1]).powi(2)).sqrt() / rule.length_scale_m;
+                if dist[j] >= 1e-9 {
+                    unit[j] = [offset[j][0] / dist[j], offset[j][1] / dist[j]];
+                }
             }
             let scale = dist[..scored.len()].iter().sum::<f64>() / scored.len().max(1) as f64 + 1e-3;
             let inverse_scale_squared = 1.0 / (scale * scale);
@@ -226,12 +233,11 @@ impl QueryNeighbourhoods {
                 let crowding = others.clone().map(|m| closeness[j][m]).sum::<f64>() / (n.max(2) - 1) as f64;
                 let screening = others
                     .filter(|&m| dist[m] < dist[j])
-                    .map(|m| {
-                        if dist[m] < 1e-9 { 1.0 } else { (offset[j][0] * offset[m][0] + offset[j][1] * offset[m][1]) / (dist[j] * dist[m]) }
-                    })
+                    .map(|m| if dist[m] < 1e-9 { 1.0 } else { unit[j][0] * unit[m][0] + unit[j][1] * unit[m][1] })
                     .fold(-1.0f64, f64::max);
                 let slot = qi * k + j;
                 let same_slice = if SliceKey::of(v[2], v[3]) == SliceKey::of(q[2], q[3]) { 1.0 } else { 0.0 };
+                let log_dist = (dist[j] + 1e-3).ln();
                 let f = [
                     dist[j],
                     dt,
@@ -241,8 +247,9 @@ impl QueryNeighbourhoods {
                     crowding,
                     screening,
                     value(i) - base,
-                    (dist[j] + 1e-3).ln(),
-                    (s + 1e-3).ln(),
+                    log_dist,
+                    // In the query's own slice the score is the distance: one logarithm for both.
+                    if s == dist[j] { log_dist } else { (s + 1e-3).ln() },
                 ];
                 for (c, x) in f.iter().enumerate() {
                     out.features[slot * p + c] = *x as f32;
