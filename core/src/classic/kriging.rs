@@ -364,6 +364,21 @@ impl OrdinaryCholesky {
 }
 
 impl Kriging {
+    /// A slice's samples with duplicates merged, and the variogram to krige them with; an
+    /// error where there are too few of them or the settings cannot work.
+    fn prepared(&self, ctx: &SliceContext, samples: &[Sample]) -> Result<(Vec<Sample>, Variogram)> {
+        let s = merge_duplicates(samples);
+        let p = self.drift(ctx, 0.0, 0.0).len();
+        if s.len() < p.max(1) + 1 || (matches!(self.variogram, VariogramSpec::Fit) && s.len() < 3) {
+            return Err(RmeError::invalid("kriging", format!("{} distinct sample positions in a slice; at least 3 are needed", s.len())));
+        }
+        if self.neighbours <= p {
+            return Err(RmeError::invalid("kriging settings", "neighbours must exceed the number of drift terms"));
+        }
+        let v = self.variogram_for(ctx, &s)?;
+        Ok((s, v))
+    }
+
     /// The factored system of the neighbourhood `idx` of samples `s`: through the covariance
     /// matrix's Cholesky factor for ordinary kriging (positive definite with a nugget or
     /// distinct samples), the full system's LU otherwise or where that fails.
@@ -410,15 +425,7 @@ impl Kriging {
         if !(block_m.is_finite() && block_m > 0.0) {
             return Err(RmeError::invalid("kriging block size", format!("{block_m} m; it must be positive")));
         }
-        let s = merge_duplicates(samples);
-        let p = self.drift(ctx, 0.0, 0.0).len();
-        if s.len() < p.max(1) + 1 || (matches!(self.variogram, VariogramSpec::Fit) && s.len() < 3) {
-            return Err(RmeError::invalid("kriging", format!("{} distinct sample positions in a slice; at least 3 are needed", s.len())));
-        }
-        if self.neighbours <= p {
-            return Err(RmeError::invalid("kriging settings", "neighbours must exceed the number of drift terms"));
-        }
-        let v = self.variogram_for(ctx, &s)?;
+        let (s, v) = self.prepared(ctx, samples)?;
         let search = NearestSamples::new(&s);
         let mut blocks: HashMap<(i64, i64), Vec<usize>> = HashMap::new();
         // A query at a non-finite position is in no block: its answer stays NaN.
@@ -449,15 +456,7 @@ impl SpatialMethod for Kriging {
     }
 
     fn estimate_slice(&self, ctx: &SliceContext, samples: &[Sample], queries: &[[f64; 2]]) -> Result<(Vec<f64>, Option<Vec<f64>>)> {
-        let s = merge_duplicates(samples);
-        let p = self.drift(ctx, 0.0, 0.0).len();
-        if s.len() < p.max(1) + 1 || (matches!(self.variogram, VariogramSpec::Fit) && s.len() < 3) {
-            return Err(RmeError::invalid("kriging", format!("{} distinct sample positions in a slice; at least 3 are needed", s.len())));
-        }
-        if self.neighbours <= p {
-            return Err(RmeError::invalid("kriging settings", "neighbours must exceed the number of drift terms"));
-        }
-        let v = self.variogram_for(ctx, &s)?;
+        let (s, v) = self.prepared(ctx, samples)?;
         let mut mean = Vec::with_capacity(queries.len());
         let mut std = Vec::with_capacity(queries.len());
         if s.len() <= self.exact_limit {
