@@ -192,7 +192,7 @@ pub fn run(reps: usize, out: Option<&Path>) -> Result<String> {
             let obs = d1.measurements_at(&cells);
             let fm = FmRmeEstimator { context: ContextConfig { max_visible: budget, ..shipped.context.clone() }, ..shipped.clone() }
                 .with_batch_groups(batch_groups);
-            let r = time(reps.min(3), || {
+            let r = time(reps, || {
                 fm.estimate(&obs, &q)?;
                 Ok(())
             })?;
@@ -231,7 +231,7 @@ pub fn run(reps: usize, out: Option<&Path>) -> Result<String> {
         columns: ["benchmark", "median ms", "min ms", "notes"].map(String::from).to_vec(),
         rows,
         notes: vec![format!(
-            "{reps} timed runs after one warm-up (kriging: {}); build profile: {}; single thread",
+            "{reps} timed runs after one warm-up (kriging, grid training steps and STORM: {}); build profile: {}; single thread",
             reps.min(3),
             if cfg!(debug_assertions) { "debug (numbers not representative)" } else { "release" }
         )],
