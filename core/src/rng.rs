@@ -68,6 +68,19 @@ impl Rng {
         r * libm::cos(theta)
     }
 
+    /// Student's t variate with `dof` degrees of freedom (at least 3), scaled to unit
+    /// variance: `z / sqrt(χ²/ν) · sqrt((ν − 2)/ν)`, the χ² a sum of `dof` squared normals.
+    /// Heavier tails than [`Self::normal`] (kurtosis `3 + 6/(ν − 4)` for ν > 4) with the same
+    /// variance; `dof` below 3 (infinite variance) is taken as 3.
+    pub fn student_t_unit(&mut self, dof: u32) -> f64 {
+        let dof = dof.max(3);
+        let z = self.normal();
+        let chi2: f64 = (0..dof).map(|_| self.normal().powi(2)).sum();
+        let nu = f64::from(dof);
+        // χ² is positive with probability one; the floor only guards a zero from rounding.
+        z / (chi2 / nu).max(f64::MIN_POSITIVE).sqrt() * ((nu - 2.0) / nu).sqrt()
+    }
+
     /// Fisher–Yates shuffle.
     pub fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
@@ -111,6 +124,21 @@ mod tests {
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
         assert!(mean.abs() < 0.01, "mean {mean}");
         assert!((var - 1.0).abs() < 0.01, "var {var}");
+    }
+
+    /// Unit variance and the heavier tails of Student's t: ν = 10 has kurtosis 3 + 6/6 = 4
+    /// (a normal's is 3).
+    #[test]
+    fn student_t_has_unit_variance_and_its_kurtosis() {
+        let mut r = Rng::new(2);
+        let n = 200_000;
+        let xs: Vec<f64> = (0..n).map(|_| r.student_t_unit(10)).collect();
+        let mean = xs.iter().sum::<f64>() / n as f64;
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
+        let kurtosis = xs.iter().map(|x| (x - mean).powi(4)).sum::<f64>() / n as f64 / var.powi(2);
+        assert!(mean.abs() < 0.01, "mean {mean}");
+        assert!((var - 1.0).abs() < 0.02, "var {var}");
+        assert!((kurtosis - 4.0).abs() < 0.35, "kurtosis {kurtosis}");
     }
 
     #[test]

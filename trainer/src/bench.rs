@@ -165,6 +165,8 @@ pub fn run(reps: usize, out: Option<&Path>) -> Result<String> {
             checkpoint_every: 100,
             init: None,
             max_noise_share: 0.0,
+            noise_dof: 0,
+            max_dip_share: 0.0,
         };
         let pool = crate::train::training_pool(&spec)?;
         let dev = burn::tensor::Device::flex().autodiff();

@@ -297,6 +297,16 @@ enum Command {
         /// Default: 0.7 for STORM, 0 for FM-RME.
         #[arg(long, value_parser = cli_values::non_negative)]
         max_noise_share: Option<f64>,
+        /// FM-RME: that noise drawn from a Student's t of this many degrees of freedom (at
+        /// least 3; scaled to the same standard deviation): heavy-tailed like the repeated
+        /// readings of real campaigns (real-dev's USRP files: about 7); 0: Gaussian.
+        #[arg(long, default_value_t = 0)]
+        noise_dof: u32,
+        /// FM-RME: the noisy half's readings also dip by 6–18 dB, each with a probability
+        /// drawn up to this share (deep fades: one reading in seven in real-dev's USRP files),
+        /// their targets moved by the dips' expectation; 0: none.
+        #[arg(long, default_value_t = 0.0, value_parser = cli_values::non_negative)]
+        max_dip_share: f64,
         /// FM-RME: the learned interpolation also weighs ordinary kriging's estimate at each
         /// query (from the raw readings of its slice), marked by one more pair feature; with
         /// --init the weights' interpolation is widened with zero weights for the marker.
@@ -559,8 +569,14 @@ fn run(cli: Cli) -> Result<()> {
             queries,
             urban_maps,
             max_noise_share,
+            noise_dof,
+            max_dip_share,
             kriging_candidate,
         } => {
+            anyhow::ensure!(noise_dof == 0 || model == "fm-rme", "--noise-dof is an FM-RME option");
+            anyhow::ensure!(max_dip_share == 0.0 || model == "fm-rme", "--max-dip-share is an FM-RME option");
+            anyhow::ensure!(max_dip_share <= 1.0, "--max-dip-share {max_dip_share}: a probability, at most 1");
+            anyhow::ensure!(noise_dof == 0 || noise_dof >= 3, "--noise-dof {noise_dof}: at least 3 (a Student's t of fewer has no variance), or 0 for Gaussian noise");
             if model == "storm" {
                 anyhow::ensure!(init.is_none() && overrides.is_empty(), "--init and --set are not STORM options");
                 let spec = train_storm::StormRunSpec {
@@ -650,6 +666,8 @@ fn run(cli: Cli) -> Result<()> {
                 checkpoint_every,
                 init,
                 max_noise_share: max_noise_share.unwrap_or(0.0),
+                noise_dof,
+                max_dip_share,
             };
             train::run(&train::Args { spec, device, out, resume, stop_after })
         }

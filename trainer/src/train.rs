@@ -23,7 +23,7 @@ use rme_core::mask::MaskStrategy;
 use rme_core::metrics::SquaredErrors;
 use rme_core::models::fm_rme::weights::{fm_rme_from_bytes, fm_rme_to_bytes};
 use rme_core::models::fm_rme::{
-    ContextConfig, ContextRule, Example, FmRme, FmRmeBatch, FmRmeConfig, gaussian_nll, masked_mse, relative_masked_mse, training_example,
+    ContextConfig, ContextRule, Example, FmRme, FmRmeBatch, FmRmeConfig, NoiseShape, gaussian_nll, masked_mse, relative_masked_mse, training_example,
 };
 use rme_core::rng::Rng;
 use rme_core::sim::dynamic::{DataSplit, sample_seed, split_seed};
@@ -71,6 +71,15 @@ pub struct RunSpec {
     /// (runs written before this field existed).
     #[serde(default)]
     pub max_noise_share: f64,
+    /// Degrees of freedom of that noise's Student's t ([`NoiseShape::from_dof`]); 0 (runs
+    /// written before this field existed): Gaussian.
+    #[serde(default)]
+    pub noise_dof: u32,
+    /// Those examples' readings also dip ([`Example::add_fading_dips`]) with a probability
+    /// drawn up to this share, their targets moved by the dips' expectation; 0 (runs written
+    /// before this field existed): no dips.
+    #[serde(default)]
+    pub max_dip_share: f64,
 }
 
 fn stored_model<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<FmRmeConfig, D::Error> {
@@ -157,13 +166,17 @@ pub fn batch_examples(spec: &RunSpec, pool: &[RadioMap], step: u64) -> Result<[V
             let budget = (spec.max_visible / 4) + rng.below(spec.max_visible - spec.max_visible / 4 + 1);
             if let Some(mut e) = training_example(map, &split, &mut rng, budget.max(8), spec.max_queries, &rule) {
                 // Drawn only when asked, so that runs without noise see the batches they always did.
-                if spec.max_noise_share > 0.0 && rng.bernoulli(0.5) {
+                if (spec.max_noise_share > 0.0 || spec.max_dip_share > 0.0) && rng.bernoulli(0.5) {
                     let share = rng.range(0.0, spec.max_noise_share);
-                    let sd = e.add_measurement_noise(share, &mut rng);
+                    let sd = e.add_measurement_noise(share, NoiseShape::from_dof(spec.noise_dof), &mut rng);
                     // The σ head learns the error against a new reading (noise included);
                     // the mean learns the clean field.
                     if spec.loss == "nll" {
                         e.add_target_noise(sd, &mut rng);
+                    }
+                    if spec.max_dip_share > 0.0 {
+                        let dips = rng.range(0.0, spec.max_dip_share);
+                        e.add_fading_dips(dips, &mut rng);
                     }
                 }
                 as_used(spec, &mut e)?;
@@ -423,6 +436,8 @@ mod tests {
             checkpoint_every: 1000,
             init: None,
             max_noise_share: 0.0,
+            noise_dof: 0,
+            max_dip_share: 0.0,
         }
     }
 

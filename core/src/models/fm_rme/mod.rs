@@ -27,7 +27,7 @@ pub mod noise;
 pub mod std_head;
 pub mod weights;
 
-pub use batch::{Example, FmRmeBatch, ModelFrame, training_example};
+pub use batch::{Example, FADING_DIP_DB, FmRmeBatch, ModelFrame, NoiseShape, training_example};
 pub use candidate::kriging_at;
 pub use config::{ContextConfig, FmRmeConfig};
 pub use context::{ContextRule, NEIGHBOURS, PAIR_FEATURES, QueryNeighbourhoods, local_baseline};
