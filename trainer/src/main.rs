@@ -576,7 +576,10 @@ fn run(cli: Cli) -> Result<()> {
             anyhow::ensure!(noise_dof == 0 || model == "fm-rme", "--noise-dof is an FM-RME option");
             anyhow::ensure!(max_dip_share == 0.0 || model == "fm-rme", "--max-dip-share is an FM-RME option");
             anyhow::ensure!(max_dip_share <= 1.0, "--max-dip-share {max_dip_share}: a probability, at most 1");
-            anyhow::ensure!(noise_dof == 0 || noise_dof >= 3, "--noise-dof {noise_dof}: at least 3 (a Student's t of fewer has no variance), or 0 for Gaussian noise");
+            anyhow::ensure!(
+                noise_dof == 0 || noise_dof >= 3,
+                "--noise-dof {noise_dof}: at least 3 (a Student's t of fewer has no variance), or 0 for Gaussian noise"
+            );
             if model == "storm" {
                 anyhow::ensure!(init.is_none() && overrides.is_empty(), "--init and --set are not STORM options");
                 let spec = train_storm::StormRunSpec {

@@ -23,7 +23,8 @@ use rme_core::mask::MaskStrategy;
 use rme_core::metrics::SquaredErrors;
 use rme_core::models::fm_rme::weights::{fm_rme_from_bytes, fm_rme_to_bytes};
 use rme_core::models::fm_rme::{
-    ContextConfig, ContextRule, Example, FmRme, FmRmeBatch, FmRmeConfig, NoiseShape, gaussian_nll, masked_mse, relative_masked_mse, training_example,
+    ContextConfig, ContextRule, Example, FmRme, FmRmeBatch, FmRmeConfig, NoiseShape, gaussian_nll, masked_mse, relative_masked_mse,
+    training_example,
 };
 use rme_core::rng::Rng;
 use rme_core::sim::dynamic::{DataSplit, sample_seed, split_seed};

@@ -149,13 +149,34 @@ fn wide_vectors() -> bool {
     std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
 
+/// Whether the CPU has AVX-512 (F, VL, DQ) as well as AVX2 and FMA: the copies compiled for
+/// it use sixteen f32 lanes (on the 2-core AMD EPYC of the benchmarks the softmax and GELU
+/// kernels took 10 % and 4.4 % of a 64² FM-RME map instead of 12.4 % and 8 %).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn widest_vectors() -> bool {
+    wide_vectors()
+        && std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+        && std::arch::is_x86_feature_detected!("avx512dq")
+}
+
 /// Defines `$name`: `$kernel` (which must be `#[inline(always)]`), run as a copy compiled
-/// for AVX2 and FMA where the CPU has them.
+/// for AVX-512 where the CPU has it ([`widest_vectors`]), else for AVX2 and FMA where it has
+/// them, else for the baseline.
 macro_rules! dispatched {
     ($name:ident => $kernel:ident($($arg:ident: $ty:ty),*)) => {
         fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
+                #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+                unsafe fn widest($($arg: $ty),*) {
+                    $kernel($($arg),*)
+                }
+                if widest_vectors() {
+                    // SAFETY: the CPU has AVX-512 (F, VL, DQ), AVX2 and FMA.
+                    return unsafe { widest($($arg),*) };
+                }
                 #[target_feature(enable = "avx2,fma")]
                 unsafe fn wide($($arg: $ty),*) {
                     $kernel($($arg),*)
