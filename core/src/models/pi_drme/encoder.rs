@@ -77,13 +77,15 @@ mod tests {
     fn the_signal_does_not_fade_through_the_levels() {
         // Three levels and a bottleneck (eight convolutions): He's initialisation keeps the
         // features' spread within a factor of a few of the input's; burn's default loses
-        // about 3× per convolution.
+        // about 3× per convolution. The backend's random stream is shared with the tests running
+        // beside this one, so the draw is not reproducible: over 200 seeds He's spread was 0.18
+        // at the least (median 0.48), burn's default 0.026 at the most (median 0.019), hence a
+        // bound about 2.6× from each.
         let d = cpu();
-        d.seed(1);
         let enc = ConvEncoderConfig::new(3, vec![16, 32, 64], 64).init(&d);
         let x = Tensor::<4>::random([2, 3, 64, 64], burn::tensor::Distribution::Normal(0.0, 1.0), &d);
         let z = enc.forward(x);
         let spread: f32 = z.clone().powi_scalar(2).mean().sqrt().into_scalar();
-        assert!(spread > 0.2, "{spread}");
+        assert!(spread > 0.07, "{spread}");
     }
 }
